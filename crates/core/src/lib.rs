@@ -1,0 +1,1 @@
+//! Deckhand client core (see issue: client sync engine).

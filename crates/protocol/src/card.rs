@@ -1,0 +1,246 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+pub const DEFAULT_LANE: &str = "inbox";
+
+/// A card as the server stores it. Tombstones (`deleted: true`) keep their last field values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct Card {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub tags: Vec<String>,
+    pub lane: String,
+    pub position: f64,
+    pub pinned: bool,
+    /// Server-assigned: 1 on create, +1 on every change.
+    #[ts(type = "number")]
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted: bool,
+}
+
+/// Body of `POST /v1/cards`: the card fields without version or timestamps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct NewCard {
+    pub id: Uuid,
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default = "default_lane")]
+    pub lane: String,
+    #[serde(default)]
+    pub position: f64,
+    #[serde(default)]
+    pub pinned: bool,
+}
+
+fn default_lane() -> String {
+    DEFAULT_LANE.to_string()
+}
+
+/// Any subset of the editable fields. `url: null` clears the link; an absent `url` leaves it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct CardChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub body: Option<String>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable)]
+    #[ts(optional, type = "string | null")]
+    pub url: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub lane: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub position: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub pinned: Option<bool>,
+}
+
+/// Distinguishes a present `null` (`Some(None)`) from an absent field (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl CardChanges {
+    pub fn is_empty(&self) -> bool {
+        self == &CardChanges::default()
+    }
+
+    /// Apply these changes to a card's fields (no version or timestamp bookkeeping).
+    pub fn apply_to(&self, card: &mut Card) {
+        if let Some(v) = &self.title {
+            card.title = v.clone();
+        }
+        if let Some(v) = &self.body {
+            card.body = v.clone();
+        }
+        if let Some(v) = &self.url {
+            card.url = v.clone();
+        }
+        if let Some(v) = &self.tags {
+            card.tags = v.clone();
+        }
+        if let Some(v) = &self.lane {
+            card.lane = v.clone();
+        }
+        if let Some(v) = self.position {
+            card.position = v;
+        }
+        if let Some(v) = self.pinned {
+            card.pinned = v;
+        }
+    }
+
+    /// Merge `later` on top of `self` (later wins field by field): used to coalesce queued edits.
+    pub fn merged_with(&self, later: &CardChanges) -> CardChanges {
+        CardChanges {
+            title: later.title.clone().or_else(|| self.title.clone()),
+            body: later.body.clone().or_else(|| self.body.clone()),
+            url: later.url.clone().or_else(|| self.url.clone()),
+            tags: later.tags.clone().or_else(|| self.tags.clone()),
+            lane: later.lane.clone().or_else(|| self.lane.clone()),
+            position: later.position.or(self.position),
+            pinned: later.pinned.or(self.pinned),
+        }
+    }
+
+    /// Names of the fields this change touches, in protocol order.
+    pub fn field_names(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.title.is_some() {
+            out.push("title");
+        }
+        if self.body.is_some() {
+            out.push("body");
+        }
+        if self.url.is_some() {
+            out.push("url");
+        }
+        if self.tags.is_some() {
+            out.push("tags");
+        }
+        if self.lane.is_some() {
+            out.push("lane");
+        }
+        if self.position.is_some() {
+            out.push("position");
+        }
+        if self.pinned.is_some() {
+            out.push("pinned");
+        }
+        out
+    }
+}
+
+impl NewCard {
+    /// The creation body that reproduces `card`'s current field values.
+    pub fn from_card(card: &Card) -> NewCard {
+        NewCard {
+            id: card.id,
+            title: card.title.clone(),
+            body: card.body.clone(),
+            url: card.url.clone(),
+            tags: card.tags.clone(),
+            lane: card.lane.clone(),
+            position: card.position,
+            pinned: card.pinned,
+        }
+    }
+}
+
+impl Card {
+    /// True when every user-editable field equals `other`'s (ignores version, timestamps, deleted).
+    pub fn same_fields(&self, other: &Card) -> bool {
+        self.title == other.title
+            && self.body == other.body
+            && self.url == other.url
+            && self.tags == other.tags
+            && self.lane == other.lane
+            && self.position == other.position
+            && self.pinned == other.pinned
+    }
+}
+
+/// Body of `PATCH /v1/cards/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct PatchCard {
+    #[ts(type = "number")]
+    pub base_version: i64,
+    pub changes: CardChanges,
+}
+
+/// Response of `GET /v1/cards`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct CardsPage {
+    pub items: Vec<Card>,
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_null_differs_from_absent() {
+        let absent: CardChanges = serde_json::from_str(r#"{"title":"x"}"#).unwrap();
+        assert_eq!(absent.url, None);
+        let null: CardChanges = serde_json::from_str(r#"{"url":null}"#).unwrap();
+        assert_eq!(null.url, Some(None));
+        assert_eq!(serde_json::to_string(&null).unwrap(), r#"{"url":null}"#);
+    }
+
+    #[test]
+    fn new_card_defaults() {
+        let c: NewCard =
+            serde_json::from_str(r#"{"id":"0190b1b0-0000-7000-8000-000000000000","title":"t"}"#).unwrap();
+        assert_eq!(c.lane, "inbox");
+        assert_eq!(c.position, 0.0);
+        assert!(c.tags.is_empty() && c.url.is_none() && !c.pinned);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(serde_json::from_str::<CardChanges>(r#"{"colour":"red"}"#).is_err());
+    }
+
+    #[test]
+    fn later_changes_win_when_merged() {
+        let a = CardChanges { title: Some("a".into()), pinned: Some(true), ..Default::default() };
+        let b = CardChanges { title: Some("b".into()), url: Some(None), ..Default::default() };
+        let m = a.merged_with(&b);
+        assert_eq!(m.title.as_deref(), Some("b"));
+        assert_eq!(m.pinned, Some(true));
+        assert_eq!(m.url, Some(None));
+    }
+}

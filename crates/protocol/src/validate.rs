@@ -1,0 +1,150 @@
+//! Field validation shared by the server (422 on failure) and the client (refused before queueing).
+
+use crate::limits::*;
+use crate::{CardChanges, FieldError, NewCard};
+
+fn err(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.to_string(), message: message.into() }
+}
+
+fn check_title(v: &str, out: &mut Vec<FieldError>) {
+    let n = v.chars().count();
+    if v.trim().is_empty() {
+        out.push(err("title", "must not be blank"));
+    } else if n > TITLE_MAX_CHARS {
+        out.push(err("title", format!("must be at most {TITLE_MAX_CHARS} characters (got {n})")));
+    }
+}
+
+fn check_body(v: &str, out: &mut Vec<FieldError>) {
+    let n = v.chars().count();
+    if n > BODY_MAX_CHARS {
+        out.push(err("body", format!("must be at most {BODY_MAX_CHARS} characters (got {n})")));
+    }
+}
+
+fn check_url(v: Option<&str>, out: &mut Vec<FieldError>) {
+    let Some(v) = v else { return };
+    if v.chars().count() > URL_MAX_CHARS {
+        out.push(err("url", format!("must be at most {URL_MAX_CHARS} characters")));
+        return;
+    }
+    match url::Url::parse(v) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.has_host() => {}
+        Ok(u) => out.push(err("url", format!("scheme must be http or https (got {})", u.scheme()))),
+        Err(e) => out.push(err("url", format!("must be an absolute URL: {e}"))),
+    }
+}
+
+fn check_tags(v: &[String], out: &mut Vec<FieldError>) {
+    if v.len() > TAGS_MAX {
+        out.push(err("tags", format!("at most {TAGS_MAX} tags (got {})", v.len())));
+        return;
+    }
+    for (i, t) in v.iter().enumerate() {
+        let n = t.chars().count();
+        if n == 0 || n > TAG_MAX_CHARS {
+            out.push(err(&format!("tags[{i}]"), format!("must be 1 to {TAG_MAX_CHARS} characters")));
+        } else if v[..i].contains(t) {
+            out.push(err(&format!("tags[{i}]"), format!("duplicate tag {t:?}")));
+        }
+    }
+}
+
+fn check_lane(v: &str, out: &mut Vec<FieldError>) {
+    let n = v.chars().count();
+    if v.trim().is_empty() || n > LANE_MAX_CHARS {
+        out.push(err("lane", format!("must be 1 to {LANE_MAX_CHARS} characters, not blank")));
+    }
+}
+
+fn check_position(v: f64, out: &mut Vec<FieldError>) {
+    if !v.is_finite() {
+        out.push(err("position", "must be a finite number"));
+    }
+}
+
+pub fn validate_new_card(c: &NewCard) -> Result<(), Vec<FieldError>> {
+    let mut out = Vec::new();
+    check_title(&c.title, &mut out);
+    check_body(&c.body, &mut out);
+    check_url(c.url.as_deref(), &mut out);
+    check_tags(&c.tags, &mut out);
+    check_lane(&c.lane, &mut out);
+    check_position(c.position, &mut out);
+    if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+pub fn validate_changes(c: &CardChanges) -> Result<(), Vec<FieldError>> {
+    let mut out = Vec::new();
+    if let Some(v) = &c.title {
+        check_title(v, &mut out);
+    }
+    if let Some(v) = &c.body {
+        check_body(v, &mut out);
+    }
+    if let Some(v) = &c.url {
+        check_url(v.as_deref(), &mut out);
+    }
+    if let Some(v) = &c.tags {
+        check_tags(v, &mut out);
+    }
+    if let Some(v) = &c.lane {
+        check_lane(v, &mut out);
+    }
+    if let Some(v) = c.position {
+        check_position(v, &mut out);
+    }
+    if out.is_empty() { Ok(()) } else { Err(out) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn card(title: &str) -> NewCard {
+        NewCard {
+            id: Uuid::now_v7(),
+            title: title.into(),
+            body: String::new(),
+            url: None,
+            tags: vec![],
+            lane: "inbox".into(),
+            position: 0.0,
+            pinned: false,
+        }
+    }
+
+    #[test]
+    fn accepts_a_plain_card() {
+        assert!(validate_new_card(&card("hello")).is_ok());
+    }
+
+    #[test]
+    fn rejects_each_bad_field_by_name() {
+        let mut c = card(" ");
+        c.url = Some("javascript:alert(1)".into());
+        c.tags = vec!["a".into(), "a".into(), "".into()];
+        c.lane = "x".repeat(65);
+        c.position = f64::NAN;
+        let fields: Vec<String> = validate_new_card(&c).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["title", "url", "tags[1]", "tags[2]", "lane", "position"]);
+    }
+
+    #[test]
+    fn title_limit_counts_characters_not_bytes() {
+        assert!(validate_new_card(&card(&"é".repeat(500))).is_ok());
+        assert!(validate_new_card(&card(&"é".repeat(501))).is_err());
+    }
+
+    #[test]
+    fn url_must_be_absolute_http() {
+        let ok = CardChanges { url: Some(Some("https://example.com/a".into())), ..Default::default() };
+        assert!(validate_changes(&ok).is_ok());
+        let rel = CardChanges { url: Some(Some("/relative".into())), ..Default::default() };
+        assert!(validate_changes(&rel).is_err());
+        let clear = CardChanges { url: Some(None), ..Default::default() };
+        assert!(validate_changes(&clear).is_ok());
+    }
+}

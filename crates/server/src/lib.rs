@@ -1,0 +1,1 @@
+//! Deckhand reference sync server.
