@@ -1,1 +1,3 @@
-//! Deckhand client core (see issue: client sync engine).
+//! Deckhand client core: local store, outbox and sync engine. No Tauri dependency.
+
+pub mod model;

@@ -1,0 +1,315 @@
+//! Types the engine shows to its faces (desktop app, CLI). Exported to TypeScript with ts-rs,
+//! so the UI never copies a shape by hand. Wire types live in `deckhand-protocol`.
+
+use chrono::{DateTime, Utc};
+use deckhand_protocol::{Card, CardChanges};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+/// Where a card stands with the server, derived from the database (never from UI state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SyncState {
+    Synced,
+    Pending,
+    Failed,
+    Conflict,
+}
+
+/// The editable fields of a card, complete. Used for creation input and merged resolutions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CardFields {
+    pub title: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub tags: Vec<String>,
+    pub lane: String,
+    pub position: f64,
+    pub pinned: bool,
+}
+
+/// Input of `Engine::create`: lane defaults to "inbox", position to the end of the lane.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct NewCardInput {
+    pub title: String,
+    #[serde(default)]
+    #[ts(optional)]
+    pub body: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub url: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub lane: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub position: Option<f64>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub pinned: Option<bool>,
+}
+
+/// A failure reported by the server (problem `code`) or the transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OpError {
+    /// Problem `code` from the server (e.g. `validation_failed`) or a transport code (`timeout`, `connect`).
+    pub code: String,
+    pub message: String,
+    pub status: Option<u16>,
+}
+
+/// A card as the user sees it: the optimistic local value plus its sync state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CardView {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub url: Option<String>,
+    pub tags: Vec<String>,
+    pub lane: String,
+    pub position: f64,
+    pub pinned: bool,
+    /// Version of the last server-confirmed copy; `None` until the create is confirmed.
+    #[ts(type = "number | null")]
+    pub confirmed_version: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sync_state: SyncState,
+    /// Set when `sync_state` is `failed`: why, as the server said it.
+    pub error: Option<OpError>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ListQuery {
+    #[serde(default)]
+    #[ts(optional)]
+    pub lane: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub tag: Option<String>,
+    /// Full-text query over title, body, url and tags (FTS5); empty or absent lists everything.
+    #[serde(default)]
+    #[ts(optional)]
+    pub text: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct CardPage {
+    pub items: Vec<CardView>,
+    /// Total matching cards (for a virtualised list's scroll height).
+    pub total: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct LaneSummary {
+    pub lane: String,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum OpKind {
+    Create,
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum OpState {
+    Pending,
+    InFlight,
+    Failed,
+    Conflict,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Priority {
+    High,
+    Normal,
+    Low,
+}
+
+/// One queued operation, for the sync dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct OutboxEntry {
+    #[ts(type = "number")]
+    pub op_id: i64,
+    pub card_id: Uuid,
+    pub card_title: String,
+    pub kind: OpKind,
+    pub state: OpState,
+    pub priority: Priority,
+    pub idempotency_key: String,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<OpError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ConflictKind {
+    /// Both sides changed the same field(s) and they could not be merged.
+    Fields,
+    /// The server deleted the card while it had local edits: restore or accept the delete.
+    EditVsDelete,
+}
+
+/// A conflict waiting for the user. `theirs` is a tombstone for `edit_vs_delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ConflictRecord {
+    pub card_id: Uuid,
+    pub kind: ConflictKind,
+    pub base: Option<Card>,
+    pub mine: CardFields,
+    pub theirs: Card,
+    /// Fields that could not be merged (empty for `edit_vs_delete`).
+    pub fields: Vec<String>,
+    /// What a resolution with `merged` would start from: every auto-mergeable field merged.
+    pub suggested: CardFields,
+    pub detected_at: DateTime<Utc>,
+}
+
+/// How the user settled a conflict. For `edit_vs_delete`, `keep_mine` restores the card
+/// (re-created with my values) and `keep_theirs` accepts the delete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "choice", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Resolution {
+    KeepMine,
+    KeepTheirs,
+    Merged { fields: CardFields },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ConnectionState {
+    /// No server configured: working offline by choice.
+    Disabled,
+    Paused,
+    Connecting,
+    Online,
+    Offline,
+    AuthRequired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StreamState {
+    Connecting,
+    Connected,
+    Disconnected,
+    Error,
+}
+
+/// Health of the realtime (SSE) stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct StreamHealth {
+    pub state: StreamState,
+    pub connected_since: Option<DateTime<Utc>>,
+    #[ts(type = "number")]
+    pub events_created: u64,
+    #[ts(type = "number")]
+    pub events_updated: u64,
+    #[ts(type = "number")]
+    pub events_deleted: u64,
+    pub last_event_at: Option<DateTime<Utc>>,
+    #[ts(type = "number | null")]
+    pub last_event_id: Option<i64>,
+}
+
+/// Everything the status bar and dashboard header show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SyncStatus {
+    pub connection: ConnectionState,
+    pub breaker: BreakerState,
+    pub pending: u32,
+    pub in_flight: u32,
+    pub failed: u32,
+    pub conflicts: u32,
+    #[ts(type = "number | null")]
+    pub oldest_pending_age_ms: Option<u64>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub stream: StreamHealth,
+}
+
+/// One line of the bounded, persisted sync history (dashboard "recent events").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HistoryEntry {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// e.g. `op.sent`, `op.failed`, `conflict.detected`, `remote.card.updated`, `breaker.open`.
+    pub kind: String,
+    pub card_id: Option<Uuid>,
+    pub message: String,
+}
+
+/// Pushed to the faces; the UI never polls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum EngineEvent {
+    /// Local view of these cards changed (local write, remote change, sync state change).
+    CardsChanged { ids: Vec<Uuid> },
+    StatusChanged { status: SyncStatus },
+    ConflictDetected { conflict: ConflictRecord },
+    ConflictResolved { card_id: Uuid },
+    OpFailed { op_id: i64, card_id: Uuid, error: OpError },
+    BreakerChanged { state: BreakerState },
+    ConnectionChanged { state: ConnectionState },
+    /// Progress of a bulk action started with a `job_id`.
+    BulkProgress { job_id: String, done: u32, total: u32 },
+}
+
+/// Bulk action over many cards; progress is reported as `BulkProgress` events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[ts(export)]
+pub enum BulkAction {
+    Move { lane: String },
+    AddTag { tag: String },
+    RemoveTag { tag: String },
+    Delete,
+    Update { changes: CardChanges },
+}
