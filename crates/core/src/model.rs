@@ -313,3 +313,50 @@ pub enum BulkAction {
     Delete,
     Update { changes: CardChanges },
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// What the desktop app keeps in its settings store. `server_url: None` means "work offline".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AppSettings {
+    pub server_url: Option<String>,
+    /// Never sent back to the UI in full: `settings_get` masks it (see `token_set`).
+    pub token: Option<String>,
+    pub token_set: bool,
+    pub sync_enabled: bool,
+    pub drain_window: u32,
+    pub theme: Theme,
+    /// False until the first-run dialog was answered (connect or work offline).
+    pub first_run_done: bool,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        AppSettings {
+            server_url: None,
+            token: None,
+            token_set: false,
+            sync_enabled: true,
+            drain_window: 8,
+            theme: Theme::System,
+            first_run_done: false,
+        }
+    }
+}
+
+/// The error every face command returns: the UI branches on `kind`, shows `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ErrorBody {
+    pub kind: String,
+    pub message: String,
+}
