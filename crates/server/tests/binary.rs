@@ -95,3 +95,13 @@ async fn data_written_by_the_binary_is_readable_in_process() {
     let h = Harness { server, dir, http: reqwest::Client::new() };
     assert_eq!(h.client(&token).get("/v1/cards").await.status, 200);
 }
+
+#[test]
+fn help_lists_the_commands_and_serve_flags() {
+    let top = Command::new(BIN).arg("--help").output().unwrap();
+    let top = String::from_utf8(top.stdout).unwrap();
+    assert!(top.contains("serve") && top.contains("user"), "{top}");
+    let serve = Command::new(BIN).args(["serve", "--help"]).output().unwrap();
+    let serve = String::from_utf8(serve.stdout).unwrap();
+    assert!(serve.contains("--db") && serve.contains("--listen"), "{serve}");
+}
