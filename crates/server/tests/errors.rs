@@ -65,6 +65,20 @@ async fn body_over_256_kib_is_413() {
     assert!(ann.get("/v1/cards").await.page().items.is_empty());
 }
 
+#[tokio::test]
+async fn the_limit_is_256_kib_exactly() {
+    let h = Harness::start().await;
+    let ann = h.user("ann");
+    // JSON allows trailing whitespace: pad a valid card to an exact size.
+    let padded = |len: usize| {
+        let mut s = new_card(Uuid::now_v7(), "padded").to_string();
+        s.push_str(&" ".repeat(len - s.len()));
+        s
+    };
+    Client::send(raw_post(&ann, "application/json", padded(256 * 1024))).await.card(201);
+    Client::send(raw_post(&ann, "application/json", padded(256 * 1024 + 1))).await.problem(413, "payload_too_large");
+}
+
 fn fields(r: &support::Resp) -> Vec<String> {
     let p = r.problem(422, "validation_failed");
     p.errors.expect("422 carries errors").into_iter().map(|e| e.field).collect()
