@@ -30,7 +30,7 @@ async fn resume_has_no_gap_and_no_duplicate_while_writes_continue() {
                 }
                 let slot = i % CARDS;
                 let c = &cards[slot];
-                let next = if i + CARDS >= WRITES && slot % 2 == 0 {
+                let next = if i + CARDS >= WRITES && slot.is_multiple_of(2) {
                     // The last round deletes half the cards: tombstones must arrive too.
                     ann.delete(c.id, c.version).await.card(200)
                 } else {
