@@ -35,11 +35,20 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
     if mime != "application/json" && !mime.ends_with("+json") {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json"));
     }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::validation(vec![FieldError {
-            field: "body".into(),
-            message: e.to_string(),
-        }]),
-        _ => ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}")),
-    })
+    let malformed = |e: serde_json::Error| ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}"));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            // Well-formed JSON of the wrong shape: name the field that is wrong.
+            serde_json::error::Category::Data => ApiError::validation(vec![FieldError {
+                field: if path == "." || path.is_empty() { "body".into() } else { path },
+                message: inner.to_string(),
+            }]),
+            _ => malformed(inner),
+        }
+    })?;
+    de.end().map_err(malformed)?;
+    Ok(value)
 }
