@@ -3,6 +3,7 @@
 pub mod config;
 pub mod error;
 pub mod fields;
+pub mod merge;
 mod merge_shim;
 pub mod model;
 pub mod store;

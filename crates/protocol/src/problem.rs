@@ -19,6 +19,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// 404 (also for another user's card: existence is never revealed).
     NotFound,
+    /// 405: the route exists but not with this method.
+    MethodNotAllowed,
     /// 409 on POST: a card with this id already exists for the caller; `current` carries it.
     AlreadyExists,
     /// 409: `base_version` is not the current version; `current` carries the card.
@@ -49,6 +51,7 @@ impl ErrorCode {
             ErrorCode::MalformedRequest | ErrorCode::IdempotencyKeyInvalid => 400,
             ErrorCode::Unauthorized => 401,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::AlreadyExists | ErrorCode::VersionConflict | ErrorCode::IdempotencyInFlight => 409,
             ErrorCode::Gone => 410,
             ErrorCode::PayloadTooLarge => 413,
@@ -66,6 +69,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyInvalid => "idempotency_key_invalid",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::VersionConflict => "version_conflict",
             ErrorCode::IdempotencyInFlight => "idempotency_in_flight",
@@ -87,6 +91,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyKeyInvalid => "Missing or invalid Idempotency-Key",
             ErrorCode::Unauthorized => "Unauthorized",
             ErrorCode::NotFound => "Not found",
+            ErrorCode::MethodNotAllowed => "Method not allowed",
             ErrorCode::AlreadyExists => "Card already exists",
             ErrorCode::VersionConflict => "Version conflict",
             ErrorCode::IdempotencyInFlight => "Request with this Idempotency-Key is in flight",

@@ -1,1 +1,147 @@
-fn main() {}
+//! `deckhand-server serve --db PATH --listen ADDR` and `deckhand-server user add NAME`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use deckhand_server::auth::{hash_token, new_token};
+use deckhand_server::{ServerConfig, open_storage};
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(name = "deckhand-server", version, about = "Deckhand reference sync server (protocol v1)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
+        db: PathBuf,
+        #[arg(long, env = "DECKHAND_SERVER_LISTEN", default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+        /// Seconds between SSE heartbeats.
+        #[arg(long, default_value_t = 15)]
+        heartbeat_secs: u64,
+        /// Days an idempotency record is kept.
+        #[arg(long, default_value_t = 7)]
+        idempotency_days: u64,
+        /// Requests served at once before answering 503.
+        #[arg(long, default_value_t = 512)]
+        max_concurrency: usize,
+        /// Requests per second per token before answering 429 (0 = no limit).
+        #[arg(long, default_value_t = 2000)]
+        rate_limit: u32,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user and print its token (shown once; only a hash is stored).
+    Add {
+        name: String,
+        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
+        db: PathBuf,
+    },
+    /// Print a new additional token for an existing user.
+    Token {
+        name: String,
+        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
+        db: PathBuf,
+    },
+    /// Revoke every token of a user.
+    Revoke {
+        name: String,
+        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
+        db: PathBuf,
+    },
+}
+
+async fn shutdown_signal(tx: watch::Sender<bool>) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests, closing streams");
+    let _ = tx.send(true);
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("deckhand-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { db, listen, heartbeat_secs, idempotency_days, max_concurrency, rate_limit } => {
+            let mut config = ServerConfig::new(db);
+            config.listen = listen;
+            config.heartbeat = Duration::from_secs(heartbeat_secs.max(1));
+            config.idempotency_retention = Duration::from_secs(idempotency_days * 24 * 3600);
+            config.max_concurrency = max_concurrency;
+            config.rate_limit_per_sec = rate_limit;
+            config.rate_limit_burst = rate_limit.saturating_mul(2);
+            let storage = open_storage(&config)?;
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, db = %config.db_path.display(), "deckhand-server listening");
+            // Scripts read this line to learn the port when started with :0.
+            println!("listening on http://{addr}");
+            let (tx, rx) = watch::channel(false);
+            tokio::spawn(shutdown_signal(tx));
+            deckhand_server::serve(listener, config, storage, rx).await?;
+            Ok(())
+        }
+        Command::User { command } => {
+            match command {
+                UserCommand::Add { name, db } => {
+                    let storage = open_storage(&ServerConfig::new(db))?;
+                    let token = new_token();
+                    storage.add_user(&name, hash_token(&token))?;
+                    println!("{token}");
+                }
+                UserCommand::Token { name, db } => {
+                    let storage = open_storage(&ServerConfig::new(db))?;
+                    let token = new_token();
+                    storage.add_token(&name, hash_token(&token))?;
+                    println!("{token}");
+                }
+                UserCommand::Revoke { name, db } => {
+                    let storage = open_storage(&ServerConfig::new(db))?;
+                    let n = storage.revoke_tokens(&name)?;
+                    println!("revoked {n} token(s) of {name}");
+                }
+            }
+            Ok(())
+        }
+    }
+}

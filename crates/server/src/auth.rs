@@ -1,0 +1,50 @@
+//! Bearer tokens: made from 32 random bytes, shown once, stored only as sha256.
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use deckhand_protocol::ErrorCode;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::UserId;
+
+/// The authenticated caller, put in request extensions by `require_user`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct User(pub UserId);
+
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("dh_{}", hex::encode(bytes))
+}
+
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+/// Middleware for every authenticated route: 401 + `WWW-Authenticate: Bearer` without a live token.
+pub async fn require_user(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+    let Some(token) = bearer(&req) else {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "missing bearer token"));
+    };
+    let hash = hash_token(token);
+    let storage = state.storage.clone();
+    let user = tokio::task::spawn_blocking(move || storage.user_for_token(&hash))
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "auth task failed"))??;
+    let Some(user) = user else {
+        return Err(ApiError::new(ErrorCode::Unauthorized, "invalid or revoked token"));
+    };
+    req.extensions_mut().insert(User(user));
+    Ok(next.run(req).await)
+}

@@ -1,0 +1,45 @@
+//! Reading and parsing request bodies with the protocol's error rules: over 256 KiB → 413,
+//! not JSON → 415/400, well-formed but wrong → 422.
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use deckhand_protocol::limits::REQUEST_BODY_MAX_BYTES;
+use deckhand_protocol::{ErrorCode, FieldError};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+pub async fn read(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
+        if len > REQUEST_BODY_MAX_BYTES {
+            return Err(too_large());
+        }
+    }
+    let bytes = axum::body::to_bytes(body, REQUEST_BODY_MAX_BYTES).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            too_large()
+        } else {
+            ApiError::new(ErrorCode::MalformedRequest, format!("could not read the body: {e}"))
+        }
+    })?;
+    Ok(bytes)
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {REQUEST_BODY_MAX_BYTES} bytes"))
+}
+
+pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime != "application/json" && !mime.ends_with("+json") {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json"));
+    }
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::validation(vec![FieldError {
+            field: "body".into(),
+            message: e.to_string(),
+        }]),
+        _ => ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}")),
+    })
+}

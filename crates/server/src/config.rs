@@ -1,0 +1,43 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `deckhand-server serve` can be told. `ServerConfig::new` gives production defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub db_path: PathBuf,
+    pub listen: SocketAddr,
+    /// Interval of SSE comment heartbeats.
+    pub heartbeat: Duration,
+    /// `retry:` sent to SSE clients on connect.
+    pub sse_retry: Duration,
+    /// How long idempotency records are kept.
+    pub idempotency_retention: Duration,
+    /// How often the purge task looks for expired idempotency records.
+    pub purge_interval: Duration,
+    /// Requests served at once (SSE streams excluded); past it: 503 with Retry-After.
+    pub max_concurrency: usize,
+    /// Sustained requests per second per token; 0 turns the limit off. Past it: 429 with Retry-After.
+    pub rate_limit_per_sec: u32,
+    /// Burst allowance of the per-token bucket.
+    pub rate_limit_burst: u32,
+    /// Read connections to the database.
+    pub read_connections: usize,
+}
+
+impl ServerConfig {
+    pub fn new(db_path: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            db_path: db_path.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            heartbeat: Duration::from_secs(15),
+            sse_retry: Duration::from_secs(2),
+            idempotency_retention: Duration::from_secs(7 * 24 * 3600),
+            purge_interval: Duration::from_secs(60),
+            max_concurrency: 512,
+            rate_limit_per_sec: 2_000,
+            rate_limit_burst: 4_000,
+            read_connections: 4,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! What each write does to a card, independent of any database: every storage backend calls
+//! `apply` inside its transaction, so the rules live in one place.
+
+use chrono::{DateTime, Utc};
+use deckhand_protocol::{Card, CardChanges, ErrorCode, NewCard, Problem};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    Create(NewCard),
+    Patch { id: Uuid, base_version: i64, changes: CardChanges },
+    Delete { id: Uuid, base_version: i64 },
+}
+
+impl WriteOp {
+    pub fn card_id(&self) -> Uuid {
+        match self {
+            WriteOp::Create(c) => c.id,
+            WriteOp::Patch { id, .. } | WriteOp::Delete { id, .. } => *id,
+        }
+    }
+
+    /// HTTP status of a successful outcome.
+    pub fn success_status(&self) -> u16 {
+        match self {
+            WriteOp::Create(_) => 201,
+            _ => 200,
+        }
+    }
+}
+
+/// The card after `op`, or the problem that refuses it. `current` is the caller's stored card
+/// with that id (live or tombstone), if any.
+pub fn apply(op: &WriteOp, current: Option<&Card>, now: DateTime<Utc>) -> Result<Card, Problem> {
+    match op {
+        WriteOp::Create(new) => {
+            if let Some(existing) = current {
+                return Err(Problem::new(ErrorCode::AlreadyExists, format!("card {} already exists", new.id))
+                    .with_current(existing.clone()));
+            }
+            Ok(Card {
+                id: new.id,
+                title: new.title.clone(),
+                body: new.body.clone(),
+                url: new.url.clone(),
+                tags: new.tags.clone(),
+                lane: new.lane.clone(),
+                position: new.position,
+                pinned: new.pinned,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                deleted: false,
+            })
+        }
+        WriteOp::Patch { id, base_version, changes } => {
+            let card = live(current, *id, *base_version)?;
+            let mut next = card.clone();
+            changes.apply_to(&mut next);
+            next.version += 1;
+            next.updated_at = now;
+            Ok(next)
+        }
+        WriteOp::Delete { id, base_version } => {
+            let card = live(current, *id, *base_version)?;
+            let mut next = card.clone();
+            next.deleted = true;
+            next.version += 1;
+            next.updated_at = now;
+            Ok(next)
+        }
+    }
+}
+
+/// The current live card at `base_version`, or 404 / 410 / 409.
+fn live(current: Option<&Card>, id: Uuid, base_version: i64) -> Result<&Card, Problem> {
+    let Some(card) = current else {
+        return Err(Problem::new(ErrorCode::NotFound, format!("no card {id}")));
+    };
+    if card.deleted {
+        return Err(Problem::new(ErrorCode::Gone, format!("card {id} was deleted")).with_current(card.clone()));
+    }
+    if card.version != base_version {
+        return Err(Problem::new(
+            ErrorCode::VersionConflict,
+            format!("base_version {base_version} is not the current version {}", card.version),
+        )
+        .with_current(card.clone()));
+    }
+    Ok(card)
+}

@@ -1,0 +1,68 @@
+//! Overload protection: a concurrency cap (503) and a per-token rate limit (429), both with
+//! `Retry-After` so well-behaved clients back off.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use deckhand_protocol::ErrorCode;
+
+use crate::auth::User;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::storage::UserId;
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Token bucket per user.
+pub struct RateLimiter {
+    per_sec: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<UserId, Bucket>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_sec: u32, burst: u32) -> RateLimiter {
+        RateLimiter { per_sec: per_sec as f64, burst: burst.max(1) as f64, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// `Ok` to go ahead, or the seconds to wait.
+    pub fn check(&self, user: UserId) -> Result<(), u64> {
+        if self.per_sec <= 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = map.entry(user).or_insert(Bucket { tokens: self.burst, at: now });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - b.tokens) / self.per_sec).ceil() as u64)
+        }
+    }
+}
+
+/// Runs after `require_user`. SSE streams skip the concurrency cap: they are long-lived by design.
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    if let Some(User(user)) = req.extensions().get::<User>().copied() {
+        if let Err(wait) = state.rate_limiter.check(user) {
+            return Err(ApiError::new(ErrorCode::RateLimited, "too many requests for this token").retry_after(wait));
+        }
+    }
+    if req.uri().path() == "/v1/events" {
+        return Ok(next.run(req).await);
+    }
+    let Ok(_permit) = state.concurrency.clone().try_acquire_owned() else {
+        return Err(ApiError::new(ErrorCode::Overloaded, "server at its concurrency limit").retry_after(1));
+    };
+    Ok(next.run(req).await)
+}

@@ -1,0 +1,30 @@
+//! The OpenAPI document, generated from the handlers' annotations and the protocol types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{cards, changes, events};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Deckhand sync API", version = "1", description = "Protocol v1; see docs/protocol.md"),
+    paths(cards::create, cards::get, cards::list, cards::patch, cards::delete, changes::list, events::stream),
+    components(schemas(
+        deckhand_protocol::Card, deckhand_protocol::NewCard, deckhand_protocol::CardChanges,
+        deckhand_protocol::PatchCard, deckhand_protocol::CardsPage, deckhand_protocol::Change,
+        deckhand_protocol::ChangesPage, deckhand_protocol::Problem, deckhand_protocol::FieldError,
+        deckhand_protocol::ErrorCode,
+    )),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}

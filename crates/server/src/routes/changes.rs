@@ -1,0 +1,43 @@
+//! `GET /v1/changes`: the per-user change feed, tombstones included.
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::response::Json;
+use deckhand_protocol::{ChangesPage, FieldError, Problem};
+
+use crate::auth::User;
+use crate::error::ApiError;
+use crate::routes::cards::parse_limit;
+use crate::state::AppState;
+
+#[utoipa::path(get, path = "/v1/changes", operation_id = "listChanges", tag = "changes",
+    params(
+        ("since" = Option<i64>, Query, description = "Last seq the caller has; default 0"),
+        ("limit" = Option<u32>, Query, description = "1..=1000, default 100"),
+    ),
+    responses(
+        (status = 200, description = "Changes after `since`, by seq", body = ChangesPage),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad since or limit", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(User(user)): Extension<User>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<ChangesPage>, ApiError> {
+    let limit = parse_limit(&q)?;
+    let since = match q.get("since") {
+        None => 0,
+        Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::validation(vec![FieldError { field: "since".into(), message: "must be a non-negative integer".into() }])
+        })?,
+    };
+    // One extra row tells whether more remain without a second query.
+    let mut changes = state.db(move |s| s.changes_since(user, since, limit + 1)).await?;
+    let has_more = changes.len() as u32 > limit;
+    changes.truncate(limit as usize);
+    let next_since = changes.last().map(|c| c.seq).unwrap_or(since);
+    Ok(Json(ChangesPage { changes, next_since, has_more }))
+}

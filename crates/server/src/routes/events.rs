@@ -1,0 +1,140 @@
+//! `GET /v1/events`: Server-Sent Events of the caller's changes. With `Last-Event-ID` (or
+//! `?since=`) it first replays every change after that seq from the database, then streams live.
+//! The live subscription is opened BEFORE the replay query and anything at or below the last
+//! sent seq is skipped, so there is no gap and no duplicate at the seam.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use deckhand_protocol::{Change, EventKind, FieldError, Problem, headers as h};
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::User;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::storage::UserId;
+
+const REPLAY_PAGE: u32 = 500;
+
+fn event_for(change: &Change) -> Event {
+    Event::default()
+        .id(change.seq.to_string())
+        .event(EventKind::for_card(&change.card).as_str())
+        .data(serde_json::to_string(&change.card).expect("card serialises"))
+}
+
+/// Keeps the open-streams gauge honest however the stream ends.
+struct StreamGauge(Arc<Metrics>);
+
+impl StreamGauge {
+    fn open(m: Arc<Metrics>) -> StreamGauge {
+        m.sse_streams.fetch_add(1, Ordering::Relaxed);
+        StreamGauge(m)
+    }
+}
+
+impl Drop for StreamGauge {
+    fn drop(&mut self) {
+        self.0.sse_streams.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn resume_point(headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Option<i64>, ApiError> {
+    let raw = headers
+        .get(h::LAST_EVENT_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| q.get("since").cloned());
+    match raw {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<i64>().ok().filter(|n| *n >= 0).map(Some).ok_or_else(|| {
+            ApiError::validation(vec![FieldError {
+                field: "Last-Event-ID".into(),
+                message: "must be a non-negative integer seq".into(),
+            }])
+        }),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/events", operation_id = "streamEvents", tag = "events",
+    params(
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this seq"),
+        ("since" = Option<i64>, Query, description = "Same as Last-Event-ID"),
+    ),
+    responses(
+        (status = 200, description = "text/event-stream: `id: <seq>`, `event: card.created|card.updated|card.deleted`, `data: <card>`", content_type = "text/event-stream"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad Last-Event-ID", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(User(user)): Extension<User>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let resume = resume_point(&headers, &q)?;
+    // Subscribe first: whatever commits from here on is in the channel.
+    let rx = state.hub.subscribe(user);
+    let start = match resume {
+        Some(seq) => seq,
+        None => state.db(move |s| s.last_seq(user)).await?,
+    };
+    let heartbeat = state.config.heartbeat;
+    tracing::info!(user, since = start, "sse stream opened");
+    Ok(Sse::new(events(state, user, start, resume.is_some(), rx)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")))
+}
+
+fn events(
+    state: AppState,
+    user: UserId,
+    start: i64,
+    replay: bool,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<Change>>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    async_stream::stream! {
+        let _gauge = StreamGauge::open(state.metrics.clone());
+        let shutdown = crate::state::until_shutdown(state.shutdown.clone());
+        tokio::pin!(shutdown);
+        yield Ok(Event::default().retry(state.config.sse_retry).comment("connected"));
+        let mut last = start;
+        let mut catch_up = replay;
+        loop {
+            // Replay (initially, and after the live channel lagged) straight from the database.
+            while catch_up {
+                let page = match state.db(move |s| s.changes_since(user, last, REPLAY_PAGE)).await {
+                    Ok(p) => p,
+                    Err(e) => { tracing::warn!(error = ?e.problem.detail, "sse replay failed"); return; }
+                };
+                catch_up = page.len() as u32 == REPLAY_PAGE;
+                for change in &page {
+                    last = change.seq;
+                    yield Ok(event_for(change));
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                msg = rx.recv() => match msg {
+                    // Seqs are contiguous per user, but publishes can race each other after
+                    // their commits: on any jump, read the committed truth from the database.
+                    Ok(change) if change.seq == last + 1 => {
+                        last = change.seq;
+                        yield Ok(event_for(&change));
+                    }
+                    Ok(change) if change.seq > last + 1 => catch_up = true,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => catch_up = true,
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+pub mod cards;
+pub mod changes;
+pub mod events;
+pub mod meta;

@@ -1,0 +1,264 @@
+//! Embedded SQLite backend: one writer connection, a few readers, WAL so reads never wait on writes.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deckhand_protocol::{Card, Change};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use uuid::Uuid;
+
+use super::{IdemKey, Result, Storage, StorageError, StoredResponse, UserId, WriteOutcome, schema};
+use crate::domain::{self, WriteOp};
+
+pub struct SqliteStorage {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last
+    // transactions, and then record and effect are lost together.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+fn map_err(e: rusqlite::Error) -> StorageError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => StorageError::Busy,
+        _ => StorageError::Db(e),
+    }
+}
+
+fn parse_card(data: String) -> Result<Card> {
+    serde_json::from_str(&data).map_err(|e| StorageError::Corrupt(format!("card json: {e}")))
+}
+
+impl SqliteStorage {
+    pub fn open(path: &Path, read_connections: usize) -> Result<SqliteStorage> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StorageError::Corrupt(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let mut writer = Connection::open(path).map_err(map_err)?;
+        configure(&writer).map_err(map_err)?;
+        schema::migrate(&mut writer).map_err(map_err)?;
+        let mut readers = Vec::new();
+        for _ in 0..read_connections.max(1) {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(map_err)?;
+            conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+            readers.push(Mutex::new(conn));
+        }
+        Ok(SqliteStorage { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(map_err)
+    }
+
+    fn write_tx<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(map_err)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(map_err)?;
+        Ok(out)
+    }
+}
+
+fn card_in(tx: &Connection, user: UserId, id: Uuid) -> Result<Option<Card>> {
+    let data: Option<String> = tx
+        .query_row("SELECT data FROM cards WHERE user_id = ?1 AND id = ?2", params![user, id.to_string()], |r| r.get(0))
+        .optional()
+        .map_err(map_err)?;
+    data.map(parse_card).transpose()
+}
+
+impl Storage for SqliteStorage {
+    fn add_user(&self, name: &str, token_hash: [u8; 32]) -> Result<UserId> {
+        self.write_tx(|tx| {
+            let exists: bool = tx
+                .query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(true))
+                .optional()
+                .map_err(map_err)?
+                .unwrap_or(false);
+            if exists {
+                return Err(StorageError::UserExists(name.to_string()));
+            }
+            let now = Utc::now().to_rfc3339();
+            tx.execute("INSERT INTO users (name, created_at) VALUES (?1, ?2)", params![name, now]).map_err(map_err)?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO tokens (hash, user_id, created_at) VALUES (?1, ?2, ?3)",
+                params![&token_hash[..], id, now],
+            )
+            .map_err(map_err)?;
+            Ok(id)
+        })
+    }
+
+    fn add_token(&self, name: &str, token_hash: [u8; 32]) -> Result<UserId> {
+        self.write_tx(|tx| {
+            let id: UserId = tx
+                .query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+                .map_err(map_err)?
+                .ok_or_else(|| StorageError::NoSuchUser(name.to_string()))?;
+            tx.execute(
+                "INSERT INTO tokens (hash, user_id, created_at) VALUES (?1, ?2, ?3)",
+                params![&token_hash[..], id, Utc::now().to_rfc3339()],
+            )
+            .map_err(map_err)?;
+            Ok(id)
+        })
+    }
+
+    fn revoke_tokens(&self, name: &str) -> Result<usize> {
+        self.write_tx(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE tokens SET revoked_at = ?2 WHERE revoked_at IS NULL
+                     AND user_id = (SELECT id FROM users WHERE name = ?1)",
+                    params![name, Utc::now().to_rfc3339()],
+                )
+                .map_err(map_err)?;
+            Ok(n)
+        })
+    }
+
+    fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserId>> {
+        let row: Option<(Vec<u8>, UserId)> = self.read(|c| {
+            c.prepare_cached("SELECT hash, user_id FROM tokens WHERE hash = ?1 AND revoked_at IS NULL")?
+                .query_row([&token_hash[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })?;
+        // The index finds the row; the final comparison is still constant-time.
+        Ok(row.and_then(|(hash, user)| {
+            use subtle::ConstantTimeEq;
+            bool::from(hash.as_slice().ct_eq(&token_hash[..])).then_some(user)
+        }))
+    }
+
+    fn get_card(&self, user: UserId, id: Uuid) -> Result<Option<Card>> {
+        let data: Option<String> = self.read(|c| {
+            c.prepare_cached("SELECT data FROM cards WHERE user_id = ?1 AND id = ?2")?
+                .query_row(params![user, id.to_string()], |r| r.get(0))
+                .optional()
+        })?;
+        data.map(parse_card).transpose()
+    }
+
+    fn list_cards(&self, user: UserId, after: Option<Uuid>, limit: u32) -> Result<Vec<Card>> {
+        let after = after.map(|u| u.to_string()).unwrap_or_default();
+        let rows: Vec<String> = self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT data FROM cards WHERE user_id = ?1 AND deleted = 0 AND id > ?2 ORDER BY id LIMIT ?3",
+            )?;
+            st.query_map(params![user, after, limit], |r| r.get(0))?.collect()
+        })?;
+        rows.into_iter().map(parse_card).collect()
+    }
+
+    fn changes_since(&self, user: UserId, since: i64, limit: u32) -> Result<Vec<Change>> {
+        let rows: Vec<(i64, String)> = self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT seq, data FROM cards WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+            st.query_map(params![user, since, limit], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+        })?;
+        rows.into_iter().map(|(seq, data)| Ok(Change { seq, card: parse_card(data)? })).collect()
+    }
+
+    fn last_seq(&self, user: UserId) -> Result<i64> {
+        self.read(|c| {
+            c.prepare_cached("SELECT last_seq FROM users WHERE id = ?1")?.query_row([user], |r| r.get(0)).optional()
+        })
+        .map(|v| v.unwrap_or(0))
+    }
+
+    fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
+        self.write_tx(|tx| {
+            let stored: Option<(Vec<u8>, u16, String)> = tx
+                .prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = ?1 AND key = ?2")
+                .and_then(|mut st| {
+                    st.query_row(params![user, idem.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+                })
+                .map_err(map_err)?;
+            if let Some((fingerprint, status, body)) = stored {
+                return Ok(if fingerprint == idem.fingerprint {
+                    WriteOutcome::Replayed(StoredResponse { status, body })
+                } else {
+                    WriteOutcome::KeyReused
+                });
+            }
+            let id = op.card_id();
+            let current = card_in(tx, user, id)?;
+            let card = match domain::apply(op, current.as_ref(), now) {
+                Ok(card) => card,
+                Err(problem) => return Ok(WriteOutcome::Rejected(problem)),
+            };
+            let seq: i64 = tx
+                .query_row("UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq", [user], |r| {
+                    r.get(0)
+                })
+                .map_err(map_err)?;
+            let data = serde_json::to_string(&card).expect("card serialises");
+            tx.prepare_cached(
+                "INSERT INTO cards (user_id, id, seq, version, deleted, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (user_id, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
+                 deleted = excluded.deleted, data = excluded.data",
+            )
+            .and_then(|mut st| st.execute(params![user, id.to_string(), seq, card.version, card.deleted, data]))
+            .map_err(map_err)?;
+            let response = StoredResponse { status: op.success_status(), body: data };
+            tx.prepare_cached(
+                "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    user,
+                    idem.key,
+                    &idem.fingerprint[..],
+                    response.status,
+                    response.body,
+                    id.to_string(),
+                    card.version,
+                    now.timestamp_millis()
+                ])
+            })
+            .map_err(map_err)?;
+            Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
+        })
+    }
+
+    fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<usize> {
+        self.write_tx(|tx| {
+            tx.execute("DELETE FROM idempotency WHERE created_at < ?1", [before.timestamp_millis()]).map_err(map_err)
+        })
+    }
+
+    fn orphan_idempotency_records(&self) -> Result<u64> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM idempotency i WHERE NOT EXISTS (SELECT 1 FROM cards c
+                 WHERE c.user_id = i.user_id AND c.id = i.card_id AND c.version >= i.version)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n as u64)
+    }
+}
