@@ -7,8 +7,8 @@ pub mod merge;
 mod merge_shim;
 pub mod model;
 pub mod store;
-// pub mod sync;
+pub mod sync;
 
 pub use config::{EngineConfig, ServerSettings};
 pub use error::{CoreError, IdleError, StoreError, SyncError};
-// pub use sync::engine::Engine;
+pub use sync::engine::Engine;

@@ -325,9 +325,14 @@ pub fn retry_all(conn: &Connection) -> Result<usize> {
     Ok(conn.execute("UPDATE outbox SET state = 'pending', next_attempt_at = NULL WHERE state = 'failed'", [])?)
 }
 
-/// Make every pending op due now (after a reconnect: drain at once).
+/// Make every pending op due now (reconnect, "sync now"), except ops the server asked to wait
+/// (429/503 carry `Retry-After`, which stays a floor).
 pub fn make_all_due(conn: &Connection) -> Result<usize> {
-    Ok(conn.execute("UPDATE outbox SET next_attempt_at = NULL WHERE state = 'pending' AND next_attempt_at IS NOT NULL", [])?)
+    Ok(conn.execute(
+        "UPDATE outbox SET next_attempt_at = NULL WHERE state = 'pending' AND next_attempt_at IS NOT NULL
+           AND coalesce(json_extract(last_error, '$.status'), 0) NOT IN (429, 503)",
+        [],
+    )?)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
