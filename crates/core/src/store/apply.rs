@@ -97,6 +97,10 @@ pub fn gone(conn: &Connection, op: &Op, tombstone: &Card) -> Result<Option<Confl
     match &op.payload {
         OpPayload::Update(_) => {
             remote::put_confirmed(conn, tombstone)?;
+            // Parking the op first makes the rebase replay my edits over the tombstone (the card
+            // may have been hidden meanwhile by the tombstone arriving from the feed).
+            outbox::mark_conflict(conn, op.op_id)?;
+            remote::rebase(conn, op.card_id)?;
             let mine = cards::get_local(conn, op.card_id)?.map(|l| l.fields).unwrap_or_else(|| fields::of_card(tombstone));
             let rec = ConflictRecord {
                 card_id: op.card_id,

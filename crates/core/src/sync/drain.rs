@@ -101,9 +101,11 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         }
 
         // Fill the window.
+        let mut found_ready = false;
         if busy.len() < window {
             let want = window * 4 + busy.len();
             let heads = sh.db(move |s| s.read(|c| outbox::ready_heads(c, now_ms(), want))).await.unwrap_or_default();
+            found_ready = !heads.is_empty();
             for op in heads {
                 if busy.len() >= window {
                     break;
@@ -125,10 +127,18 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         // Wait for a completion, a wake-up, the next due op, the breaker probe or a pull retry.
         let mut wait = Duration::from_secs(5);
         if busy.len() < window {
-            if let Some(retry_at) = sh.rt().breaker.retry_at() {
-                wait = wait.min(retry_at.saturating_duration_since(Instant::now()));
-            } else if let Ok(Some(due)) = sh.db(|s| s.read(outbox::next_due)).await {
-                wait = wait.min(Duration::from_millis((due - now_ms()).max(0) as u64));
+            let due_in = if found_ready {
+                Some(Duration::ZERO)
+            } else {
+                match sh.db(|s| s.read(outbox::next_due)).await {
+                    Ok(Some(due)) => Some(Duration::from_millis((due - now_ms()).max(0) as u64)),
+                    _ => None,
+                }
+            };
+            if let Some(due_in) = due_in {
+                // An open breaker holds everything until its probe time.
+                let breaker_in = sh.rt().breaker.retry_at().map(|t| t.saturating_duration_since(Instant::now()));
+                wait = wait.min(due_in.max(breaker_in.unwrap_or_default()));
             }
         }
         if sh.rt().pull_requested {
@@ -172,7 +182,18 @@ async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Uuid, OpRes
         }
         OpResult::Skipped => sh.rt().breaker.release_probe(),
     }
-    sh.emit_status().await;
+    // Status needs a count over the outbox: at most a few per second while draining.
+    let due = {
+        let mut rt = sh.rt();
+        let due = rt.last_status_emit.is_none_or(|t| t.elapsed() >= Duration::from_millis(200)) || busy.is_empty();
+        if due {
+            rt.last_status_emit = Some(Instant::now());
+        }
+        due
+    };
+    if due {
+        sh.emit_status().await;
+    }
 }
 
 fn op_error(code: &str, message: impl Into<String>, status: Option<u16>) -> OpError {

@@ -47,6 +47,7 @@ impl Engine {
                 caught_up: false,
                 drain_window: config.drain_window.max(1),
                 last_synced_at,
+                last_status_emit: None,
             }),
             wake: tokio::sync::Notify::new(),
             wake_stream: tokio::sync::Notify::new(),

@@ -32,6 +32,7 @@ pub(crate) struct Runtime {
     pub caught_up: bool,
     pub drain_window: usize,
     pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_status_emit: Option<std::time::Instant>,
 }
 
 pub(crate) struct Shared {

@@ -13,6 +13,7 @@ use eventsource_client::{self as es, Client as _};
 use futures::StreamExt;
 use launchdarkly_sdk_transport::{ByteStream, HttpTransport, ResponseFuture, TransportError};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::SharedRef;
 use super::pull;
@@ -112,7 +113,9 @@ pub(crate) async fn run(sh: SharedRef, server: ServerSettings) {
         }
         let token = sh.rt().server.as_ref().map(|s| s.token.clone()).unwrap_or_else(|| server.token.clone());
         let cursor = sh.db(|s| s.read(sync_state::cursor)).await.unwrap_or(0);
-        let (end, got_events) = follow(&sh, &transport, &server.url, &token, cursor, &mut retry_hint).await;
+        let span = tracing::info_span!("sse", last_event_id = cursor, attempt);
+        let (end, got_events) =
+            follow(&sh, &transport, &server.url, &token, cursor, &mut retry_hint).instrument(span).await;
         match end {
             End::Terminal => {
                 set_state(&sh, StreamState::Error);
@@ -170,9 +173,6 @@ async fn follow(
     let builder = if cursor > 0 { builder.last_event_id(cursor.to_string()) } else { builder };
     let client = builder.reconnect(es::ReconnectOptions::reconnect(false).build()).build_with_transport(transport.clone());
     set_state(sh, StreamState::Connecting);
-    let span = tracing::info_span!("sse", last_event_id = cursor);
-    let _g = span.enter();
-    drop(_g);
     let mut stream = client.stream();
     let watchdog = sh.config.heartbeat.saturating_mul(3).max(Duration::from_millis(100));
     let mut got = false;
