@@ -16,6 +16,11 @@ use crate::storage::UserId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct User(pub UserId);
 
+/// sha256 of the bearer token the request came with, put in request extensions by
+/// `require_user`: the rate limit is per token, so each of a user's devices has its own budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -46,5 +51,6 @@ pub async fn require_user(State(state): State<AppState>, mut req: Request, next:
         return Err(ApiError::new(ErrorCode::Unauthorized, "invalid or revoked token"));
     };
     req.extensions_mut().insert(User(user));
+    req.extensions_mut().insert(TokenHash(hash));
     Ok(next.run(req).await)
 }
