@@ -16,7 +16,7 @@ export interface CardItemOptions {
 
 function firstLine(body: string): string {
   const line = body.split("\n").find((l) => l.trim() !== "") ?? "";
-  return line.replace(/^[#>*\-\s]+/, "").slice(0, 140);
+  return line.replace(/^[#>*+\-\s]+/, "").replace(/^\d+[.)]\s+/, "").replace(/^\[[ xX]\]\s*/, "").slice(0, 140);
 }
 
 export function cardItem(card: CardView, opts: CardItemOptions): HTMLElement {

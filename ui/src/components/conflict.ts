@@ -104,7 +104,10 @@ function show(record: ConflictRecord): void {
         h("button", { type: "button", class: "btn btn-primary", onclick: () => resolve(record, { choice: "merged", fields: mergedFields(record, dialog) }, dialog) }, "Merge"),
       ];
   dialog.appendChild(h("div", { class: "modal-actions" }, ...actions));
-  dialog.querySelector<HTMLButtonElement>(".modal-actions .btn-primary")?.focus();
+  dialog.querySelector<HTMLButtonElement>(".modal-actions .btn-primary")?.focus({ preventScroll: true });
+  // showModal() focused the first radio and scrolled to it: start at the comparison instead.
+  const scroller = dialog.querySelector<HTMLElement>(".conflict-body");
+  if (scroller) scroller.scrollTop = 0;
 }
 
 function deletedBody(record: ConflictRecord): HTMLElement {

@@ -123,7 +123,7 @@ function outboxTable(): HTMLElement {
         h("td", {}, h("span", { class: `badge badge-op-${e.state}` }, e.state.replace("_", " "))),
         h("td", { class: "num" }, String(e.attempts)),
         h("td", {}, time(e.next_attempt_at)),
-        h("td", { class: "op-error" }, e.last_error ? `${e.last_error.message}${e.last_error.status ? ` (${e.last_error.status})` : ""}` : "—"),
+        h("td", { class: e.last_error ? "op-error" : "muted" }, e.last_error ? `${e.last_error.message}${e.last_error.status ? ` (${e.last_error.status})` : ""}` : "—"),
         h("td", {}, e.priority),
         h("td", { class: "op-actions" },
           h("button", { type: "button", class: "btn btn-xs", "aria-label": `Retry ${e.card_title}`, onclick: async () => { await attempt("Retry", () => api.outboxRetry(opId)); void refresh(); } }, "Retry"),
