@@ -65,6 +65,7 @@ describe("board", () => {
     await panel.getByLabel("Body (Markdown)").fill("# Steps\n1. open [site](https://example.com)\n2. wait");
     await panel.getByRole("button", { name: "Preview" }).click();
     await panel.getByRole("region", { name: "Body preview" }).getByRole("link", { name: "site" }).waitFor();
+    await screenshot(page, "editor");
     await panel.getByLabel("URL").fill("https://example.com/bug/1");
     await panel.getByLabel("Tags").fill("bug, safari");
     await panel.getByLabel("Lane").fill("doing");

@@ -14,7 +14,8 @@ export function openModal(opts: ModalOptions, ...children: Child[]): HTMLDialogE
   const dlg = h(
     "dialog",
     { class: `modal ${opts.className ?? ""}`, "aria-modal": "true", "aria-labelledby": titleId },
-    h("h2", { id: titleId, class: "modal-title" }, opts.label),
+    // The title takes the initial focus, so showModal() doesn't scroll to some control deep inside.
+    h("h2", { id: titleId, class: "modal-title", tabindex: -1, autofocus: true }, opts.label),
     ...children,
   );
   dlg.addEventListener("cancel", (e) => {
