@@ -1,7 +1,7 @@
 // Settings, first run, script-free card content, and the 10,000-card list.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, launch, openApp, screenshot, serveDist, uuid } from "./helpers.mjs";
+import { done, eventually, launch, openApp, screenshot, serveDist, uuid } from "./helpers.mjs";
 
 let browser, server, looseServer;
 before(async () => {
@@ -44,7 +44,7 @@ describe("settings", () => {
     const second = await page.evaluate(() => window.__fake.callsOf("settings_set")[1]);
     assert.equal(second.settings.token, "s3cret");
     assert.equal(await page.getByRole("form", { name: "Settings" }).getByLabel("Access token").inputValue(), "", "token is never shown back");
-    await page.context().close();
+    await done(page);
   });
 
   test("first run: Work offline", async () => {
@@ -59,7 +59,7 @@ describe("settings", () => {
     assert.equal(call.settings.server_url, null);
     assert.equal(call.settings.token, null);
     assert.equal(call.settings.first_run_done, true);
-    await page.context().close();
+    await done(page);
   });
 
   test("first run: connect with server URL and token", async () => {
@@ -73,7 +73,7 @@ describe("settings", () => {
     assert.equal(call.settings.server_url, "https://sync.example.org");
     assert.equal(call.settings.token, "tok-123");
     assert.equal(call.settings.first_run_done, true);
-    await page.context().close();
+    await done(page);
   });
 });
 
@@ -120,10 +120,10 @@ describe("card content never runs script", () => {
     await inert();
     // The list view renders the same card safely too.
     await page.keyboard.press("Escape");
-    await page.getByRole("button", { name: "List" }).click();
+    await page.getByRole("button", { name: "List", exact: true }).click();
     await page.locator(".list-view .card-row").first().waitFor();
     await inert();
-    await page.context().close();
+    await done(page);
   });
 });
 
@@ -133,7 +133,7 @@ describe("scale", () => {
     // Board: every lane shows a first page and a Show more button.
     await page.getByRole("region", { name: "Lane inbox" }).getByRole("button", { name: /Show more/ }).waitFor();
     assert.ok((await page.locator(".board-view .card").count()) <= 150);
-    await page.getByRole("button", { name: "List" }).click();
+    await page.getByRole("button", { name: "List", exact: true }).click();
     const list = page.getByRole("list", { name: "Cards" });
     await list.locator(".card-row").first().waitFor();
     const rows = await page.locator(".list-view .card-row").count();
@@ -148,7 +148,7 @@ describe("scale", () => {
     const q = await page.evaluate(() => window.__fake.callsOf("cards_list").map((c) => c.query));
     assert.ok(q.some((x) => x.offset === 9900 && x.limit === 100), "fetched the last page by offset");
     assert.ok(q.every((x) => (x.limit ?? 0) <= 100), "never asks for everything");
-    await page.context().close();
+    await done(page);
   });
 
   test("shortcuts: Ctrl+K focuses search, d opens the dashboard, Escape closes it", async () => {
@@ -161,6 +161,6 @@ describe("scale", () => {
     await dash.waitFor();
     await page.keyboard.press("Escape");
     await dash.waitFor({ state: "detached" });
-    await page.context().close();
+    await done(page);
   });
 });

@@ -1,7 +1,7 @@
 // Board, list, quick add, editor, search, keyboard move, delete, bulk.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, launch, openApp, screenshot, serveDist, uuid } from "./helpers.mjs";
+import { done, eventually, launch, openApp, screenshot, serveDist, uuid } from "./helpers.mjs";
 
 const CARDS = [
   { id: uuid(1), title: "Write release notes", body: "- [x] draft\n- [ ] review\n\nSee **changelog**", lane: "inbox", tags: ["docs"], url: "https://example.com/notes", position: 1 },
@@ -40,7 +40,7 @@ describe("board", () => {
     await screenshot(page, "board");
     assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
     assert.deepEqual(page.pageErrors, []);
-    await page.context().close();
+    await done(page);
   });
 
   test("quick add creates a card in the chosen lane", async () => {
@@ -53,7 +53,7 @@ describe("board", () => {
     await lane(page, "doing").getByText("Buy milk").waitFor();
     const calls = await page.evaluate(() => window.__fake.callsOf("card_create"));
     assert.deepEqual(calls, [{ input: { title: "Buy milk", lane: "doing" } }]);
-    await page.context().close();
+    await done(page);
   });
 
   test("side panel edit saves only the changed fields", async () => {
@@ -79,7 +79,7 @@ describe("board", () => {
     }]);
     await lane(page, "doing").getByText("Fix login bug on Safari").waitFor();
     assert.equal(await card(page, "Fix login bug on Safari").locator("[data-sync-state]").getAttribute("data-sync-state"), "pending");
-    await page.context().close();
+    await done(page);
   });
 
   test("search, tag and lane filters query the index", async () => {
@@ -98,7 +98,7 @@ describe("board", () => {
     await page.getByRole("combobox", { name: "Filter by lane" }).selectOption("doing");
     await eventually(async () => (await page.locator(".board-view .lane").count()) === 1, { message: "lane filter shows one lane" });
     assert.equal(await page.locator(".board-view .card").count(), 2);
-    await page.context().close();
+    await done(page);
   });
 
   test("keyboard: Alt+Right moves lane, Alt+Down reorders, focus stays on the card", async () => {
@@ -116,7 +116,7 @@ describe("board", () => {
     moves = await page.evaluate(() => window.__fake.callsOf("card_move"));
     assert.deepEqual(moves[1], { id: uuid(1), lane: "doing", position: 1.5 });
     await eventually(async () => (await lane(page, "doing").locator(".card").nth(1).getAttribute("aria-label")) === "Write release notes", { message: "reordered" });
-    await page.context().close();
+    await done(page);
   });
 
   test("drag and drop moves a card to another lane", async () => {
@@ -126,7 +126,7 @@ describe("board", () => {
     const moves = await page.evaluate(() => window.__fake.callsOf("card_move"));
     assert.equal(moves.length, 1);
     assert.equal(moves[0].lane, "inbox");
-    await page.context().close();
+    await done(page);
   });
 
   test("delete asks for confirmation", async () => {
@@ -143,7 +143,7 @@ describe("board", () => {
     await page.getByRole("dialog", { name: "Delete card?" }).getByRole("button", { name: "Delete" }).click();
     await card(page, "Ship v1").waitFor({ state: "detached" });
     assert.deepEqual(await page.evaluate(() => window.__fake.callsOf("card_delete")), [{ id: uuid(4) }]);
-    await page.context().close();
+    await done(page);
   });
 
   test("bulk move shows progress from bulk_progress events", async () => {
@@ -166,7 +166,7 @@ describe("board", () => {
     assert.deepEqual(call.action, { action: "move", lane: "done" });
     assert.match(call.jobId, /^[0-9a-f-]{36}$/);
     await eventually(async () => (await lane(page, "done").locator(".card").count()) === 3, { message: "cards moved" });
-    await page.context().close();
+    await done(page);
   });
 
   test("shift-click selects a range", async () => {
@@ -174,6 +174,66 @@ describe("board", () => {
     await page.getByRole("checkbox", { name: "Select Write release notes" }).click();
     await page.getByRole("checkbox", { name: "Select Refactor outbox" }).click({ modifiers: ["Shift"] });
     await page.getByRole("region", { name: "Bulk actions" }).getByText("4 selected").waitFor();
-    await page.context().close();
+    await done(page);
+  });
+
+  test("bulk add tag and bulk delete (confirmed)", async () => {
+    const page = await app();
+    await page.getByRole("checkbox", { name: "Select Ship v1" }).click();
+    await page.getByRole("checkbox", { name: "Select Refactor outbox" }).click();
+    const bar = page.getByRole("region", { name: "Bulk actions" });
+    await bar.getByRole("textbox", { name: "Tag for selected cards" }).fill("q4");
+    await bar.getByRole("button", { name: "Add tag" }).click();
+    await card(page, "Ship v1").getByText("q4", { exact: true }).waitFor();
+    await card(page, "Refactor outbox").getByText("q4", { exact: true }).waitFor();
+    let calls = await page.evaluate(() => window.__fake.callsOf("cards_bulk"));
+    assert.deepEqual(calls[0].action, { action: "add_tag", tag: "q4" });
+    // Selection was cleared after the bulk action; select again and delete.
+    await page.getByRole("checkbox", { name: "Select Ship v1" }).click();
+    await page.getByRole("checkbox", { name: "Select Refactor outbox" }).click();
+    await bar.getByRole("button", { name: "Delete selected" }).click();
+    await page.getByRole("dialog", { name: "Delete selected cards?" }).getByRole("button", { name: "Delete" }).click();
+    await card(page, "Ship v1").waitFor({ state: "detached" });
+    await card(page, "Refactor outbox").waitFor({ state: "detached" });
+    calls = await page.evaluate(() => window.__fake.callsOf("cards_bulk"));
+    assert.deepEqual(calls[1].action, { action: "delete" });
+    assert.deepEqual([...calls[1].ids].sort(), [uuid(4), uuid(5)]);
+    await done(page);
+  });
+
+  test("drag onto a card places it before that card", async () => {
+    const page = await app();
+    await card(page, "Refactor outbox").dragTo(card(page, "Design the dashboard"), { targetPosition: { x: 60, y: 8 } });
+    await eventually(async () => (await lane(page, "doing").locator(".card").first().getAttribute("aria-label")) === "Refactor outbox", { message: "reordered by drop" });
+    const [move] = await page.evaluate(() => window.__fake.callsOf("card_move"));
+    assert.deepEqual(move, { id: uuid(5), lane: "doing", position: 0 });
+    await done(page);
+  });
+
+  test("Escape closes the editor without saving; list view toggles", async () => {
+    const page = await app();
+    await page.getByRole("button", { name: "Open Ship v1" }).click();
+    const panel = page.getByRole("complementary", { name: "Edit card" });
+    await panel.getByLabel("Title").fill("changed but not saved");
+    await page.keyboard.press("Escape");
+    await panel.waitFor({ state: "hidden" });
+    assert.equal((await page.evaluate(() => window.__fake.callsOf("card_update"))).length, 0);
+    await page.getByRole("button", { name: "List", exact: true }).click();
+    const list = page.getByRole("list", { name: "Cards" });
+    await list.getByRole("button", { name: "Open Ship v1" }).waitFor();
+    assert.equal(await list.locator(".card-row").count(), 5);
+    await page.getByRole("button", { name: "Board", exact: true }).click();
+    await lane(page, "done").getByText("Ship v1").waitFor();
+    await done(page);
+  });
+
+  test("dark theme renders", async () => {
+    const page = await app({ settings: { theme: "dark" } });
+    await lane(page, "inbox").getByText("Write release notes").waitFor();
+    await page.evaluate((id) => window.__fake.failCard(id, { code: "validation_failed", message: "url must be http(s)", status: 422 }), uuid(5));
+    await card(page, "Refactor outbox").getByText("url must be http(s)").waitFor();
+    await page.getByRole("checkbox", { name: "Select Ship v1" }).click();
+    await screenshot(page, "board-dark");
+    await done(page);
   });
 });

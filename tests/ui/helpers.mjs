@@ -129,3 +129,11 @@ export async function screenshot(page, name) {
 }
 
 export const uuid = (n) => `aaaaaaaa-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
+
+/** Closes the page's context after checking it saw no CSP violation and no uncaught error. */
+export async function done(page) {
+  const csp = await page.evaluate(() => window.__cspViolations);
+  await page.context().close();
+  if (csp.length) throw new Error(`CSP violations: ${csp.join("; ")}`);
+  if (page.pageErrors.length) throw new Error(`page errors: ${page.pageErrors.join("; ")}`);
+}

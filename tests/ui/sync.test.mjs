@@ -1,7 +1,7 @@
 // Sync state on cards, status bar, sync dashboard, conflict modal.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { eventually, launch, openApp, screenshot, serveDist, uuid } from "./helpers.mjs";
+import { done, eventually, launch, openApp, screenshot, serveDist, uuid } from "./helpers.mjs";
 
 const T = "2026-11-24T11:00:00Z";
 const CARDS = [
@@ -66,7 +66,7 @@ describe("sync state", () => {
     await eventually(async () => (await c.locator("[data-sync-state]").getAttribute("data-sync-state")) === "synced", { message: "synced after discard" });
     const discards = await page.evaluate(() => window.__fake.callsOf("outbox_discard"));
     assert.deepEqual(discards, [{ opId: op2 }]);
-    await page.context().close();
+    await done(page);
   });
 
   test("status bar follows status events and opens the dashboard", async () => {
@@ -84,7 +84,7 @@ describe("sync state", () => {
     await bar.click();
     await page.getByRole("dialog", { name: "Sync dashboard" }).waitFor();
     assert.ok((await page.evaluate(() => window.__fake.callsOf("sync_status").length)) === 1, "status is loaded once, never polled");
-    await page.context().close();
+    await done(page);
   });
 });
 
@@ -129,7 +129,7 @@ describe("dashboard", () => {
     await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("sync_now").length)) === 1, { message: "sync now" });
     await page.keyboard.press("Escape");
     await dash.waitFor({ state: "detached" });
-    await page.context().close();
+    await done(page);
   });
 });
 
@@ -164,7 +164,7 @@ describe("conflict modal", () => {
     await dlg.waitFor({ state: "detached" });
     assert.deepEqual(await resolutions(page), [{ cardId: uuid(1), resolution: { choice: "keep_mine" } }]);
     await page.getByRole("status", { name: "Notifications" }).getByText(/resolved/).first().waitFor();
-    await page.context().close();
+    await done(page);
   });
 
   test("keep theirs", async () => {
@@ -172,7 +172,7 @@ describe("conflict modal", () => {
     await dlg.getByRole("button", { name: "Keep theirs" }).click();
     await dlg.waitFor({ state: "detached" });
     assert.deepEqual(await resolutions(page), [{ cardId: uuid(1), resolution: { choice: "keep_theirs" } }]);
-    await page.context().close();
+    await done(page);
   });
 
   test("merge per field starts from suggested; edited body is sent", async () => {
@@ -194,7 +194,7 @@ describe("conflict modal", () => {
         fields: { title: "Plan the offsite (theirs)", body: "agenda\nrooms: both\nfood\ntransport", url: null, tags: ["team", "q4"], lane: "doing", position: 4, pinned: false },
       },
     }]);
-    await page.context().close();
+    await done(page);
   });
 
   test("edit_vs_delete: restore my card, from the card's button", async () => {
@@ -206,7 +206,7 @@ describe("conflict modal", () => {
     await dlg.getByRole("button", { name: "Restore my card" }).click();
     await dlg.waitFor({ state: "detached" });
     assert.deepEqual(await resolutions(page), [{ cardId: uuid(3), resolution: { choice: "keep_mine" } }]);
-    await page.context().close();
+    await done(page);
   });
 
   test("edit_vs_delete: accept delete; Escape closes without resolving", async () => {
@@ -221,6 +221,6 @@ describe("conflict modal", () => {
     await dlg.getByRole("button", { name: "Accept delete" }).click();
     await dlg.waitFor({ state: "detached" });
     assert.deepEqual(await resolutions(page), [{ cardId: uuid(3), resolution: { choice: "keep_theirs" } }]);
-    await page.context().close();
+    await done(page);
   });
 });

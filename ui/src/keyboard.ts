@@ -1,6 +1,8 @@
 // Global shortcuts: n new card, / or Ctrl+K search, d dashboard. Escape is handled by each dialog.
 import { openDashboard } from "./components/dashboard";
+import { closeEditor } from "./components/editor";
 import { focusQuickAdd, focusSearch } from "./components/toolbar";
+import { state } from "./state";
 
 function typing(target: EventTarget | null): boolean {
   const el = target as HTMLElement | null;
@@ -15,8 +17,13 @@ export function installShortcuts(): void {
       focusSearch();
       return;
     }
-    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
     if (document.querySelector("dialog[open]")) return;
+    if (e.key === "Escape" && state.editingId && !e.defaultPrevented) {
+      e.preventDefault();
+      closeEditor();
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
     if (e.key === "/") {
       e.preventDefault();
       focusSearch();
