@@ -223,4 +223,22 @@ describe("conflict modal", () => {
     assert.deepEqual(await resolutions(page), [{ cardId: uuid(3), resolution: { choice: "keep_theirs" } }]);
     await done(page);
   });
+
+  test("a second conflict waits its turn; conflict_resolved elsewhere closes the modal", async () => {
+    const page = await app();
+    await page.evaluate((c) => window.__fake.emitConflict(c), FIELDS_CONFLICT);
+    await page.evaluate((c) => window.__fake.emitConflict(c), DELETE_CONFLICT);
+    const first = page.getByRole("dialog", { name: "Conflict: Plan the offsite (mine)" });
+    await first.waitFor();
+    assert.equal(await page.getByRole("dialog").count(), 1);
+    // Resolved on another path (e.g. the CLI): the engine says so and the modal goes away.
+    await page.evaluate((id) => window.__fake.emit({ type: "conflict_resolved", card_id: id }), uuid(1));
+    await first.waitFor({ state: "detached" });
+    const second = page.getByRole("dialog", { name: "Card deleted on the server" });
+    await second.waitFor();
+    await second.getByRole("button", { name: "Restore my card" }).click();
+    await second.waitFor({ state: "detached" });
+    assert.deepEqual(await resolutions(page), [{ cardId: uuid(3), resolution: { choice: "keep_mine" } }]);
+    await done(page);
+  });
 });

@@ -5,10 +5,10 @@ import type { ConnectionState } from "./bindings/ConnectionState";
 export const CONNECTION_LABEL: Record<ConnectionState, string> = {
   online: "Online",
   offline: "Offline",
-  connecting: "Connecting",
+  connecting: "Connecting…",
   auth_required: "Auth needed",
   paused: "Paused",
-  disabled: "Sync off",
+  disabled: "Sync disabled",
 };
 
 export const BREAKER_LABEL: Record<BreakerState, string> = {
