@@ -88,7 +88,7 @@ export function launch() {
  */
 export async function openApp(browser, baseUrl, fakeConfig = {}, { viewport = { width: 1360, height: 860 }, waitReady = true } = {}) {
   const context = await browser.newContext({ viewport, colorScheme: "light" });
-  context.setDefaultTimeout(5000);
+  context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
@@ -108,7 +108,7 @@ export async function openApp(browser, baseUrl, fakeConfig = {}, { viewport = { 
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes (expect-style). */
-export async function eventually(fn, { timeout = 5000, interval = 25, message = "condition" } = {}) {
+export async function eventually(fn, { timeout = 10_000, interval = 25, message = "condition" } = {}) {
   const deadline = Date.now() + timeout;
   let last;
   for (;;) {

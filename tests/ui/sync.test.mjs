@@ -120,6 +120,10 @@ describe("dashboard", () => {
     await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("outbox_retry_all").length)) === 1, { message: "retry all" });
     await dash.getByRole("button", { name: "Retry Plan the offsite" }).click();
     await eventually(async () => JSON.stringify(await page.evaluate(() => window.__fake.callsOf("outbox_retry"))) === JSON.stringify([{ opId: 8 }]), { message: "retry one" });
+    await dash.getByRole("button", { name: "Discard Renew certificate" }).click();
+    await page.getByRole("dialog", { name: "Discard this change?" }).getByRole("button", { name: "Discard" }).click();
+    await table.locator('tr[data-op-id="7"]').waitFor({ state: "detached" });
+    assert.deepEqual(await page.evaluate(() => window.__fake.callsOf("outbox_discard")), [{ opId: 7 }]);
     await dash.getByRole("button", { name: "Pause sync" }).click();
     await dash.getByRole("button", { name: "Resume sync" }).waitFor();
     await page.getByRole("button", { name: /Sync status:/ }).getByText("Paused").waitFor();

@@ -4,6 +4,9 @@ import type { CardView } from "./bindings/CardView";
 import type { ListQuery } from "./bindings/ListQuery";
 import { BOARD_PAGE, LIST_PAGE, laneNames, notify, state } from "./state";
 
+// Bumped whenever the query (search / filters) changes, so late answers to an older query are dropped.
+let generation = 0;
+
 function baseQuery(): ListQuery {
   const q: ListQuery = {};
   if (state.filter.text.trim()) q.text = state.filter.text.trim();
@@ -40,7 +43,9 @@ export function boardLanes(): string[] {
 export async function loadBoardLane(lane: string, limit?: number): Promise<void> {
   const prev = state.board.get(lane);
   const lim = limit ?? prev?.limit ?? BOARD_PAGE;
+  const gen = generation;
   const page = await api.cardsList({ ...baseQuery(), lane, limit: lim, offset: 0 });
+  if (gen !== generation) return;
   state.board.set(lane, { ids: remember(page.items), total: page.total, limit: lim });
 }
 
@@ -62,24 +67,28 @@ export async function loadListPage(index: number): Promise<void> {
   const list = state.list;
   if (list.pages.has(index) || list.loading.has(index)) return;
   list.loading.add(index);
+  const gen = generation;
   try {
     const page = await api.cardsList({ ...baseQuery(), limit: LIST_PAGE, offset: index * LIST_PAGE });
+    if (gen !== generation) return;
     list.total = page.total;
     list.pages.set(index, remember(page.items));
   } finally {
-    list.loading.delete(index);
+    if (gen === generation) list.loading.delete(index);
   }
   notify("list");
 }
 
 export async function resetList(): Promise<void> {
   state.list.pages.clear();
+  state.list.loading.clear();
   await loadListPage(0);
   notify("list", { reset: true });
 }
 
 /** Re-runs the current query for every view (filters changed). */
 export async function reloadViews(): Promise<void> {
+  generation++;
   await Promise.all([loadBoard(), resetList()]);
 }
 

@@ -6,7 +6,7 @@ import type { OutboxEntry } from "../bindings/OutboxEntry";
 import { h, replaceChildren } from "../dom";
 import { BREAKER_LABEL, CONNECTION_LABEL, duration, time } from "../format";
 import { state, subscribe } from "../state";
-import { openModal } from "./modal";
+import { confirmDialog, openModal } from "./modal";
 import { toast } from "./toasts";
 
 let dialog: HTMLDialogElement | null = null;
@@ -127,7 +127,11 @@ function outboxTable(): HTMLElement {
         h("td", {}, e.priority),
         h("td", { class: "op-actions" },
           h("button", { type: "button", class: "btn btn-xs", "aria-label": `Retry ${e.card_title}`, onclick: async () => { await attempt("Retry", () => api.outboxRetry(opId)); void refresh(); } }, "Retry"),
-          h("button", { type: "button", class: "btn btn-xs btn-ghost", "aria-label": `Discard ${e.card_title}`, onclick: async () => { await attempt("Discard", () => api.outboxDiscard(opId)); void refresh(); } }, "Discard"),
+          h("button", { type: "button", class: "btn btn-xs btn-ghost", "aria-label": `Discard ${e.card_title}`, onclick: async () => {
+            if (!(await confirmDialog("Discard this change?", `The queued ${e.kind} of “${e.card_title}” is dropped and the card goes back to its last synced copy.`, "Discard"))) return;
+            await attempt("Discard", () => api.outboxDiscard(opId));
+            void refresh();
+          } }, "Discard"),
         ),
       );
     })),
