@@ -174,6 +174,12 @@ describe("board", () => {
     await page.getByRole("checkbox", { name: "Select Write release notes" }).click();
     await page.getByRole("checkbox", { name: "Select Refactor outbox" }).click({ modifiers: ["Shift"] });
     await page.getByRole("region", { name: "Bulk actions" }).getByText("4 selected").waitFor();
+    // Keyboard: Space on a card's checkbox selects it and focus stays on that checkbox.
+    await page.getByRole("checkbox", { name: "Select Ship v1" }).focus();
+    await page.keyboard.press("Space");
+    await page.getByRole("region", { name: "Bulk actions" }).getByText("5 selected").waitFor();
+    await eventually(() => page.evaluate(() => document.activeElement?.getAttribute("aria-label") === "Select Ship v1"), { message: "focus stays on checkbox" });
+    assert.equal(await page.getByRole("checkbox", { name: "Select Ship v1" }).isChecked(), true);
     await done(page);
   });
 

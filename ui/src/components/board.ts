@@ -2,6 +2,7 @@
 import { dropCard } from "../actions";
 import { boardLanes, loadBoardLane, showMore } from "../data";
 import { h, replaceChildren } from "../dom";
+import { captureFocus, restoreFocus } from "../focus";
 import { notify, state, subscribe } from "../state";
 import { cardItem } from "./cardItem";
 
@@ -10,8 +11,7 @@ const DRAG_TYPE = "application/x-deckhand-card";
 export function mountBoard(root: HTMLElement): void {
   const render = () => {
     if (state.view !== "board") return;
-    const active = (document.activeElement as HTMLElement | null)?.closest?.("[data-card-id]");
-    const activeId = active && root.contains(active) ? active.getAttribute("data-card-id") : null;
+    const focus = captureFocus(root);
     const lanes = boardLanes();
     const missing = lanes.filter((l) => !state.board.has(l));
     if (missing.length) {
@@ -19,14 +19,7 @@ export function mountBoard(root: HTMLElement): void {
     }
     const order = () => lanes.flatMap((l) => state.board.get(l)?.ids ?? []);
     replaceChildren(root, ...lanes.map((lane) => laneColumn(lane, order)));
-    const focusId = state.focusAfterRender ?? activeId;
-    if (focusId) {
-      const el = root.querySelector<HTMLElement>(`[data-card-id="${CSS.escape(focusId)}"]`);
-      if (el) {
-        el.focus();
-        if (state.focusAfterRender === focusId) state.focusAfterRender = null;
-      }
-    }
+    restoreFocus(root, focus);
   };
   for (const t of ["board", "selection", "view", "lanes"] as const) subscribe(t, render);
   render();

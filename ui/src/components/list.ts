@@ -2,6 +2,7 @@
 // Rows are fetched a page at a time with limit/offset; `total` sizes the scroll area.
 import { loadListPage } from "../data";
 import { h } from "../dom";
+import { captureFocus, restoreFocus } from "../focus";
 import { LIST_PAGE, state, subscribe } from "../state";
 import { cardItem } from "./cardItem";
 
@@ -30,8 +31,7 @@ export function mountList(root: HTMLElement): void {
     const total = state.list.total;
     spacer.style.height = `${total * ROW_HEIGHT}px`;
     empty.hidden = total > 0 || state.list.pages.size === 0;
-    const active = (document.activeElement as HTMLElement | null)?.closest?.("[data-card-id]");
-    const activeId = state.focusAfterRender ?? (active && spacer.contains(active) ? active.getAttribute("data-card-id") : null);
+    const focus = captureFocus(spacer);
     const height = scroller.clientHeight || 600;
     const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(total - 1, Math.ceil((scroller.scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
@@ -52,13 +52,7 @@ export function mountList(root: HTMLElement): void {
       rows.push(row);
     }
     spacer.replaceChildren(...rows);
-    if (activeId) {
-      const el = spacer.querySelector<HTMLElement>(`[data-card-id="${CSS.escape(activeId)}"]`);
-      if (el) {
-        el.focus({ preventScroll: true });
-        if (state.focusAfterRender === activeId) state.focusAfterRender = null;
-      }
-    }
+    restoreFocus(spacer, focus);
   };
   const schedule = (detail?: unknown) => {
     if ((detail as { reset?: boolean } | undefined)?.reset) scroller.scrollTop = 0;
