@@ -96,6 +96,8 @@ export async function openApp(browser, baseUrl, fakeConfig = {}, { viewport = { 
     if (m.type() === "error") pageErrors.push(m.text());
   });
   await page.addInitScript((cfg) => {
+    // tauri.conf.json sets freezePrototype: Tauri freezes Object.prototype before the app runs.
+    Object.freeze(Object.prototype);
     window.__FAKE_CONFIG__ = cfg;
     window.__cspViolations = [];
     document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(`${e.violatedDirective}: ${e.blockedURI} ${e.sample ?? ""}`));
