@@ -238,6 +238,7 @@ describe("conflict modal", () => {
     // Resolved on another path (e.g. the CLI): the engine says so and the modal goes away.
     await page.evaluate((id) => window.__fake.emit({ type: "conflict_resolved", card_id: id }), uuid(1));
     await first.waitFor({ state: "detached" });
+    await page.getByRole("status", { name: "Notifications" }).getByText(/resolved elsewhere/).waitFor();
     const second = page.getByRole("dialog", { name: "Card deleted on the server" });
     await second.waitFor();
     await second.getByRole("button", { name: "Restore my card" }).click();

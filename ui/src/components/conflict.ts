@@ -17,6 +17,8 @@ const LABEL: Record<FieldName, string> = { title: "Title", body: "Body", url: "U
 type Side = "mine" | "theirs" | "suggested";
 
 let current: { record: ConflictRecord; dialog: HTMLDialogElement } | null = null;
+/** The card whose resolution this window is sending (its `conflict_resolved` is no news). */
+let resolving: string | null = null;
 const queue: ConflictRecord[] = [];
 
 function fmt(f: FieldName, v: CardFields | Card | null): string {
@@ -61,13 +63,18 @@ export function openConflict(record: ConflictRecord): void {
 export function conflictResolvedElsewhere(cardId: string): void {
   const i = queue.findIndex((q) => q.card_id === cardId);
   if (i >= 0) queue.splice(i, 1);
-  if (current?.record.card_id === cardId) current.dialog.close();
+  if (current?.record.card_id === cardId && resolving !== cardId) {
+    toast(`The conflict on “${current.record.mine.title}” was resolved elsewhere.`, "info");
+    current.dialog.close();
+  }
 }
 
 async function resolve(record: ConflictRecord, resolution: Resolution, dialog: HTMLDialogElement): Promise<void> {
   const buttons = [...dialog.querySelectorAll<HTMLButtonElement>(".modal-actions button")];
   buttons.forEach((b) => (b.disabled = true));
+  resolving = record.card_id;
   const ok = await attempt("Resolving the conflict", () => api.conflictResolve(record.card_id, resolution));
+  resolving = null;
   buttons.forEach((b) => (b.disabled = false));
   if (ok === undefined) return;
   toast(`Conflict on “${record.mine.title}” resolved.`, "success");
