@@ -85,13 +85,11 @@ export function mountToolbar(parent: HTMLElement): void {
     h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }, "◆"), h("h1", {}, "Deckhand")),
     views,
     h("div", { class: "search-wrap" }, search),
-    tagFilter,
-    laneFilter,
     h("span", { class: "spacer" }),
     h("button", { type: "button", class: "btn btn-primary", onclick: focusQuickAdd, "aria-keyshortcuts": "n" }, "New card"),
     h("button", { type: "button", class: "btn btn-ghost", "data-view": "settings", "aria-pressed": "false", onclick: () => setView(state.view === "settings" ? "board" : "settings") }, "Settings"),
   );
-  parent.append(header, h("div", { class: "subbar" }, quick));
+  parent.append(header, h("div", { class: "subbar" }, quick, h("div", { class: "filters", role: "group", "aria-label": "Filters" }, tagFilter, laneFilter)));
   const syncPressed = () => {
     for (const b of header.querySelectorAll<HTMLButtonElement>("[data-view]")) b.setAttribute("aria-pressed", String(b.dataset.view === state.view));
   };
