@@ -393,3 +393,25 @@ async fn many_cards_drain_in_parallel_and_window_is_adjustable() {
     let st = a.status().await;
     assert_eq!((st.pending, st.in_flight, st.failed, st.conflicts), (0, 0, 0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_retried_with_the_same_key_and_applied_once() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let e = &h.engines[i];
+    let c = e.create(input("once")).await.unwrap();
+    settle(e).await;
+    proxy.add_rule(Rule { method: Some("PATCH"), path_contains: c.id.to_string(), fault: Fault::DropResponse, times: 1 });
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::DropResponse, times: 1 });
+    e.update(c.id, CardChanges { body: Some("appended once".into()), ..Default::default() }).await.unwrap();
+    let c2 = e.create(input("created once")).await.unwrap();
+    settle(e).await;
+    assert_eq!(proxy.count("PATCH", &c.id.to_string()), 2, "retried after the lost answer");
+    let (_, card) = h.server_card(c.id).await;
+    assert_eq!((card["version"].as_i64(), card["body"].as_str()), (Some(2), Some("appended once")));
+    let (status, card2) = h.server_card(c2.id).await;
+    assert_eq!((status, card2["version"].as_i64()), (200, Some(1)));
+    assert!(e.outbox().await.unwrap().is_empty());
+    proxy.stop();
+}
