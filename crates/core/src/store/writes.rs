@@ -120,7 +120,7 @@ pub fn bulk(conn: &Connection, ids: &[Uuid], action: &BulkAction, mut progress: 
             affected.push(*id);
         }
         let done = i as u32 + 1;
-        if done % 100 == 0 || done == total {
+        if done.is_multiple_of(100) || done == total {
             progress(done, total);
         }
     }
