@@ -16,6 +16,11 @@ use crate::storage::UserId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct User(pub UserId);
 
+/// The sha256 of the bearer token the request came with (never the token itself), put in request
+/// extensions by `require_user` so long-lived streams can re-check that it is still live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenHash(pub [u8; 32]);
+
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -27,7 +32,12 @@ pub fn hash_token(token: &str) -> [u8; 32] {
 }
 
 fn bearer(req: &Request) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?.to_str().ok()?;
+    // Several Authorization headers are ambiguous (which one would a proxy have checked?): refuse.
+    if values.next().is_some() {
+        return None;
+    }
     let (scheme, token) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
@@ -35,7 +45,7 @@ fn bearer(req: &Request) -> Option<&str> {
 /// Middleware for every authenticated route: 401 + `WWW-Authenticate: Bearer` without a live token.
 pub async fn require_user(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
     let Some(token) = bearer(&req) else {
-        return Err(ApiError::new(ErrorCode::Unauthorized, "missing bearer token"));
+        return Err(ApiError::new(ErrorCode::Unauthorized, "missing bearer token (exactly one Authorization: Bearer header)"));
     };
     let hash = hash_token(token);
     let storage = state.storage.clone();
@@ -46,5 +56,6 @@ pub async fn require_user(State(state): State<AppState>, mut req: Request, next:
         return Err(ApiError::new(ErrorCode::Unauthorized, "invalid or revoked token"));
     };
     req.extensions_mut().insert(User(user));
+    req.extensions_mut().insert(TokenHash(hash));
     Ok(next.run(req).await)
 }

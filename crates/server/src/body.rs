@@ -9,13 +9,18 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-pub async fn read(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+/// The whole body, at most 256 KiB, arriving within `timeout` (a client trickling its body byte by
+/// byte must not hold a connection and a concurrency permit for ever).
+pub async fn read(headers: &HeaderMap, body: Body, timeout: std::time::Duration) -> Result<Bytes, ApiError> {
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
         if len > REQUEST_BODY_MAX_BYTES {
             return Err(too_large());
         }
     }
-    let bytes = axum::body::to_bytes(body, REQUEST_BODY_MAX_BYTES).await.map_err(|e| {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, REQUEST_BODY_MAX_BYTES)).await.map_err(|_| {
+        ApiError::new(ErrorCode::MalformedRequest, format!("the request body did not arrive within {} s", timeout.as_secs_f64()))
+    })?;
+    let bytes = read.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             too_large()
         } else {

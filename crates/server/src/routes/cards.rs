@@ -60,7 +60,7 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     let key = idempotency::key_from(&headers)?;
-    let bytes = body::read(&headers, body).await?;
+    let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let new: NewCard = body::parse_json(&headers, &bytes)?;
     validate_new_card(&new).map_err(ApiError::validation)?;
     let fp = idempotency::fingerprint(&Method::POST, &uri, &bytes);
@@ -143,7 +143,7 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let key = idempotency::key_from(&headers)?;
     let id = card_id(&raw)?;
-    let bytes = body::read(&headers, body).await?;
+    let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let patch: PatchCard = body::parse_json(&headers, &bytes)?;
     if patch.changes.is_empty() {
         return Err(field_error("changes", "must change at least one field"));
