@@ -1,0 +1,163 @@
+//! Property tests of request parsing through the real router (`tower::ServiceExt::oneshot`):
+//! arbitrary bytes, JSON-shaped garbage and mutated valid bodies as POST/PATCH bodies never yield a
+//! 5xx, and every error is `application/problem+json` with a matching `status`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use deckhand_server::auth::{hash_token, new_token};
+use deckhand_server::state::AppState;
+use deckhand_server::{ServerConfig, open_storage};
+use proptest::prelude::*;
+use tower::ServiceExt;
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    state: AppState,
+    token: String,
+    card_id: String,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::new(dir.path().join("server.db"));
+        config.rate_limit_per_sec = 0;
+        let storage = open_storage(&config).unwrap();
+        let token = new_token();
+        storage.add_user("p", hash_token(&token)).unwrap();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let state = AppState::new(config, Arc::clone(&storage), rx);
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let mut f = Fixture { rt, state, token, card_id: String::new(), _dir: dir, _shutdown: tx };
+        let id = uuid::Uuid::now_v7().to_string();
+        let (status, _, _) = f.send("POST", "/v1/cards", "application/json", format!(r#"{{"id":"{id}","title":"seed"}}"#).into_bytes());
+        assert_eq!(status, StatusCode::CREATED);
+        f.card_id = id;
+        f
+    })
+}
+
+impl Fixture {
+    fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, String, Vec<u8>) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let app = deckhand_server::app(self.state.clone());
+        self.rt.block_on(async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec();
+            (status, ct, bytes)
+        })
+    }
+}
+
+fn check(status: StatusCode, ct: &str, body: &[u8]) -> Result<(), TestCaseError> {
+    prop_assert!(!status.is_server_error(), "5xx: {} {}", status, String::from_utf8_lossy(body));
+    if status.is_client_error() {
+        prop_assert!(ct.starts_with("application/problem+json"), "{} with content-type {:?}", status, ct);
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| TestCaseError::fail(format!("problem not JSON: {e}")))?;
+        prop_assert_eq!(v["status"].as_u64(), Some(status.as_u16() as u64));
+        prop_assert!(v["code"].is_string());
+    } else {
+        prop_assert!(status.is_success(), "unexpected {}", status);
+        prop_assert!(ct.starts_with("application/json"));
+    }
+    Ok(())
+}
+
+/// JSON-ish fragments: shapes the parser has to take apart.
+fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+    let atom = prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("-0".to_string()),
+        Just("1e999".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("\"\\ud800\"".to_string()),
+        Just("\"\\u0000\"".to_string()),
+        "\"[a-z]{0,8}\"".prop_map(|s| s),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|n| n.to_string()),
+    ];
+    let key = prop_oneof![
+        Just("id"), Just("title"), Just("body"), Just("url"), Just("tags"), Just("lane"), Just("position"),
+        Just("pinned"), Just("base_version"), Just("changes"), Just("version"), Just("x")
+    ];
+    let value = atom.prop_recursive(4, 32, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((key.clone(), inner), 0..6).prop_map(|kv| {
+                format!("{{{}}}", kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(","))
+            }),
+        ]
+    });
+    value.prop_map(String::into_bytes)
+}
+
+/// A valid body with one byte flipped, cut or duplicated.
+fn mutated(valid: String) -> impl Strategy<Value = Vec<u8>> {
+    let len = valid.len();
+    (0..len, any::<u8>(), 0..3u8).prop_map(move |(at, byte, how)| {
+        let mut b = valid.clone().into_bytes();
+        match how {
+            0 => b[at] = byte,
+            1 => b.truncate(at),
+            _ => b.insert(at, byte),
+        }
+        b
+    })
+}
+
+const VALID_NEW: &str = r#"{"id":"0190b1b0-0000-7000-8000-000000000001","title":"t","body":"b","url":"https://e.com","tags":["a","b"],"lane":"inbox","position":1.5,"pinned":true}"#;
+const VALID_PATCH: &str = r#"{"base_version":1,"changes":{"title":"t","url":null,"tags":["x"],"position":2,"pinned":false}}"#;
+
+fn bodies(valid: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..512),
+        jsonish(),
+        mutated(valid.to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn post_bodies_never_5xx(body in bodies(VALID_NEW), ct in prop_oneof![Just("application/json"), Just("application/merge-patch+json"), Just("text/plain")]) {
+        let f = fixture();
+        let (status, ct, resp) = f.send("POST", "/v1/cards", ct, body);
+        check(status, &ct, &resp)?;
+    }
+
+    #[test]
+    fn patch_bodies_never_5xx(body in bodies(VALID_PATCH)) {
+        let f = fixture();
+        let path = format!("/v1/cards/{}", f.card_id);
+        let (status, ct, resp) = f.send("PATCH", &path, "application/json", body);
+        check(status, &ct, &resp)?;
+    }
+
+    #[test]
+    fn arbitrary_paths_and_queries_never_5xx(seg in "[a-zA-Z0-9%._~-]{0,40}", q in "[a-z_=&%0-9-]{0,40}", m in prop_oneof![Just("GET"), Just("DELETE"), Just("PATCH")]) {
+        let f = fixture();
+        let uri = format!("/v1/cards/{seg}?{q}");
+        prop_assume!(uri.parse::<axum::http::Uri>().is_ok());
+        let (status, ct, resp) = f.send(m, &uri, "application/json", b"{}".to_vec());
+        check(status, &ct, &resp)?;
+        let uri = format!("/v1/changes?{q}");
+        let (status, ct, resp) = f.send("GET", &uri, "application/json", Vec::new());
+        check(status, &ct, &resp)?;
+    }
+}
