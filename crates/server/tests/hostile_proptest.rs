@@ -161,3 +161,16 @@ proptest! {
         check(status, &ct, &resp)?;
     }
 }
+
+/// The fixture really reaches the handlers: a valid body is created, garbage is a 400 problem.
+#[test]
+fn the_harness_distinguishes_good_from_bad() {
+    let f = fixture();
+    let body = VALID_NEW.replace("0190b1b0-0000-7000-8000-000000000001", &uuid::Uuid::now_v7().to_string());
+    let (status, ct, _) = f.send("POST", "/v1/cards", "application/json", body.into_bytes());
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(ct.starts_with("application/json"));
+    let (status, ct, resp) = f.send("POST", "/v1/cards", "application/json", b"{\"id\":".to_vec());
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    check(status, &ct, &resp).unwrap();
+}
