@@ -32,14 +32,19 @@ pub struct Card {
 #[ts(export)]
 pub struct NewCard {
     pub id: Uuid,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 100000)]
     pub body: String,
     #[serde(default)]
+    #[schema(max_length = 2048, pattern = r"^https?://[^\s/?#]+")]
     pub url: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 32)]
     pub tags: Vec<String>,
     #[serde(default = "default_lane")]
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub lane: String,
     #[serde(default)]
     pub position: f64,
@@ -58,19 +63,23 @@ fn default_lane() -> String {
 pub struct CardChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(max_length = 100000)]
     pub body: Option<String>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, max_length = 2048, pattern = r"^https?://[^\s/?#]+")]
     #[ts(optional, type = "string | null")]
     pub url: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(max_items = 32)]
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub lane: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]

@@ -40,7 +40,7 @@ pub(crate) fn parse_limit(q: &HashMap<String, String>) -> Result<u32, ApiError> 
 }
 
 #[utoipa::path(post, path = "/v1/cards", operation_id = "createCard", request_body = NewCard, tag = "cards",
-    params(("Idempotency-Key" = String, Header, description = "1..=255 chars, unique per intended write")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "1..=255 visible ASCII characters, unique per intended write")),
     responses(
         (status = 201, description = "Created", body = deckhand_protocol::Card),
         (status = 400, description = "Malformed JSON or missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),
@@ -96,7 +96,7 @@ pub async fn get(
 
 #[utoipa::path(get, path = "/v1/cards", operation_id = "listCards", tag = "cards",
     params(
-        ("limit" = Option<u32>, Query, description = "1..=1000, default 100"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "1..=1000, default 100"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
@@ -121,7 +121,7 @@ pub async fn list(
 
 #[utoipa::path(patch, path = "/v1/cards/{id}", operation_id = "patchCard", request_body = PatchCard, tag = "cards",
     params(("id" = String, Path, description = "Card id (UUID)"),
-           ("Idempotency-Key" = String, Header, description = "1..=255 chars")),
+           ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "1..=255 visible ASCII characters")),
     responses(
         (status = 200, description = "Updated card, version + 1", body = deckhand_protocol::Card),
         (status = 400, description = "Malformed JSON or missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),
@@ -157,7 +157,7 @@ pub async fn patch(
 #[utoipa::path(delete, path = "/v1/cards/{id}", operation_id = "deleteCard", tag = "cards",
     params(("id" = String, Path, description = "Card id (UUID)"),
            ("base_version" = i64, Query, description = "The version being deleted"),
-           ("Idempotency-Key" = String, Header, description = "1..=255 chars")),
+           ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "1..=255 visible ASCII characters")),
     responses(
         (status = 200, description = "The tombstone", body = deckhand_protocol::Card),
         (status = 400, description = "Missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),

@@ -67,8 +67,8 @@ fn resume_point(headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Opti
 
 #[utoipa::path(get, path = "/v1/events", operation_id = "streamEvents", tag = "events",
     params(
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this seq"),
-        ("since" = Option<i64>, Query, description = "Same as Last-Event-ID"),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this seq"),
+        ("since" = Option<i64>, Query, minimum = 0, description = "Same as Last-Event-ID"),
     ),
     responses(
         (status = 200, description = "text/event-stream: `id: <seq>`, `event: card.created|card.updated|card.deleted`, `data: <card>`", content_type = "text/event-stream"),
