@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 VENV="$TARGET/fuzz-venv"
 SCHEMATHESIS_VERSION="4.32.5"
-EXAMPLES="${FUZZ_EXAMPLES:-60}"
+EXAMPLES="${FUZZ_EXAMPLES:-200}"
 SEED="${FUZZ_SEED:-20261124}"
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
