@@ -1,4 +1,14 @@
 //! Deckhand client core: local store, outbox and sync engine. No Tauri dependency.
 
+pub mod config;
+pub mod error;
+pub mod fields;
 pub mod merge;
+mod merge_shim;
 pub mod model;
+pub mod store;
+pub mod sync;
+
+pub use config::{EngineConfig, ServerSettings};
+pub use error::{CoreError, IdleError, StoreError, SyncError};
+pub use sync::engine::Engine;

@@ -16,9 +16,10 @@ use crate::storage::UserId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct User(pub UserId);
 
-/// The sha256 of the bearer token the request came with (never the token itself), put in request
-/// extensions by `require_user` so long-lived streams can re-check that it is still live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// sha256 of the bearer token the request came with (never the token itself), put in request
+/// extensions by `require_user`: the rate limit is per token, so each of a user's devices has its
+/// own budget, and long-lived SSE streams re-check that their token is still live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
 
 pub fn new_token() -> String {

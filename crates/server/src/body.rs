@@ -43,20 +43,29 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
     // First as a plain JSON value: syntax (incl. bad UTF-8, nesting past serde_json's recursion
     // limit of 128) → 400. Then the shape: serde's derived structs also accept a JSON array of the
     // fields in order (`["<uuid>","title"]`), which the contract does not allow → 422.
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}")))?;
-    let Some(object) = value.as_object() else {
+    let malformed = |e: serde_json::Error| ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}"));
+    let whole: serde_json::Value = serde_json::from_slice(bytes).map_err(malformed)?;
+    let Some(object) = whole.as_object() else {
         return Err(ApiError::validation(vec![FieldError { field: "body".into(), message: "must be a JSON object".into() }]));
     };
     if object.get("changes").is_some_and(|c| !c.is_object()) {
         return Err(ApiError::validation(vec![FieldError { field: "changes".into(), message: "must be a JSON object".into() }]));
     }
     // Then typed, from the bytes (not the value) so duplicate keys are still refused.
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::validation(vec![FieldError {
-            field: "body".into(),
-            message: e.to_string(),
-        }]),
-        _ => ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}")),
-    })
+    let malformed = |e: serde_json::Error| ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}"));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            // Well-formed JSON of the wrong shape: name the field that is wrong.
+            serde_json::error::Category::Data => ApiError::validation(vec![FieldError {
+                field: if path == "." || path.is_empty() { "body".into() } else { path },
+                message: inner.to_string(),
+            }]),
+            _ => malformed(inner),
+        }
+    })?;
+    de.end().map_err(malformed)?;
+    Ok(value)
 }

@@ -10,21 +10,20 @@ use axum::middleware::Next;
 use axum::response::Response;
 use deckhand_protocol::ErrorCode;
 
-use crate::auth::User;
+use crate::auth::TokenHash;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::UserId;
 
 struct Bucket {
     tokens: f64,
     at: Instant,
 }
 
-/// Token bucket per user.
+/// Token bucket per bearer token (keyed by its hash).
 pub struct RateLimiter {
     per_sec: f64,
     burst: f64,
-    buckets: Mutex<HashMap<UserId, Bucket>>,
+    buckets: Mutex<HashMap<[u8; 32], Bucket>>,
 }
 
 impl RateLimiter {
@@ -33,13 +32,13 @@ impl RateLimiter {
     }
 
     /// `Ok` to go ahead, or the seconds to wait.
-    pub fn check(&self, user: UserId) -> Result<(), u64> {
+    pub fn check(&self, token: [u8; 32]) -> Result<(), u64> {
         if self.per_sec <= 0.0 {
             return Ok(());
         }
         let now = Instant::now();
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = map.entry(user).or_insert(Bucket { tokens: self.burst, at: now });
+        let b = map.entry(token).or_insert(Bucket { tokens: self.burst, at: now });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
         b.at = now;
         if b.tokens >= 1.0 {
@@ -53,8 +52,8 @@ impl RateLimiter {
 
 /// Runs after `require_user`. SSE streams skip the concurrency cap: they are long-lived by design.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    if let Some(User(user)) = req.extensions().get::<User>().copied() {
-        if let Err(wait) = state.rate_limiter.check(user) {
+    if let Some(TokenHash(token)) = req.extensions().get::<TokenHash>().copied() {
+        if let Err(wait) = state.rate_limiter.check(token) {
             return Err(ApiError::new(ErrorCode::RateLimited, "too many requests for this token").retry_after(wait));
         }
     }

@@ -67,17 +67,28 @@ enum UserCommand {
     },
 }
 
-async fn shutdown_signal(tx: watch::Sender<bool>) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+/// Registers the shutdown signals. Done before the "listening on" line is printed: a supervisor
+/// (or test) that sends SIGTERM as soon as it reads that line must get a graceful shutdown, not
+/// the default action of a signal nobody has claimed yet.
+#[cfg(unix)]
+fn shutdown_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+async fn shutdown_signal(signals: impl std::future::Future<Output = ()>, tx: watch::Sender<bool>) {
+    signals.await;
     tracing::info!("shutting down: finishing in-flight requests, closing streams");
     let _ = tx.send(true);
 }
@@ -111,13 +122,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.rate_limit_per_sec = rate_limit;
             config.rate_limit_burst = rate_limit.saturating_mul(2);
             let storage = open_storage(&config)?;
+            let signals = shutdown_signals()?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             let addr = listener.local_addr()?;
             tracing::info!(%addr, db = %config.db_path.display(), "deckhand-server listening");
             // Scripts read this line to learn the port when started with :0.
             println!("listening on http://{addr}");
             let (tx, rx) = watch::channel(false);
-            tokio::spawn(shutdown_signal(tx));
+            tokio::spawn(shutdown_signal(signals, tx));
             deckhand_server::serve(listener, config, storage, rx).await?;
             Ok(())
         }

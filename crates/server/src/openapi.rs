@@ -3,12 +3,12 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{cards, changes, events};
+use crate::routes::{cards, changes, events, meta};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Deckhand sync API", version = "1", description = "Protocol v1; see docs/protocol.md"),
-    paths(cards::create, cards::get, cards::list, cards::patch, cards::delete, changes::list, events::stream),
+    paths(cards::create, cards::get, cards::list, cards::patch, cards::delete, changes::list, events::stream, meta::openapi),
     components(schemas(
         deckhand_protocol::Card, deckhand_protocol::NewCard, deckhand_protocol::CardChanges,
         deckhand_protocol::PatchCard, deckhand_protocol::CardsPage, deckhand_protocol::Change,

@@ -20,6 +20,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     resp
 }
 
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "openapi", tag = "meta",
+    responses(
+        (status = 200, description = "This OpenAPI document", content_type = "application/json"),
+        (status = 401, description = "No valid token", body = deckhand_protocol::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

@@ -1,0 +1,47 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where to sync. `None` in `EngineConfig::server` means "work offline".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub url: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// `deckhand.db` lives here.
+    pub data_dir: PathBuf,
+    pub server: Option<ServerSettings>,
+    pub drain_window: usize,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    pub breaker_threshold: u32,
+    pub breaker_reset: Duration,
+    pub request_timeout: Duration,
+    /// Expected server heartbeat; the stream watchdog fires after 3x this without any byte.
+    pub heartbeat: Duration,
+    /// Subscribe to the server's SSE stream.
+    pub realtime: bool,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            server: None,
+            drain_window: 8,
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(300),
+            breaker_threshold: 5,
+            breaker_reset: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(15),
+            heartbeat: Duration::from_secs(15),
+            realtime: true,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("deckhand.db")
+    }
+}

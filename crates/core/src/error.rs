@@ -1,0 +1,132 @@
+//! One error enum per subsystem: `StoreError` (SQLite), `SyncError` (network), `CoreError` (the
+//! face-facing error with a stable `kind()`), and `IdleError` (why `wait_idle` did not settle).
+
+use deckhand_protocol::FieldError;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("migration {name} was changed after it was applied (stored sha256 {stored}, now {now})")]
+    MigrationChanged { name: String, stored: String, now: String },
+    #[error("database has migration {0} that this build does not know (newer app version?)")]
+    UnknownMigration(String),
+    #[error("card {0} not found")]
+    NotFound(Uuid),
+    #[error("op {0} not found")]
+    OpNotFound(i64),
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+    #[error("validation failed: {}", fmt_fields(.0))]
+    Validation(Vec<FieldError>),
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn fmt_fields(errs: &[FieldError]) -> String {
+    errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("timeout")]
+    Timeout,
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("http {status}: {code}: {message}")]
+    Http { status: u16, code: String, message: String },
+    #[error("bad response: {0}")]
+    BadResponse(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("database is corrupt or incompatible: {0}")]
+    CorruptDatabase(String),
+    #[error("disk is full: {0}")]
+    DiskFull(String),
+    #[error("database is read-only: {0}")]
+    ReadOnly(String),
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl CoreError {
+    /// Stable machine-readable kind (see docs/engine-api.md).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CoreError::Validation(_) => "validation",
+            CoreError::NotFound(_) => "not_found",
+            CoreError::Storage(_) => "storage",
+            CoreError::CorruptDatabase(_) => "corrupt_database",
+            CoreError::DiskFull(_) => "disk_full",
+            CoreError::ReadOnly(_) => "read_only",
+            CoreError::InvalidState(_) => "invalid_state",
+            CoreError::Config(_) => "config",
+        }
+    }
+
+    /// The `{kind, message}` body the faces show.
+    pub fn to_body(&self) -> crate::model::ErrorBody {
+        crate::model::ErrorBody { kind: self.kind().to_string(), message: self.to_string() }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        use rusqlite::ErrorCode as C;
+        match e {
+            StoreError::Validation(_) => CoreError::Validation(e.to_string()),
+            StoreError::NotFound(_) | StoreError::OpNotFound(_) => CoreError::NotFound(e.to_string()),
+            StoreError::InvalidState(m) => CoreError::InvalidState(m),
+            StoreError::MigrationChanged { .. } | StoreError::UnknownMigration(_) | StoreError::Corrupt(_) => {
+                CoreError::CorruptDatabase(e.to_string())
+            }
+            StoreError::Sqlite(ref s) => match s.sqlite_error_code() {
+                Some(C::DiskFull) => CoreError::DiskFull(e.to_string()),
+                Some(C::ReadOnly) => CoreError::ReadOnly(e.to_string()),
+                Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => CoreError::CorruptDatabase(e.to_string()),
+                _ => CoreError::Storage(e.to_string()),
+            },
+            StoreError::Json(_) | StoreError::Io(_) => CoreError::Storage(e.to_string()),
+        }
+    }
+}
+
+/// Why `Engine::wait_idle` could not report "outbox empty and caught up".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdleError {
+    #[error("no server configured (working offline); {pending} op(s) queued")]
+    Disabled { pending: u32 },
+    #[error("sync is paused; {pending} op(s) queued")]
+    Paused { pending: u32 },
+    #[error("server unreachable; {pending} op(s) queued")]
+    Offline { pending: u32 },
+    #[error("server refused the token; sign in again")]
+    AuthRequired,
+    #[error("{0} conflict(s) wait for a resolution")]
+    Conflicts(u32),
+    #[error("{0} op(s) failed permanently (retry or discard them)")]
+    Failed(u32),
+    #[error("timed out with {pending} op(s) queued, caught up: {caught_up}")]
+    Timeout { pending: u32, caught_up: bool },
+    #[error("storage: {0}")]
+    Storage(String),
+}

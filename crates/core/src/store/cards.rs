@@ -1,0 +1,222 @@
+//! The optimistic local view (`cards`): row mapping, reads, listing, FTS, lanes and tags.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use super::Result;
+use crate::error::StoreError;
+use crate::model::{CardFields, CardPage, CardView, LaneSummary, ListQuery, OpError, SyncState};
+
+/// One row of `cards`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalCard {
+    pub id: Uuid,
+    pub fields: CardFields,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("bad timestamp {s:?}: {e}")))
+}
+
+pub fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("bad uuid {s:?}: {e}")))
+}
+
+const LOCAL_COLS: &str = "c.id, c.title, c.body, c.url, c.tags, c.lane, c.position, c.pinned, c.created_at, c.updated_at";
+
+fn local_from_row(r: &Row<'_>) -> rusqlite::Result<(String, CardFields, String, String, String)> {
+    let tags: String = r.get(4)?;
+    Ok((
+        r.get(0)?,
+        CardFields {
+            title: r.get(1)?,
+            body: r.get(2)?,
+            url: r.get(3)?,
+            tags: Vec::new(),
+            lane: r.get(5)?,
+            position: r.get(6)?,
+            pinned: r.get(7)?,
+        },
+        tags,
+        r.get(8)?,
+        r.get(9)?,
+    ))
+}
+
+fn finish_local(raw: (String, CardFields, String, String, String)) -> Result<LocalCard> {
+    let (id, mut fields, tags, created, updated) = raw;
+    fields.tags = serde_json::from_str(&tags)?;
+    Ok(LocalCard { id: parse_uuid(&id)?, fields, created_at: parse_ts(&created)?, updated_at: parse_ts(&updated)? })
+}
+
+pub fn get_local(conn: &Connection, id: Uuid) -> Result<Option<LocalCard>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {LOCAL_COLS} FROM cards c WHERE c.id = ?1"))?;
+    let raw = st.query_row([id.to_string()], local_from_row).optional()?;
+    raw.map(finish_local).transpose()
+}
+
+pub fn exists(conn: &Connection, id: Uuid) -> Result<bool> {
+    let mut st = conn.prepare_cached("SELECT 1 FROM cards WHERE id = ?1")?;
+    Ok(st.exists([id.to_string()])?)
+}
+
+pub fn upsert_local(conn: &Connection, c: &LocalCard) -> Result<()> {
+    let mut st = conn.prepare_cached(
+        "INSERT INTO cards(id, title, body, url, tags, lane, position, pinned, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(id) DO UPDATE SET title = excluded.title, body = excluded.body, url = excluded.url,
+           tags = excluded.tags, lane = excluded.lane, position = excluded.position, pinned = excluded.pinned,
+           created_at = excluded.created_at, updated_at = excluded.updated_at",
+    )?;
+    let f = &c.fields;
+    st.execute(params![
+        c.id.to_string(),
+        f.title,
+        f.body,
+        f.url,
+        serde_json::to_string(&f.tags)?,
+        f.lane,
+        f.position,
+        f.pinned,
+        ts(&c.created_at),
+        ts(&c.updated_at),
+    ])?;
+    Ok(())
+}
+
+pub fn delete_local(conn: &Connection, id: Uuid) -> Result<bool> {
+    let mut st = conn.prepare_cached("DELETE FROM cards WHERE id = ?1")?;
+    Ok(st.execute([id.to_string()])? > 0)
+}
+
+/// Position after the last card of `lane` (1.0 for an empty lane).
+pub fn next_position(conn: &Connection, lane: &str) -> Result<f64> {
+    let mut st = conn.prepare_cached("SELECT max(position) FROM cards WHERE lane = ?1")?;
+    let max: Option<f64> = st.query_row([lane], |r| r.get(0))?;
+    Ok(max.map(|m| m.floor() + 1.0).unwrap_or(1.0))
+}
+
+const VIEW_COLS: &str = "c.id, c.title, c.body, c.url, c.tags, c.lane, c.position, c.pinned, c.created_at, c.updated_at,
+    (SELECT version FROM confirmed WHERE id = c.id AND deleted = 0) AS confirmed_version,
+    (SELECT CASE WHEN sum(state = 'conflict') > 0 THEN 'conflict'
+                 WHEN sum(state = 'failed') > 0 THEN 'failed'
+                 WHEN count(*) > 0 THEN 'pending' ELSE 'synced' END
+       FROM outbox WHERE card_id = c.id) AS sync_state,
+    (SELECT last_error FROM outbox WHERE card_id = c.id AND state = 'failed' ORDER BY op_id LIMIT 1) AS error";
+
+fn view_from_row(r: &Row<'_>) -> rusqlite::Result<(LocalRaw, Option<i64>, String, Option<String>)> {
+    Ok((local_from_row(r)?, r.get(10)?, r.get(11)?, r.get(12)?))
+}
+
+type LocalRaw = (String, CardFields, String, String, String);
+
+fn finish_view(raw: (LocalRaw, Option<i64>, String, Option<String>)) -> Result<CardView> {
+    let (local, confirmed_version, state, error) = raw;
+    let l = finish_local(local)?;
+    let sync_state = match state.as_str() {
+        "conflict" => SyncState::Conflict,
+        "failed" => SyncState::Failed,
+        "pending" => SyncState::Pending,
+        _ => SyncState::Synced,
+    };
+    let error: Option<OpError> = error.map(|e| serde_json::from_str(&e)).transpose()?;
+    let f = l.fields;
+    Ok(CardView {
+        id: l.id,
+        title: f.title,
+        body: f.body,
+        url: f.url,
+        tags: f.tags,
+        lane: f.lane,
+        position: f.position,
+        pinned: f.pinned,
+        confirmed_version,
+        created_at: l.created_at,
+        updated_at: l.updated_at,
+        sync_state,
+        error,
+    })
+}
+
+pub fn view(conn: &Connection, id: Uuid) -> Result<Option<CardView>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {VIEW_COLS} FROM cards c WHERE c.id = ?1"))?;
+    let raw = st.query_row([id.to_string()], view_from_row).optional()?;
+    raw.map(finish_view).transpose()
+}
+
+/// Turn user text into an FTS5 query: every word must match as a prefix; quotes are neutralised.
+pub fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split_whitespace()
+        .map(|w| w.replace('"', ""))
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    if terms.is_empty() { None } else { Some(terms.join(" ")) }
+}
+
+pub const LIST_LIMIT_DEFAULT: u32 = 100;
+pub const LIST_LIMIT_MAX: u32 = 1000;
+
+pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
+    let mut where_ = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    if let Some(lane) = &q.lane {
+        args.push(lane.clone());
+        where_.push(format!("c.lane = ?{}", args.len()));
+    }
+    if let Some(tag) = &q.tag {
+        args.push(tag.clone());
+        where_.push(format!("c.id IN (SELECT card_id FROM card_tags WHERE tag = ?{})", args.len()));
+    }
+    if let Some(fts) = q.text.as_deref().and_then(fts_query) {
+        args.push(fts);
+        where_.push(format!("c.rid IN (SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?{})", args.len()));
+    }
+    let where_sql = if where_.is_empty() { String::new() } else { format!("WHERE {}", where_.join(" AND ")) };
+    let order = if q.lane.is_some() { "c.position, c.rid" } else { "c.lane, c.position, c.rid" };
+    let limit = q.limit.unwrap_or(LIST_LIMIT_DEFAULT).min(LIST_LIMIT_MAX);
+    let offset = q.offset.unwrap_or(0);
+
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM cards c {where_sql}"))?
+        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {VIEW_COLS} FROM cards c {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+    ))?;
+    let raws = st
+        .query_map(rusqlite::params_from_iter(args.iter()), view_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let items = raws.into_iter().map(finish_view).collect::<Result<Vec<_>>>()?;
+    Ok(CardPage { items, total: total as u32 })
+}
+
+pub fn lanes(conn: &Connection) -> Result<Vec<LaneSummary>> {
+    let mut st = conn.prepare_cached("SELECT lane, count(*) FROM cards GROUP BY lane ORDER BY lane")?;
+    let out = st
+        .query_map([], |r| Ok(LaneSummary { lane: r.get(0)?, count: r.get::<_, i64>(1)? as u32 }))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(out)
+}
+
+pub fn tags(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached("SELECT DISTINCT tag FROM card_tags ORDER BY tag")?;
+    let out = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(out)
+}
+
+/// Ids of every card in the local view (bulk helpers, tests).
+pub fn all_ids(conn: &Connection) -> Result<Vec<Uuid>> {
+    let mut st = conn.prepare_cached("SELECT id FROM cards ORDER BY rid")?;
+    let ids = st.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    ids.iter().map(|s| parse_uuid(s)).collect()
+}

@@ -1,0 +1,89 @@
+//! Forward-only migration runner. Each applied migration's name and sha256 are recorded; opening a
+//! database whose applied migration text changed (or that has migrations this build does not know)
+//! is refused with a typed error instead of silently running on a different schema.
+
+use rusqlite::{Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use super::Result;
+use crate::error::StoreError;
+
+pub struct Migration {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { name: "0001_init", sql: include_str!("../../../../migrations/0001_init.sql") }];
+
+fn sha256(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+pub fn run(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )?;
+    let applied: Vec<(String, String)> = {
+        let mut st = conn.prepare("SELECT name, sha256 FROM schema_migrations ORDER BY name")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+    };
+    for (name, stored) in &applied {
+        match migrations.iter().find(|m| m.name == name) {
+            None => return Err(StoreError::UnknownMigration(name.clone())),
+            Some(m) => {
+                let now = sha256(m.sql);
+                if &now != stored {
+                    return Err(StoreError::MigrationChanged { name: name.clone(), stored: stored.clone(), now });
+                }
+            }
+        }
+    }
+    for m in migrations {
+        let done: Option<String> = conn
+            .query_row("SELECT sha256 FROM schema_migrations WHERE name = ?1", [m.name], |r| r.get(0))
+            .optional()?;
+        if done.is_some() {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(m.sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations(name, sha256, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![m.name, sha256(m.sql), chrono::Utc::now().to_rfc3339()],
+        )?;
+        tx.commit()?;
+        tracing::info!(migration = m.name, "applied migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_once_and_refuses_changed_text() {
+        let mut c = Connection::open_in_memory().unwrap();
+        let v1 = [Migration { name: "0001_a", sql: "CREATE TABLE a(x);" }];
+        run(&mut c, &v1).unwrap();
+        run(&mut c, &v1).unwrap(); // idempotent
+        let v2 = [v1[0].sql].map(|_| Migration { name: "0001_a", sql: "CREATE TABLE a(y);" });
+        assert!(matches!(run(&mut c, &v2), Err(StoreError::MigrationChanged { .. })));
+        let more = [
+            Migration { name: "0001_a", sql: "CREATE TABLE a(x);" },
+            Migration { name: "0002_b", sql: "CREATE TABLE b(x);" },
+        ];
+        run(&mut c, &more).unwrap();
+        assert!(matches!(run(&mut c, &v1), Err(StoreError::UnknownMigration(n)) if n == "0002_b"));
+    }
+
+    #[test]
+    fn real_schema_applies() {
+        let mut c = Connection::open_in_memory().unwrap();
+        run(&mut c, MIGRATIONS).unwrap();
+        let n: i64 = c.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+        assert_eq!(n as usize, MIGRATIONS.len());
+    }
+}

@@ -1,0 +1,125 @@
+//! Server-confirmed copies (`confirmed`), rebasing the local view on them, and applying remote
+//! changes from the change feed or the event stream.
+
+use chrono::Utc;
+use deckhand_protocol::Card;
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+use super::Result;
+use super::cards::{self, LocalCard};
+use super::outbox::{self, OpPayload};
+use super::{conflicts, sync_state};
+use crate::fields;
+use crate::model::{CardFields, ConflictKind, ConflictRecord, OpState};
+
+pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<Card>> {
+    let mut st = conn.prepare_cached("SELECT card FROM confirmed WHERE id = ?1")?;
+    let s: Option<String> = st.query_row([id.to_string()], |r| r.get(0)).optional()?;
+    Ok(s.map(|s| serde_json::from_str(&s)).transpose()?)
+}
+
+/// Store `card` as confirmed unless a copy at the same or a newer version is already there.
+/// Returns whether it was stored.
+pub fn put_confirmed(conn: &Connection, card: &Card) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO confirmed(id, version, deleted, card) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, card = excluded.card
+             WHERE excluded.version > confirmed.version OR (excluded.deleted AND NOT confirmed.deleted)",
+        )?
+        .execute(params![card.id.to_string(), card.version, card.deleted, serde_json::to_string(card)?])?;
+    Ok(n > 0)
+}
+
+pub fn remove_confirmed(conn: &Connection, id: Uuid) -> Result<()> {
+    conn.prepare_cached("DELETE FROM confirmed WHERE id = ?1")?.execute([id.to_string()])?;
+    Ok(())
+}
+
+/// The local fields the card would show: confirmed copy + the card's ops replayed in order.
+/// `None` = the card is not visible (never confirmed and no create, or deleted).
+pub fn replayed_fields(conf: Option<&Card>, ops: &[outbox::Op]) -> Option<CardFields> {
+    let in_conflict = ops.iter().any(|o| o.state == OpState::Conflict);
+    // A card deleted remotely while it has conflicting local edits keeps showing those edits.
+    let mut f = conf.filter(|c| !c.deleted || in_conflict).map(fields::of_card);
+    for op in ops {
+        match &op.payload {
+            OpPayload::Create(n) => f = Some(fields::of_new(n)),
+            OpPayload::Update(ch) => {
+                if let Some(f) = f.as_mut() {
+                    fields::apply(f, ch)
+                }
+            }
+            OpPayload::Delete => f = None,
+        }
+    }
+    f
+}
+
+/// Rebuild the local view of one card from its confirmed copy and its remaining ops.
+/// Returns whether the visible card changed.
+pub fn rebase(conn: &Connection, id: Uuid) -> Result<bool> {
+    let conf = confirmed(conn, id)?;
+    let ops = outbox::for_card(conn, id)?;
+    let existing = cards::get_local(conn, id)?;
+    match replayed_fields(conf.as_ref(), &ops) {
+        None => Ok(existing.is_some() && cards::delete_local(conn, id)?),
+        Some(fields) => {
+            if existing.as_ref().is_some_and(|e| e.fields == fields) {
+                return Ok(false);
+            }
+            let now = Utc::now();
+            let created_at = conf.as_ref().map(|c| c.created_at).or(existing.as_ref().map(|e| e.created_at)).unwrap_or(now);
+            let updated_at = if ops.is_empty() { conf.as_ref().map(|c| c.updated_at).unwrap_or(now) } else { now };
+            cards::upsert_local(conn, &LocalCard { id, fields, created_at, updated_at })?;
+            Ok(true)
+        }
+    }
+}
+
+/// What applying one remote card did.
+#[derive(Debug, Default)]
+pub struct RemoteOutcome {
+    /// The local view of the card changed.
+    pub changed: bool,
+    /// The remote copy was older than or equal to what we had (an echo of our own write).
+    pub ignored: bool,
+    pub conflict: Option<ConflictRecord>,
+}
+
+/// Apply a card from the change feed or the event stream, and advance the cursor to `seq` in
+/// the same transaction. Echoes (confirmed.version >= incoming) are ignored; pending local ops
+/// stay replayed on top; a pending or confirmed local delete is never undone.
+pub fn apply_remote(conn: &Connection, card: &Card, seq: Option<i64>) -> Result<RemoteOutcome> {
+    if let Some(seq) = seq {
+        sync_state::advance_cursor(conn, seq)?;
+    }
+    let mut out = RemoteOutcome::default();
+    if !put_confirmed(conn, card)? {
+        out.ignored = true;
+        return Ok(out);
+    }
+    let ops = outbox::for_card(conn, card.id)?;
+    if card.deleted && !ops.is_empty() && !ops.iter().any(|o| o.state == OpState::InFlight || o.state == OpState::Conflict) {
+        // Remote delete while we have local edits: the user decides.
+        if let Some(op) = ops.iter().find(|o| matches!(o.payload, OpPayload::Update(_))) {
+            let mine = cards::get_local(conn, card.id)?.map(|l| l.fields).unwrap_or_else(|| fields::of_card(card));
+            let rec = ConflictRecord {
+                card_id: card.id,
+                kind: ConflictKind::EditVsDelete,
+                base: op.base.clone(),
+                mine: mine.clone(),
+                theirs: card.clone(),
+                fields: Vec::new(),
+                suggested: mine,
+                detected_at: Utc::now(),
+            };
+            conflicts::insert(conn, &rec, op.op_id)?;
+            outbox::mark_conflict(conn, op.op_id)?;
+            out.conflict = Some(rec);
+        }
+    }
+    out.changed = rebase(conn, card.id)?;
+    Ok(out)
+}

@@ -1,0 +1,391 @@
+use chrono::Utc;
+use deckhand_protocol::{Card, CardChanges};
+use uuid::Uuid;
+
+use super::outbox::{self, OpPayload};
+use super::*;
+use crate::model::{BulkAction, ListQuery, NewCardInput, OpState, Priority, Resolution, SyncState, ConflictKind};
+
+fn store() -> Store {
+    Store::open_in_memory().unwrap()
+}
+
+fn input(title: &str) -> NewCardInput {
+    NewCardInput { title: title.into(), ..Default::default() }
+}
+
+fn create(s: &Store, title: &str) -> Uuid {
+    s.write(|tx| writes::create(tx, &input(title))).unwrap()
+}
+
+fn ops(s: &Store, id: Uuid) -> Vec<outbox::Op> {
+    s.read(|c| outbox::for_card(c, id)).unwrap()
+}
+
+fn title(t: &str) -> CardChanges {
+    CardChanges { title: Some(t.into()), ..Default::default() }
+}
+
+/// Pretend the server confirmed the card's queued ops (as the drain would).
+fn confirm_all(s: &Store, id: Uuid, version: i64) -> Card {
+    s.write(|tx| {
+        let l = cards::get_local(tx, id)?.unwrap();
+        let card = server_card(id, &l.fields, version);
+        for op in outbox::for_card(tx, id)? {
+            apply::succeeded(tx, &op, &card)?;
+        }
+        Ok(card)
+    })
+    .unwrap()
+}
+
+fn server_card(id: Uuid, f: &crate::model::CardFields, version: i64) -> Card {
+    Card {
+        id,
+        title: f.title.clone(),
+        body: f.body.clone(),
+        url: f.url.clone(),
+        tags: f.tags.clone(),
+        lane: f.lane.clone(),
+        position: f.position,
+        pinned: f.pinned,
+        version,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+        deleted: false,
+    }
+}
+
+#[test]
+fn create_is_visible_pending_and_queued() {
+    let s = store();
+    let id = create(&s, "hello");
+    assert_eq!(id.get_version_num(), 7);
+    let v = s.read(|c| cards::view(c, id)).unwrap().unwrap();
+    assert_eq!(v.title, "hello");
+    assert_eq!(v.lane, "inbox");
+    assert_eq!(v.position, 1.0);
+    assert_eq!(v.sync_state, SyncState::Pending);
+    assert_eq!(v.confirmed_version, None);
+    let o = ops(&s, id);
+    assert_eq!(o.len(), 1);
+    assert!(matches!(o[0].payload, OpPayload::Create(_)));
+    // next card goes to the end of the lane
+    let id2 = create(&s, "second");
+    assert_eq!(s.read(|c| cards::view(c, id2)).unwrap().unwrap().position, 2.0);
+}
+
+#[test]
+fn validation_refuses_before_queueing() {
+    let s = store();
+    let e = s.write(|tx| writes::create(tx, &input("   "))).unwrap_err();
+    assert!(matches!(e, crate::error::StoreError::Validation(_)));
+    assert_eq!(crate::error::CoreError::from(e).kind(), "validation");
+    let id = create(&s, "ok");
+    let bad = CardChanges { url: Some(Some("ftp://x".into())), ..Default::default() };
+    assert!(s.write(|tx| writes::update(tx, id, &bad, Priority::Normal)).is_err());
+    assert_eq!(ops(&s, id).len(), 1);
+}
+
+#[test]
+fn create_then_update_coalesces_into_the_create() {
+    let s = store();
+    let id = create(&s, "a");
+    s.write(|tx| writes::update(tx, id, &title("b"), Priority::Normal)).unwrap();
+    let o = ops(&s, id);
+    assert_eq!(o.len(), 1);
+    match &o[0].payload {
+        OpPayload::Create(n) => assert_eq!(n.title, "b"),
+        p => panic!("{p:?}"),
+    }
+}
+
+#[test]
+fn create_then_delete_vanishes() {
+    let s = store();
+    let id = create(&s, "a");
+    s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
+    assert!(ops(&s, id).is_empty());
+    assert!(s.read(|c| cards::view(c, id)).unwrap().is_none());
+}
+
+#[test]
+fn update_update_coalesces_and_update_delete_becomes_delete() {
+    let s = store();
+    let id = create(&s, "a");
+    confirm_all(&s, id, 1);
+    assert_eq!(s.read(|c| cards::view(c, id)).unwrap().unwrap().sync_state, SyncState::Synced);
+    s.write(|tx| writes::update(tx, id, &title("b"), Priority::Normal)).unwrap();
+    let pin = CardChanges { pinned: Some(true), ..Default::default() };
+    s.write(|tx| writes::update(tx, id, &pin, Priority::Normal)).unwrap();
+    let o = ops(&s, id);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].base_version, Some(1));
+    match &o[0].payload {
+        OpPayload::Update(c) => assert_eq!(c.field_names(), ["title", "pinned"]),
+        p => panic!("{p:?}"),
+    }
+    s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
+    let o = ops(&s, id);
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0].payload, OpPayload::Delete);
+}
+
+#[test]
+fn sent_ops_are_never_coalesced() {
+    let s = store();
+    let id = create(&s, "a");
+    let op = ops(&s, id)[0].clone();
+    s.write(|tx| outbox::mark_in_flight(tx, op.op_id)).unwrap();
+    s.write(|tx| writes::update(tx, id, &title("b"), Priority::Normal)).unwrap();
+    let o = ops(&s, id);
+    assert_eq!(o.len(), 2);
+    assert_eq!(o[0].payload, op.payload);
+    assert_eq!(o[1].base_version, None, "queued behind another op: base resolved at send time");
+    // deleting now must append a delete (the create may have reached the server)
+    s.write(|tx| outbox::mark_retry(tx, op.op_id, 0, &crate::model::OpError { code: "timeout".into(), message: "t".into(), status: None })).unwrap();
+    s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
+    let o = ops(&s, id);
+    assert_eq!(o.len(), 2);
+    assert!(matches!(o[0].payload, OpPayload::Create(_)));
+    assert_eq!(o[1].payload, OpPayload::Delete);
+}
+
+#[test]
+fn idempotency_key_is_made_once_per_op() {
+    let s = store();
+    let id = create(&s, "a");
+    let k1 = ops(&s, id)[0].idempotency_key.clone();
+    s.write(|tx| writes::update(tx, id, &title("b"), Priority::Normal)).unwrap();
+    assert_eq!(ops(&s, id)[0].idempotency_key, k1);
+    assert!(Uuid::parse_str(&k1).is_ok());
+}
+
+#[test]
+fn list_filters_by_lane_tag_and_text() {
+    let s = store();
+    let a = s
+        .write(|tx| {
+            writes::create(
+                tx,
+                &NewCardInput {
+                    title: "Buy oat milk".into(),
+                    body: Some("from the corner shop".into()),
+                    tags: Some(vec!["errand".into(), "food".into()]),
+                    lane: Some("todo".into()),
+                    ..Default::default()
+                },
+            )
+        })
+        .unwrap();
+    create(&s, "Write report");
+    create(&s, "Café résumé");
+    let all = s.read(|c| cards::list(c, &ListQuery::default())).unwrap();
+    assert_eq!(all.total, 3);
+    let q = |q: ListQuery| s.read(|c| cards::list(c, &q)).unwrap();
+    assert_eq!(q(ListQuery { lane: Some("todo".into()), ..Default::default() }).items[0].id, a);
+    assert_eq!(q(ListQuery { tag: Some("food".into()), ..Default::default() }).total, 1);
+    assert_eq!(q(ListQuery { text: Some("corn".into()), ..Default::default() }).items[0].id, a);
+    assert_eq!(q(ListQuery { text: Some("cafe".into()), ..Default::default() }).total, 1);
+    assert_eq!(q(ListQuery { text: Some("\"report".into()), ..Default::default() }).total, 1);
+    assert_eq!(q(ListQuery { text: Some("errand".into()), ..Default::default() }).total, 1);
+    assert_eq!(q(ListQuery { limit: Some(2), offset: Some(2), ..Default::default() }).items.len(), 1);
+    // FTS follows updates and deletes
+    s.write(|tx| writes::update(tx, a, &CardChanges { body: Some("supermarket".into()), ..Default::default() }, Priority::Normal)).unwrap();
+    assert_eq!(q(ListQuery { text: Some("corner".into()), ..Default::default() }).total, 0);
+    assert_eq!(q(ListQuery { text: Some("super".into()), ..Default::default() }).total, 1);
+    s.write(|tx| writes::delete(tx, a, Priority::Normal)).unwrap();
+    assert_eq!(q(ListQuery { text: Some("super".into()), ..Default::default() }).total, 0);
+    assert!(s.read(cards::tags).unwrap().is_empty());
+    let lanes = s.read(cards::lanes).unwrap();
+    assert_eq!(lanes.len(), 1);
+    assert_eq!(lanes[0].count, 2);
+}
+
+#[test]
+fn bulk_applies_and_reports_progress() {
+    let s = store();
+    let ids: Vec<Uuid> = (0..5).map(|i| create(&s, &format!("c{i}"))).collect();
+    let mut seen = Vec::new();
+    let (n, _) = s
+        .write(|tx| writes::bulk(tx, &ids, &BulkAction::AddTag { tag: "x".into() }, |d, t| seen.push((d, t))))
+        .unwrap();
+    assert_eq!(n, 5);
+    assert_eq!(seen.last(), Some(&(5, 5)));
+    assert_eq!(s.read(cards::tags).unwrap(), ["x"]);
+    let (n, _) = s.write(|tx| writes::bulk(tx, &ids, &BulkAction::Move { lane: "done".into() }, |_, _| {})).unwrap();
+    assert_eq!(n, 5);
+    assert_eq!(s.read(cards::lanes).unwrap()[0].lane, "done");
+}
+
+#[test]
+fn remote_changes_rebase_pending_edits_and_ignore_echoes() {
+    let s = store();
+    let id = create(&s, "a");
+    let v1 = confirm_all(&s, id, 1);
+    s.write(|tx| writes::update(tx, id, &title("mine"), Priority::Normal)).unwrap();
+    // someone else pins it (v2): local shows their pin plus my pending title
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.pinned = true;
+    let out = s.write(|tx| remote::apply_remote(tx, &v2, Some(7))).unwrap();
+    assert!(out.changed);
+    let v = s.read(|c| cards::view(c, id)).unwrap().unwrap();
+    assert_eq!((v.title.as_str(), v.pinned, v.confirmed_version), ("mine", true, Some(2)));
+    assert_eq!(s.read(sync_state::cursor).unwrap(), 7);
+    // an older copy (echo) is ignored
+    let out = s.write(|tx| remote::apply_remote(tx, &v1, Some(8))).unwrap();
+    assert!(out.ignored);
+    assert_eq!(s.read(|c| cards::view(c, id)).unwrap().unwrap().title, "mine");
+}
+
+#[test]
+fn a_local_delete_is_never_resurrected() {
+    let s = store();
+    let id = create(&s, "a");
+    let v1 = confirm_all(&s, id, 1);
+    s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.title = "edited elsewhere".into();
+    s.write(|tx| remote::apply_remote(tx, &v2, None)).unwrap();
+    assert!(s.read(|c| cards::view(c, id)).unwrap().is_none());
+}
+
+#[test]
+fn remote_delete_of_a_locally_edited_card_is_a_conflict() {
+    let s = store();
+    let id = create(&s, "a");
+    let v1 = confirm_all(&s, id, 1);
+    s.write(|tx| writes::update(tx, id, &title("mine"), Priority::Normal)).unwrap();
+    let mut t = v1.clone();
+    t.version = 2;
+    t.deleted = true;
+    let out = s.write(|tx| remote::apply_remote(tx, &t, None)).unwrap();
+    let rec = out.conflict.expect("conflict");
+    assert_eq!(rec.kind, ConflictKind::EditVsDelete);
+    let v = s.read(|c| cards::view(c, id)).unwrap().unwrap();
+    assert_eq!((v.title.as_str(), v.sync_state), ("mine", SyncState::Conflict));
+    // keep mine: re-created under a new id
+    let ids = s.write(|tx| writes::resolve(tx, id, &Resolution::KeepMine)).unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(s.read(|c| cards::view(c, id)).unwrap().is_none());
+    let restored = s.read(|c| cards::view(c, ids[1])).unwrap().unwrap();
+    assert_eq!(restored.title, "mine");
+    assert!(matches!(ops(&s, ids[1])[0].payload, OpPayload::Create(_)));
+    assert!(s.read(conflicts::list).unwrap().is_empty());
+}
+
+#[test]
+fn remote_delete_without_local_edits_removes_the_card() {
+    let s = store();
+    let id = create(&s, "a");
+    let mut t = confirm_all(&s, id, 1);
+    t.version = 2;
+    t.deleted = true;
+    s.write(|tx| remote::apply_remote(tx, &t, None)).unwrap();
+    assert!(s.read(|c| cards::view(c, id)).unwrap().is_none());
+}
+
+#[test]
+fn version_conflict_merges_disjoint_and_parks_overlapping_edits() {
+    let s = store();
+    let id = create(&s, "a");
+    let v1 = confirm_all(&s, id, 1);
+    s.write(|tx| writes::update(tx, id, &title("mine"), Priority::Normal)).unwrap();
+    let op = ops(&s, id)[0].clone();
+    // disjoint: they pinned
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.pinned = true;
+    let out = s.write(|tx| apply::version_conflict(tx, &op, &v2)).unwrap();
+    assert!(matches!(out, apply::ConflictOutcome::Rebased));
+    let op2 = ops(&s, id)[0].clone();
+    assert_eq!(op2.base_version, Some(2));
+    assert_ne!(op2.idempotency_key, op.idempotency_key);
+    assert_eq!(op2.payload, OpPayload::Update(title("mine")));
+    // overlapping: they retitled
+    let mut v3 = v2.clone();
+    v3.version = 3;
+    v3.title = "theirs".into();
+    let out = s.write(|tx| apply::version_conflict(tx, &op2, &v3)).unwrap();
+    let apply::ConflictOutcome::Conflict(rec) = out else { panic!("{out:?}") };
+    assert_eq!(rec.fields, ["title"]);
+    assert_eq!(ops(&s, id)[0].state, OpState::Conflict);
+    // merged resolution rewrites the op against theirs
+    let mut f = rec.suggested.clone();
+    f.title = "both".into();
+    s.write(|tx| writes::resolve(tx, id, &Resolution::Merged { fields: f })).unwrap();
+    let op3 = ops(&s, id)[0].clone();
+    assert_eq!((op3.state, op3.base_version), (OpState::Pending, Some(3)));
+    assert_eq!(op3.payload, OpPayload::Update(title("both")));
+    assert_eq!(s.read(|c| cards::view(c, id)).unwrap().unwrap().title, "both");
+}
+
+#[test]
+fn discard_rolls_back_to_confirmed_or_removes() {
+    let s = store();
+    let id = create(&s, "a");
+    confirm_all(&s, id, 1);
+    s.write(|tx| writes::update(tx, id, &title("b"), Priority::Normal)).unwrap();
+    let op = ops(&s, id)[0].op_id;
+    s.write(|tx| writes::discard(tx, op)).unwrap();
+    assert_eq!(s.read(|c| cards::view(c, id)).unwrap().unwrap().title, "a");
+    let id2 = create(&s, "never confirmed");
+    let op = ops(&s, id2)[0].op_id;
+    s.write(|tx| writes::discard(tx, op)).unwrap();
+    assert!(s.read(|c| cards::view(c, id2)).unwrap().is_none());
+}
+
+#[test]
+fn history_is_bounded_and_metrics_add_up() {
+    let s = store();
+    s.write(|tx| {
+        for i in 0..1200 {
+            history::add(tx, "test", None, &format!("{i}"))?;
+        }
+        history::metric_add(tx, "m", 2)?;
+        history::metric_add(tx, "m", 3)
+    })
+    .unwrap();
+    let n: i64 = s.read(|c| Ok(c.query_row("SELECT count(*) FROM history", [], |r| r.get(0))?)).unwrap();
+    assert!(n <= history::HISTORY_MAX + 50, "{n}");
+    assert_eq!(s.read(|c| history::list(c, 1)).unwrap()[0].message, "1199");
+    assert_eq!(s.read(|c| history::metric(c, "m")).unwrap(), 5);
+}
+
+#[test]
+fn reopening_refuses_a_changed_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deckhand.db");
+    drop(Store::open(&path).unwrap());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute("UPDATE schema_migrations SET sha256 = 'x'", []).unwrap();
+    }
+    let e = Store::open(&path).err().unwrap();
+    assert_eq!(crate::error::CoreError::from(e).kind(), "corrupt_database");
+}
+
+#[test]
+fn listing_stays_fast_with_many_cards() {
+    let s = store();
+    s.write(|tx| {
+        for i in 0..20_000 {
+            let lane = ["todo", "doing", "done"][i % 3];
+            writes::create(tx, &NewCardInput { title: format!("card {i} alpha{}", i % 100), lane: Some(lane.into()), ..Default::default() })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let t = std::time::Instant::now();
+    let p = s.read(|c| cards::list(c, &ListQuery { lane: Some("doing".into()), limit: Some(50), ..Default::default() })).unwrap();
+    let p2 = s.read(|c| cards::list(c, &ListQuery { text: Some("alpha42".into()), limit: Some(50), ..Default::default() })).unwrap();
+    assert_eq!(p.items.len(), 50);
+    assert_eq!(p2.total, 200);
+    assert!(t.elapsed() < std::time::Duration::from_millis(500), "{:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let id = p.items[0].id;
+    s.write(|tx| writes::update(tx, id, &title("fast"), Priority::Normal)).unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_millis(20), "{:?}", t.elapsed());
+}

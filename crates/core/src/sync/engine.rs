@@ -1,0 +1,366 @@
+//! `Engine`: the facade the faces (desktop app, CLI) use. See docs/engine-api.md.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deckhand_protocol::CardChanges;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::backoff::Backoff;
+use super::breaker::Breaker;
+use super::client::SyncClient;
+use super::{Runtime, Shared, SharedRef, drain, empty_stream_health, realtime};
+use crate::config::{EngineConfig, ServerSettings};
+use crate::error::{CoreError, IdleError};
+use crate::model::*;
+use crate::store::{self, Store, cards, conflicts, history, outbox, sync_state, writes};
+
+/// The local-first card engine: SQLite store + outbox + background sync.
+pub struct Engine {
+    sh: SharedRef,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Open (and migrate) `data_dir/deckhand.db` and start background sync when a server is set.
+    pub async fn open(config: EngineConfig) -> Result<Engine, CoreError> {
+        let path = config.db_path();
+        let store = tokio::task::spawn_blocking(move || Store::open(&path))
+            .await
+            .map_err(|e| CoreError::Storage(e.to_string()))??;
+        let last_synced_at = store
+            .read(|c| sync_state::get(c, sync_state::LAST_SYNCED_AT))?
+            .and_then(|s| store::cards::parse_ts(&s).ok());
+        let (events, _) = broadcast::channel(4096);
+        let sh = Arc::new(Shared {
+            store: Arc::new(store),
+            events,
+            rt: Mutex::new(Runtime {
+                server: config.server.clone(),
+                connection: ConnectionState::Disabled,
+                breaker: Breaker::new(config.breaker_threshold, config.breaker_reset),
+                stream: empty_stream_health(),
+                paused: false,
+                pull_requested: false,
+                caught_up: false,
+                drain_window: config.drain_window.max(1),
+                last_synced_at,
+                last_status_emit: None,
+            }),
+            wake: tokio::sync::Notify::new(),
+            wake_stream: tokio::sync::Notify::new(),
+            backoff: Backoff::new(config.backoff_base, config.backoff_cap),
+            config,
+        });
+        let engine = Engine { sh, tasks: Mutex::new(Vec::new()) };
+        engine.start_session()?;
+        Ok(engine)
+    }
+
+    fn start_session(&self) -> Result<(), CoreError> {
+        let server = self.sh.rt().server.clone();
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        for t in tasks.drain(..) {
+            t.abort();
+        }
+        {
+            let mut rt = self.sh.rt();
+            rt.breaker = Breaker::new(self.sh.config.breaker_threshold, self.sh.config.breaker_reset);
+            rt.stream = empty_stream_health();
+            rt.caught_up = false;
+        }
+        let Some(server) = server else {
+            self.sh.set_connection(ConnectionState::Disabled);
+            return Ok(());
+        };
+        let client = SyncClient::new(&server.url, &server.token, self.sh.config.request_timeout)
+            .map_err(|e| CoreError::Config(e.to_string()))?;
+        // Set before the tasks run so nobody observes the previous session's state.
+        let paused = self.sh.rt().paused;
+        self.sh.set_connection(if paused { ConnectionState::Paused } else { ConnectionState::Connecting });
+        self.sh.request_pull();
+        tasks.push(tokio::spawn(drain::run(self.sh.clone(), client.clone())));
+        if self.sh.config.realtime {
+            tasks.push(tokio::spawn(realtime::run(self.sh.clone(), server)));
+        }
+        Ok(())
+    }
+
+    /// Stop background sync. The database stays consistent (every write is one transaction).
+    pub async fn shutdown(&self) {
+        let tasks: Vec<_> = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    async fn db<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> store::Result<R> + Send + 'static,
+    ) -> Result<R, CoreError> {
+        Ok(self.sh.db(f).await?)
+    }
+
+    // ---- queries ----
+
+    pub async fn list(&self, q: ListQuery) -> Result<CardPage, CoreError> {
+        self.db(move |s| s.read(|c| cards::list(c, &q))).await
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Option<CardView>, CoreError> {
+        self.db(move |s| s.read(|c| cards::view(c, id))).await
+    }
+
+    pub async fn lanes(&self) -> Result<Vec<LaneSummary>, CoreError> {
+        self.db(|s| s.read(cards::lanes)).await
+    }
+
+    pub async fn tags(&self) -> Result<Vec<String>, CoreError> {
+        self.db(|s| s.read(cards::tags)).await
+    }
+
+    // ---- optimistic writes ----
+
+    fn after_write(&self, ids: Vec<Uuid>) {
+        if !ids.is_empty() {
+            self.sh.emit(EngineEvent::CardsChanged { ids });
+        }
+        self.sh.wake.notify_one();
+    }
+
+    pub async fn create(&self, input: NewCardInput) -> Result<CardView, CoreError> {
+        let view = self
+            .db(move |s| {
+                let id = s.write(|tx| writes::create(tx, &input))?;
+                s.read(|c| cards::view(c, id))
+            })
+            .await?
+            .ok_or_else(|| CoreError::Storage("created card vanished".into()))?;
+        self.after_write(vec![view.id]);
+        Ok(view)
+    }
+
+    pub async fn update(&self, id: Uuid, changes: CardChanges) -> Result<CardView, CoreError> {
+        let (changed, view) = self
+            .db(move |s| {
+                let changed = s.write(|tx| writes::update(tx, id, &changes, Priority::Normal))?;
+                Ok((changed, s.read(|c| cards::view(c, id))?))
+            })
+            .await?;
+        let view = view.ok_or_else(|| CoreError::NotFound(format!("card {id} not found")))?;
+        if changed {
+            self.after_write(vec![id]);
+        }
+        Ok(view)
+    }
+
+    pub async fn move_card(&self, id: Uuid, lane: String, position: Option<f64>) -> Result<CardView, CoreError> {
+        let position = match position {
+            Some(p) => p,
+            None => {
+                let l = lane.clone();
+                self.db(move |s| s.read(|c| cards::next_position(c, &l))).await?
+            }
+        };
+        self.update(id, CardChanges { lane: Some(lane), position: Some(position), ..Default::default() }).await
+    }
+
+    pub async fn delete(&self, id: Uuid) -> Result<(), CoreError> {
+        self.db(move |s| s.write(|tx| writes::delete(tx, id, Priority::Normal))).await?;
+        self.after_write(vec![id]);
+        Ok(())
+    }
+
+    /// Apply `action` to `ids` in one transaction; progress goes out as `BulkProgress` events.
+    pub async fn bulk(&self, ids: Vec<Uuid>, action: BulkAction, job_id: Option<String>) -> Result<u32, CoreError> {
+        let events = self.sh.events.clone();
+        let (n, affected) = self
+            .db(move |s| {
+                s.write(|tx| {
+                    writes::bulk(tx, &ids, &action, |done, total| {
+                        if let Some(job_id) = &job_id {
+                            let _ = events.send(EngineEvent::BulkProgress { job_id: job_id.clone(), done, total });
+                        }
+                    })
+                })
+            })
+            .await?;
+        self.after_write(affected);
+        Ok(n)
+    }
+
+    // ---- outbox ----
+
+    pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, CoreError> {
+        self.db(|s| s.read(|c| outbox::entries(c, 10_000))).await
+    }
+
+    pub async fn retry(&self, op_id: i64) -> Result<(), CoreError> {
+        let card = self
+            .db(move |s| {
+                s.write(|tx| {
+                    let op = outbox::get(tx, op_id)?.ok_or(crate::error::StoreError::OpNotFound(op_id))?;
+                    if !outbox::retry(tx, op_id)? {
+                        return Err(crate::error::StoreError::InvalidState(format!("op {op_id} has not failed")));
+                    }
+                    Ok(op.card_id)
+                })
+            })
+            .await?;
+        self.after_write(vec![card]);
+        Ok(())
+    }
+
+    pub async fn retry_all(&self) -> Result<u32, CoreError> {
+        let n = self.db(|s| s.write(|tx| outbox::retry_all(tx))).await?;
+        self.sh.wake.notify_one();
+        self.sh.emit_status().await;
+        Ok(n as u32)
+    }
+
+    /// Drop an op; the card rolls back to its confirmed copy (or disappears if never confirmed).
+    pub async fn discard(&self, op_id: i64) -> Result<(), CoreError> {
+        let card = self.db(move |s| s.write(|tx| writes::discard(tx, op_id))).await?;
+        self.after_write(vec![card]);
+        self.sh.emit_status().await;
+        Ok(())
+    }
+
+    // ---- conflicts ----
+
+    pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>, CoreError> {
+        self.db(|s| s.read(conflicts::list)).await
+    }
+
+    /// Settle a conflict. For `edit_vs_delete`, `keep_mine`/`merged` restore the card under a
+    /// NEW id (the server never revives a tombstone); the old id stays deleted.
+    pub async fn resolve(&self, card_id: Uuid, resolution: Resolution) -> Result<(), CoreError> {
+        let ids = self.db(move |s| s.write(|tx| writes::resolve(tx, card_id, &resolution))).await?;
+        self.sh.emit(EngineEvent::ConflictResolved { card_id });
+        self.after_write(ids);
+        self.sh.emit_status().await;
+        Ok(())
+    }
+
+    // ---- sync control ----
+
+    pub async fn pause(&self) {
+        self.sh.rt().paused = true;
+        if self.sh.rt().server.is_some() {
+            self.sh.set_connection(ConnectionState::Paused);
+        }
+        self.sh.wake.notify_one();
+        self.sh.wake_stream.notify_one();
+    }
+
+    pub async fn resume(&self) {
+        let was_auth = {
+            let mut rt = self.sh.rt();
+            rt.paused = false;
+            rt.server.is_some() && matches!(rt.connection, ConnectionState::Paused | ConnectionState::AuthRequired)
+        };
+        if was_auth {
+            self.sh.set_connection(ConnectionState::Connecting);
+            self.sh.request_pull();
+        }
+        self.sh.wake.notify_one();
+        self.sh.wake_stream.notify_one();
+    }
+
+    /// Catch up and drain now: every queued op becomes due, a catch-up pull is requested.
+    pub async fn sync_now(&self) {
+        let _ = self.db(|s| s.write(|tx| outbox::make_all_due(tx))).await;
+        if self.sh.connection() == ConnectionState::Offline {
+            self.sh.wake.notify_one();
+        }
+        self.sh.request_pull();
+    }
+
+    pub async fn status(&self) -> SyncStatus {
+        self.sh.status().await
+    }
+
+    pub async fn history(&self, limit: u32) -> Result<Vec<HistoryEntry>, CoreError> {
+        self.db(move |s| s.read(|c| history::list(c, limit))).await
+    }
+
+    /// Change (or remove) the server; reconnects without a restart. Queued ops are kept.
+    pub async fn set_server(&self, server: Option<ServerSettings>) {
+        self.shutdown().await;
+        self.sh.rt().server = server;
+        if let Err(e) = self.start_session() {
+            tracing::error!(error = %e, "could not start sync");
+        }
+    }
+
+    pub async fn set_drain_window(&self, n: usize) {
+        self.sh.rt().drain_window = n.max(1);
+        self.sh.wake.notify_one();
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.sh.events.subscribe()
+    }
+
+    /// Resolves when the outbox is empty and the change feed is caught up. Fails at once when that
+    /// cannot happen without the user (conflicts, failed ops, auth, no server), or at the timeout.
+    pub async fn wait_idle(&self, timeout: Duration) -> Result<(), IdleError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let r = self
+                .sh
+                .db(|s| s.read(|c| Ok((outbox::counts(c)?, conflicts::count(c)?))))
+                .await;
+            let (counts, nconf) = r.map_err(|e| IdleError::Storage(e.to_string()))?;
+            let (conn, caught_up, pull) = {
+                let rt = self.sh.rt();
+                (rt.connection, rt.caught_up, rt.pull_requested)
+            };
+            let pending = counts.total();
+            if nconf > 0 {
+                return Err(IdleError::Conflicts(nconf));
+            }
+            if counts.failed > 0 {
+                return Err(IdleError::Failed(counts.failed));
+            }
+            match conn {
+                ConnectionState::AuthRequired => return Err(IdleError::AuthRequired),
+                ConnectionState::Disabled => {
+                    return if pending == 0 { Ok(()) } else { Err(IdleError::Disabled { pending }) };
+                }
+                ConnectionState::Paused => return Err(IdleError::Paused { pending }),
+                _ => {}
+            }
+            if pending == 0 && caught_up && !pull && conn == ConnectionState::Online {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(if conn == ConnectionState::Offline {
+                    IdleError::Offline { pending }
+                } else {
+                    IdleError::Timeout { pending, caught_up }
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Persisted counter (e.g. `ops_succeeded`, `ops_failed`, `version_conflicts`).
+    pub async fn metric(&self, name: &str) -> Result<i64, CoreError> {
+        let name = name.to_string();
+        self.db(move |s| s.read(|c| history::metric(c, &name))).await
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        for t in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Background sync: drain the outbox, pull the change feed, follow the event stream.
+//! `Shared` is the state the engine facade and the background tasks have in common.
+
+pub mod backoff;
+pub mod breaker;
+pub mod client;
+pub mod drain;
+pub mod engine;
+pub mod pull;
+pub mod realtime;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, broadcast};
+
+use crate::config::{EngineConfig, ServerSettings};
+use crate::model::{BreakerState, ConnectionState, EngineEvent, StreamHealth, StreamState, SyncStatus};
+use crate::store::{self, Store};
+use backoff::Backoff;
+use breaker::Breaker;
+
+pub(crate) struct Runtime {
+    pub server: Option<ServerSettings>,
+    pub connection: ConnectionState,
+    pub breaker: Breaker,
+    pub stream: StreamHealth,
+    pub paused: bool,
+    /// A change-feed catch-up is wanted (start, reconnect, sync_now).
+    pub pull_requested: bool,
+    /// The last catch-up finished and none is wanted.
+    pub caught_up: bool,
+    pub drain_window: usize,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_status_emit: Option<std::time::Instant>,
+}
+
+pub(crate) struct Shared {
+    pub store: Arc<Store>,
+    pub events: broadcast::Sender<EngineEvent>,
+    pub rt: Mutex<Runtime>,
+    /// Wakes the drain loop (new op, resume, retry, set_server, window change).
+    pub wake: Notify,
+    /// Wakes the realtime loop (resume, token change).
+    pub wake_stream: Notify,
+    pub config: EngineConfig,
+    pub backoff: Backoff,
+}
+
+pub(crate) fn empty_stream_health() -> StreamHealth {
+    StreamHealth {
+        state: StreamState::Disconnected,
+        connected_since: None,
+        events_created: 0,
+        events_updated: 0,
+        events_deleted: 0,
+        last_event_at: None,
+        last_event_id: None,
+    }
+}
+
+impl Shared {
+    pub fn rt(&self) -> MutexGuard<'_, Runtime> {
+        self.rt.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run store code on the blocking pool.
+    pub async fn db<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> store::Result<R> + Send + 'static,
+    ) -> store::Result<R> {
+        let s = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&s)).await {
+            Ok(r) => r,
+            Err(e) => Err(crate::error::StoreError::InvalidState(format!("store task failed: {e}"))),
+        }
+    }
+
+    pub fn emit(&self, ev: EngineEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    pub fn connection(&self) -> ConnectionState {
+        self.rt().connection
+    }
+
+    pub fn set_connection(&self, state: ConnectionState) {
+        let changed = {
+            let mut rt = self.rt();
+            let changed = rt.connection != state;
+            rt.connection = state;
+            changed
+        };
+        if changed {
+            tracing::info!(?state, "connection state");
+            self.history("connection", &format!("{state:?}"));
+            self.emit(EngineEvent::ConnectionChanged { state });
+        }
+    }
+
+    pub fn breaker_changed(&self, state: Option<BreakerState>) {
+        if let Some(state) = state {
+            tracing::warn!(?state, "circuit breaker");
+            self.history(&format!("breaker.{}", breaker_name(state)), &format!("{state:?}"));
+            self.emit(EngineEvent::BreakerChanged { state });
+        }
+    }
+
+    pub fn request_pull(&self) {
+        let mut rt = self.rt();
+        rt.pull_requested = true;
+        rt.caught_up = false;
+        drop(rt);
+        self.wake.notify_one();
+    }
+
+    /// Fire-and-forget history line (on the blocking pool).
+    pub fn history(&self, kind: &str, msg: &str) {
+        let (kind, msg) = (kind.to_string(), msg.to_string());
+        let s = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = s.write(|tx| store::history::add(tx, &kind, None, &msg));
+        });
+    }
+
+    pub async fn status(&self) -> SyncStatus {
+        let counts = self.db(|s| s.read(|c| Ok((store::outbox::counts(c)?, store::conflicts::count(c)?)))).await;
+        let (counts, conflicts) = counts.unwrap_or_default();
+        let rt = self.rt();
+        SyncStatus {
+            connection: rt.connection,
+            breaker: rt.breaker.state(),
+            pending: counts.pending,
+            in_flight: counts.in_flight,
+            failed: counts.failed,
+            conflicts,
+            oldest_pending_age_ms: counts.oldest_created_ms.map(|t| (Utc::now().timestamp_millis() - t).max(0) as u64),
+            last_synced_at: rt.last_synced_at,
+            stream: rt.stream.clone(),
+        }
+    }
+
+    pub async fn emit_status(&self) {
+        let status = self.status().await;
+        self.emit(EngineEvent::StatusChanged { status });
+    }
+}
+
+fn breaker_name(s: BreakerState) -> &'static str {
+    match s {
+        BreakerState::Closed => "closed",
+        BreakerState::Open => "open",
+        BreakerState::HalfOpen => "half_open",
+    }
+}
+
+pub(crate) type SharedRef = Arc<Shared>;

@@ -1,0 +1,247 @@
+//! Realtime: follow `GET /v1/events` (SSE) with eventsource-client 0.18 over a reqwest transport.
+//! The library's own reconnect is off; this loop owns it so every connection is rebuilt with the
+//! current token and `Last-Event-ID` = the stored cursor. 401 → AuthRequired; 204 and other 4xx
+//! are terminal (the change feed still works); `retry:` is clamped to the backoff bounds; a
+//! watchdog drops a stream silent for 3x the heartbeat.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use deckhand_protocol::{Card, EventKind};
+use eventsource_client::{self as es, Client as _};
+use futures::StreamExt;
+use launchdarkly_sdk_transport::{ByteStream, HttpTransport, ResponseFuture, TransportError};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use super::SharedRef;
+use super::pull;
+use crate::config::ServerSettings;
+use crate::model::{ConnectionState, StreamState};
+use crate::store::sync_state;
+
+/// `HttpTransport` over reqwest (rustls), so https works without another TLS stack. The request
+/// runs on its own task and hands bytes over channels (the trait wants `Sync` futures/streams).
+#[derive(Clone)]
+pub struct ReqwestTransport {
+    http: reqwest::Client,
+}
+
+impl ReqwestTransport {
+    pub fn new(connect_timeout: Duration) -> ReqwestTransport {
+        let http = reqwest::Client::builder().connect_timeout(connect_timeout).build().expect("reqwest client");
+        ReqwestTransport { http }
+    }
+}
+
+#[derive(Debug)]
+struct Msg(String);
+impl std::fmt::Display for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Msg {}
+
+impl HttpTransport for ReqwestTransport {
+    fn request(&self, request: http::Request<Option<Bytes>>) -> ResponseFuture {
+        let http = self.http.clone();
+        let (tx, rx) = oneshot::channel::<Result<http::Response<ByteStream>, TransportError>>();
+        tokio::spawn(async move {
+            let (parts, body) = request.into_parts();
+            let mut rb = http.request(parts.method, parts.uri.to_string()).headers(parts.headers);
+            if let Some(b) = body {
+                rb = rb.body(b);
+            }
+            let resp = match rb.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(TransportError::new(e)));
+                    return;
+                }
+            };
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let (btx, brx) = mpsc::channel::<Result<Bytes, TransportError>>(16);
+            let stream: ByteStream = Box::pin(tokio_stream::wrappers::ReceiverStream::new(brx));
+            let mut out = http::Response::new(stream);
+            *out.status_mut() = status;
+            *out.headers_mut() = headers;
+            if tx.send(Ok(out)).is_err() {
+                return;
+            }
+            let mut body = resp.bytes_stream();
+            while let Some(chunk) = body.next().await {
+                let item = chunk.map_err(TransportError::new);
+                let stop = item.is_err();
+                if btx.send(item).await.is_err() || stop {
+                    return;
+                }
+            }
+        });
+        Box::pin(async move {
+            match rx.await {
+                Ok(r) => r,
+                Err(_) => Err(TransportError::new(Msg("transport task ended".into()))),
+            }
+        })
+    }
+}
+
+enum End {
+    /// Reconnect after a delay.
+    Retry,
+    /// Stop following the stream (terminal status).
+    Terminal,
+    Auth,
+}
+
+pub(crate) async fn run(sh: SharedRef, server: ServerSettings) {
+    let transport = ReqwestTransport::new(sh.config.request_timeout);
+    let mut attempt: u32 = 0;
+    let mut retry_hint: Option<Duration> = None;
+    loop {
+        let (paused, conn) = {
+            let rt = sh.rt();
+            (rt.paused, rt.connection)
+        };
+        if paused || conn == ConnectionState::AuthRequired {
+            set_state(&sh, StreamState::Disconnected);
+            sh.wake_stream.notified().await;
+            continue;
+        }
+        let token = sh.rt().server.as_ref().map(|s| s.token.clone()).unwrap_or_else(|| server.token.clone());
+        let cursor = sh.db(|s| s.read(sync_state::cursor)).await.unwrap_or(0);
+        let span = tracing::info_span!("sse", last_event_id = cursor, attempt);
+        let (end, got_events) =
+            follow(&sh, &transport, &server.url, &token, cursor, &mut retry_hint).instrument(span).await;
+        match end {
+            End::Terminal => {
+                set_state(&sh, StreamState::Error);
+                tracing::warn!("event stream refused; relying on the change feed");
+                return;
+            }
+            End::Auth => {
+                set_state(&sh, StreamState::Error);
+                sh.set_connection(ConnectionState::AuthRequired);
+                continue;
+            }
+            End::Retry => {
+                set_state(&sh, StreamState::Disconnected);
+                if got_events {
+                    attempt = 0;
+                }
+                let d = sh.backoff.delay(attempt, None).max(retry_hint.unwrap_or_default());
+                attempt = attempt.saturating_add(1);
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = sh.wake_stream.notified() => {}
+                }
+            }
+        }
+    }
+}
+
+fn set_state(sh: &SharedRef, state: StreamState) {
+    let mut rt = sh.rt();
+    if rt.stream.state != state {
+        rt.stream.state = state;
+        if state != StreamState::Connected {
+            rt.stream.connected_since = None;
+        }
+    }
+}
+
+/// One connection. Returns how it ended and whether anything arrived.
+async fn follow(
+    sh: &SharedRef,
+    transport: &ReqwestTransport,
+    base: &str,
+    token: &str,
+    cursor: i64,
+    retry_hint: &mut Option<Duration>,
+) -> (End, bool) {
+    let url = format!("{}/v1/events", base.trim_end_matches('/'));
+    let builder = match es::ClientBuilder::for_url(&url).and_then(|b| b.header("Authorization", &format!("Bearer {token}"))) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "bad event stream url");
+            return (End::Terminal, false);
+        }
+    };
+    let builder = if cursor > 0 { builder.last_event_id(cursor.to_string()) } else { builder };
+    let client = builder.reconnect(es::ReconnectOptions::reconnect(false).build()).build_with_transport(transport.clone());
+    set_state(sh, StreamState::Connecting);
+    let mut stream = client.stream();
+    let watchdog = sh.config.heartbeat.saturating_mul(3).max(Duration::from_millis(100));
+    let mut got = false;
+    loop {
+        let next = match tokio::time::timeout(watchdog, stream.next()).await {
+            Err(_) => {
+                tracing::warn!(?watchdog, "event stream silent; reconnecting");
+                return (End::Retry, got);
+            }
+            Ok(None) => return (End::Retry, got),
+            Ok(Some(n)) => n,
+        };
+        match next {
+            Ok(es::SSE::Connected(_)) => {
+                {
+                    let mut rt = sh.rt();
+                    rt.stream.state = StreamState::Connected;
+                    rt.stream.connected_since = Some(Utc::now());
+                }
+                tracing::info!("event stream connected");
+                // Anything missed while disconnected is replayed from Last-Event-ID; a catch-up
+                // pull after every reconnect makes sure of it.
+                sh.request_pull();
+            }
+            Ok(es::SSE::Comment(_)) => {}
+            Ok(es::SSE::Event(ev)) => {
+                got = true;
+                if let Some(ms) = ev.retry {
+                    let b = &sh.backoff;
+                    *retry_hint = Some(Duration::from_millis(ms).clamp(b.base, b.cap));
+                }
+                let Some(kind) = EventKind::parse(&ev.event_type) else { continue };
+                let seq = ev.id.as_deref().and_then(|s| s.parse::<i64>().ok());
+                let card: Card = match serde_json::from_str(&ev.data) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "bad event payload");
+                        continue;
+                    }
+                };
+                {
+                    let mut rt = sh.rt();
+                    match kind {
+                        EventKind::Created => rt.stream.events_created += 1,
+                        EventKind::Updated => rt.stream.events_updated += 1,
+                        EventKind::Deleted => rt.stream.events_deleted += 1,
+                    }
+                    rt.stream.last_event_at = Some(Utc::now());
+                    if seq.is_some() {
+                        rt.stream.last_event_id = seq;
+                    }
+                }
+                if let Err(e) = pull::apply_cards(sh, vec![(card, seq)], None).await {
+                    tracing::error!(error = %e, "could not apply event");
+                }
+            }
+            Err(es::Error::UnexpectedResponse(resp, _)) => {
+                let status = resp.status();
+                tracing::warn!(status, "event stream refused");
+                return match status {
+                    401 => (End::Auth, got),
+                    204 | 400..=499 if status != 408 && status != 429 => (End::Terminal, got),
+                    _ => (End::Retry, got),
+                };
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "event stream error");
+                return (End::Retry, got);
+            }
+        }
+    }
+}

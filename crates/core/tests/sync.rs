@@ -1,0 +1,395 @@
+//! End-to-end sync against the real reference server (optionally through a fault proxy).
+
+mod support;
+
+use std::time::Duration;
+
+use deckhand_core::model::*;
+use deckhand_core::{Engine, IdleError, ServerSettings};
+use deckhand_protocol::CardChanges;
+use support::*;
+use uuid::Uuid;
+
+const IDLE: Duration = Duration::from_secs(20);
+
+fn input(title: &str) -> NewCardInput {
+    NewCardInput { title: title.into(), ..Default::default() }
+}
+
+fn title(t: &str) -> CardChanges {
+    CardChanges { title: Some(t.into()), ..Default::default() }
+}
+
+async fn settle(e: &Engine) {
+    e.sync_now().await;
+    e.wait_idle(IDLE).await.unwrap();
+}
+
+async fn view(e: &Engine, id: Uuid) -> Option<CardView> {
+    e.get(id).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_update_delete_reach_the_server_and_the_other_engine() {
+    let h = sync_harness(2).await;
+    let (a, b) = (&h.engines[0], &h.engines[1]);
+    let c = a.create(input("hello")).await.unwrap();
+    assert_eq!(c.sync_state, SyncState::Pending);
+    settle(a).await;
+    let v = view(a, c.id).await.unwrap();
+    assert_eq!((v.sync_state, v.confirmed_version), (SyncState::Synced, Some(1)));
+    settle(b).await;
+    assert_eq!(view(b, c.id).await.unwrap().title, "hello");
+
+    a.update(c.id, title("edited")).await.unwrap();
+    settle(a).await;
+    settle(b).await;
+    assert_eq!(view(b, c.id).await.unwrap().title, "edited");
+    assert_eq!(h.server_card(c.id).await.1["version"], 2);
+
+    b.delete(c.id).await.unwrap();
+    settle(b).await;
+    settle(a).await;
+    assert!(view(a, c.id).await.is_none());
+    assert_eq!(h.server_card(c.id).await.0, 410);
+    assert!(a.history(50).await.unwrap().iter().any(|e| e.kind == "op.sent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_writes_then_reconnect_converge() {
+    let mut h = sync_harness(1).await;
+    // A port with nothing listening yet: the engine starts offline.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let i = h.add_engine(format!("http://{addr}"), |c| c).await;
+    let off = &h.engines[i];
+    let mut ev = event_collector(off);
+    let ids: Vec<Uuid> = futures_ids(off, 5).await;
+    off.update(ids[0], title("first, edited offline")).await.unwrap();
+    eventually("offline", || async { (off.status().await.connection == ConnectionState::Offline).then_some(()) }).await;
+    assert!(matches!(off.wait_idle(Duration::from_millis(50)).await, Err(IdleError::Offline { pending: 5 })));
+    // The server comes back on that address: no user action needed.
+    let proxy = Proxy::start_on(tokio::net::TcpListener::bind(addr).await.unwrap(), h.server.addr());
+    ev.wait_for("online", |e| matches!(e, EngineEvent::ConnectionChanged { state: ConnectionState::Online })).await;
+    off.wait_idle(IDLE).await.unwrap();
+    let other = &h.engines[0];
+    settle(other).await;
+    assert_eq!(other.list(ListQuery::default()).await.unwrap().total, 5);
+    assert_eq!(view(other, ids[0]).await.unwrap().title, "first, edited offline");
+    // create+update coalesced: one POST per card, no PATCH
+    assert_eq!(proxy.count("POST", "/v1/cards"), 5);
+    assert_eq!(proxy.count("PATCH", "/v1/cards"), 0);
+    proxy.stop();
+}
+
+async fn futures_ids(e: &Engine, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(e.create(input(&format!("card {i}"))).await.unwrap().id);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_edits_coalesce_into_one_request() {
+    let h = sync_harness(1).await;
+    let a = &h.engines[0];
+    let c = a.create(input("v")).await.unwrap();
+    settle(a).await;
+    a.pause().await;
+    for i in 0..10 {
+        a.update(c.id, title(&format!("v{i}"))).await.unwrap();
+    }
+    a.update(c.id, CardChanges { pinned: Some(true), ..Default::default() }).await.unwrap();
+    let ob = a.outbox().await.unwrap();
+    assert_eq!(ob.len(), 1);
+    assert_eq!(ob[0].kind, OpKind::Update);
+    a.resume().await;
+    settle(a).await;
+    let (_, card) = h.server_card(c.id).await;
+    assert_eq!(card["version"], 2, "eleven edits, one PATCH");
+    assert_eq!(card["title"], "v9");
+    assert_eq!(card["pinned"], true);
+    // create + delete before sending: nothing reaches the server
+    a.pause().await;
+    let gone = a.create(input("never sent")).await.unwrap();
+    a.delete(gone.id).await.unwrap();
+    assert!(a.outbox().await.unwrap().is_empty());
+    a.resume().await;
+    settle(a).await;
+    assert_eq!(h.server_card(gone.id).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_edits_merge_disjoint_fields_and_conflict_on_overlap() {
+    let h = sync_harness(2).await;
+    let (a, b) = (&h.engines[0], &h.engines[1]);
+    let c = a.create(input("base")).await.unwrap();
+    settle(a).await;
+    settle(b).await;
+
+    // Disjoint: A retitles, B pins — both survive everywhere.
+    a.pause().await;
+    b.pause().await;
+    a.update(c.id, title("from A")).await.unwrap();
+    b.update(c.id, CardChanges { pinned: Some(true), ..Default::default() }).await.unwrap();
+    b.resume().await;
+    settle(b).await;
+    a.resume().await;
+    settle(a).await;
+    settle(b).await;
+    for e in [a, b] {
+        let v = view(e, c.id).await.unwrap();
+        assert_eq!((v.title.as_str(), v.pinned, v.sync_state), ("from A", true, SyncState::Synced));
+    }
+
+    // Overlapping: both retitle.
+    a.pause().await;
+    let mut ev = event_collector(a);
+    a.update(c.id, title("A wins?")).await.unwrap();
+    b.update(c.id, title("B wins?")).await.unwrap();
+    settle(b).await;
+    a.resume().await;
+    let got = ev.wait_for("conflict", |e| matches!(e, EngineEvent::ConflictDetected { .. })).await;
+    let EngineEvent::ConflictDetected { conflict } = got else { unreachable!() };
+    assert_eq!(conflict.kind, ConflictKind::Fields);
+    assert_eq!(conflict.fields, ["title"]);
+    assert_eq!(conflict.theirs.title, "B wins?");
+    assert_eq!(conflict.mine.title, "A wins?");
+    assert!(matches!(a.wait_idle(IDLE).await, Err(IdleError::Conflicts(1))));
+    assert_eq!(view(a, c.id).await.unwrap().sync_state, SyncState::Conflict);
+    assert_eq!(a.conflicts().await.unwrap().len(), 1);
+
+    // keep_mine
+    a.resolve(c.id, Resolution::KeepMine).await.unwrap();
+    ev.wait_for("resolved", |e| matches!(e, EngineEvent::ConflictResolved { .. })).await;
+    settle(a).await;
+    settle(b).await;
+    assert_eq!(view(b, c.id).await.unwrap().title, "A wins?");
+
+    // keep_theirs
+    a.pause().await;
+    a.update(c.id, title("A again")).await.unwrap();
+    b.update(c.id, title("B again")).await.unwrap();
+    settle(b).await;
+    a.resume().await;
+    eventually("conflict 2", || async { (a.conflicts().await.unwrap().len() == 1).then_some(()) }).await;
+    a.resolve(c.id, Resolution::KeepTheirs).await.unwrap();
+    settle(a).await;
+    assert_eq!(view(a, c.id).await.unwrap().title, "B again");
+    assert_eq!(view(a, c.id).await.unwrap().sync_state, SyncState::Synced);
+
+    // merged
+    a.pause().await;
+    a.update(c.id, title("A3")).await.unwrap();
+    b.update(c.id, title("B3")).await.unwrap();
+    settle(b).await;
+    a.resume().await;
+    let rec = eventually("conflict 3", || async { a.conflicts().await.unwrap().pop() }).await;
+    let mut f = rec.suggested.clone();
+    f.title = "A3 + B3".into();
+    a.resolve(c.id, Resolution::Merged { fields: f }).await.unwrap();
+    settle(a).await;
+    settle(b).await;
+    assert_eq!(view(b, c.id).await.unwrap().title, "A3 + B3");
+    // resolving a card without a conflict is invalid_state
+    assert_eq!(a.resolve(c.id, Resolution::KeepMine).await.unwrap_err().kind(), "invalid_state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_vs_delete_restore_or_accept() {
+    let h = sync_harness(2).await;
+    let (a, b) = (&h.engines[0], &h.engines[1]);
+    let c1 = a.create(input("one")).await.unwrap();
+    let c2 = a.create(input("two")).await.unwrap();
+    settle(a).await;
+    settle(b).await;
+    a.pause().await;
+    a.update(c1.id, title("one, edited")).await.unwrap();
+    a.update(c2.id, title("two, edited")).await.unwrap();
+    b.delete(c1.id).await.unwrap();
+    b.delete(c2.id).await.unwrap();
+    settle(b).await;
+    a.resume().await;
+    a.sync_now().await;
+    eventually("two conflicts", || async { (a.conflicts().await.unwrap().len() == 2).then_some(()) }).await;
+    for c in a.conflicts().await.unwrap() {
+        assert_eq!(c.kind, ConflictKind::EditVsDelete);
+        assert!(c.theirs.deleted);
+    }
+    // keep_theirs: the card goes away
+    a.resolve(c2.id, Resolution::KeepTheirs).await.unwrap();
+    assert!(view(a, c2.id).await.is_none());
+    // keep_mine: restored under a new id with my values
+    let mut ev = event_collector(a);
+    a.resolve(c1.id, Resolution::KeepMine).await.unwrap();
+    assert!(view(a, c1.id).await.is_none());
+    let EngineEvent::CardsChanged { ids } = ev.wait_for("restored", |e| matches!(e, EngineEvent::CardsChanged { ids } if ids.len() == 2)).await else { unreachable!() };
+    let restored = ids[1];
+    settle(a).await;
+    settle(b).await;
+    assert_eq!(view(b, restored).await.unwrap().title, "one, edited");
+    assert!(view(b, c1.id).await.is_none());
+    assert_eq!(b.list(ListQuery::default()).await.unwrap().total, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthorized_pauses_and_keeps_everything_queued() {
+    let h = sync_harness(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = ServerSettings { url: h.server.url(), token: "not-a-token".into() };
+    let e = Engine::open(test_config(dir.path(), Some(bad))).await.unwrap();
+    let mut ev = event_collector(&e);
+    let c = e.create(input("queued")).await.unwrap();
+    ev.wait_for("auth required", |x| matches!(x, EngineEvent::ConnectionChanged { state: ConnectionState::AuthRequired })).await;
+    assert_eq!(e.wait_idle(IDLE).await, Err(IdleError::AuthRequired));
+    assert_eq!(e.outbox().await.unwrap().len(), 1);
+    assert_eq!(e.status().await.connection, ConnectionState::AuthRequired);
+    // a fresh token: reconnects without restart and drains
+    e.set_server(Some(h.settings())).await;
+    e.wait_idle(IDLE).await.unwrap();
+    assert_eq!(h.server_card(c.id).await.0, 200);
+    e.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanently_rejected_card_does_not_block_the_others() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let e = &h.engines[i];
+    let bad = e.create(input("rejected")).await.unwrap();
+    settle(e).await;
+    proxy.add_rule(Rule {
+        method: Some("PATCH"),
+        path_contains: bad.id.to_string(),
+        fault: Fault::Status { status: 422, code: "validation_failed", retry_after: None },
+        times: usize::MAX,
+    });
+    let mut ev = event_collector(e);
+    e.update(bad.id, title("server says no")).await.unwrap();
+    let others = futures_ids(e, 3).await;
+    let EngineEvent::OpFailed { op_id, error, .. } =
+        ev.wait_for("op failed", |x| matches!(x, EngineEvent::OpFailed { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!((error.code.as_str(), error.status), ("validation_failed", Some(422)));
+    assert!(matches!(e.wait_idle(IDLE).await, Err(IdleError::Failed(1))));
+    for id in &others {
+        eventually("others synced", || async { (view(e, *id).await.unwrap().sync_state == SyncState::Synced).then_some(()) }).await;
+    }
+    let v = view(e, bad.id).await.unwrap();
+    assert_eq!(v.sync_state, SyncState::Failed);
+    assert_eq!(v.error.unwrap().code, "validation_failed");
+    // retry still fails (the proxy insists); discard rolls back to the confirmed copy
+    e.retry(op_id).await.unwrap();
+    ev.wait_for("failed again", |x| matches!(x, EngineEvent::OpFailed { op_id: o, .. } if *o == op_id) ).await;
+    eventually("failed again", || async { (view(e, bad.id).await.unwrap().sync_state == SyncState::Failed).then_some(()) }).await;
+    e.discard(op_id).await.unwrap();
+    let v = view(e, bad.id).await.unwrap();
+    assert_eq!((v.title.as_str(), v.sync_state), ("rejected", SyncState::Synced));
+    e.wait_idle(IDLE).await.unwrap();
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_errors_are_retried_with_the_same_idempotency_key() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::Status { status: 503, code: "overloaded", retry_after: Some(1) }, times: 1 });
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::Status { status: 429, code: "rate_limited", retry_after: None }, times: 1 });
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::Status { status: 500, code: "internal", retry_after: None }, times: 1 });
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::Drop, times: 1 });
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let e = &h.engines[i];
+    let started = std::time::Instant::now();
+    let c = e.create(input("persistent")).await.unwrap();
+    let key = e.outbox().await.unwrap()[0].idempotency_key.clone();
+    eventually("first retry", || async {
+        let ob = e.outbox().await.unwrap();
+        ob.first().filter(|o| o.attempts >= 1 && o.last_error.is_some()).map(|o| {
+            assert_eq!(o.idempotency_key, key);
+            assert_eq!(o.last_error.as_ref().unwrap().status, Some(503));
+        })
+    })
+    .await;
+    settle(e).await;
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After is a floor");
+    assert_eq!(proxy.count("POST", "/v1/cards"), 5);
+    assert_eq!(h.server_card(c.id).await.1["version"], 1);
+    assert!(e.metric("ops_retried").await.unwrap() >= 4);
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_opens_on_repeated_failures_and_recovers() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::Status { status: 500, code: "internal", retry_after: None }, times: 6 });
+    let i = h.add_engine(proxy.url(), |mut c| {
+        c.drain_window = 1;
+        c
+    })
+    .await;
+    let e = &h.engines[i];
+    let mut ev = event_collector(e);
+    let ids = futures_ids(e, 3).await;
+    ev.wait_for("open", |x| matches!(x, EngineEvent::BreakerChanged { state: BreakerState::Open })).await;
+    ev.wait_for("half-open", |x| matches!(x, EngineEvent::BreakerChanged { state: BreakerState::HalfOpen })).await;
+    ev.wait_for("closed", |x| matches!(x, EngineEvent::BreakerChanged { state: BreakerState::Closed })).await;
+    settle(e).await;
+    for id in ids {
+        assert_eq!(h.server_card(id).await.0, 200);
+    }
+    assert_eq!(e.status().await.breaker, BreakerState::Closed);
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realtime_delivers_changes_and_resumes_after_a_drop() {
+    let mut h = sync_harness(1).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let (a, b) = (&h.engines[0], &h.engines[i]);
+    eventually("stream connected", || async { (b.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    let mut ev = event_collector(b);
+    let c = a.create(input("pushed")).await.unwrap();
+    a.wait_idle(IDLE).await.unwrap();
+    // no sync_now on b: the event stream brings it
+    ev.wait_for("pushed card", |x| matches!(x, EngineEvent::CardsChanged { ids } if ids.contains(&c.id))).await;
+    assert_eq!(view(b, c.id).await.unwrap().title, "pushed");
+    assert!(b.status().await.stream.events_created >= 1);
+
+    // drop the stream; changes made meanwhile arrive after the reconnect
+    proxy.cut_all();
+    let mut later = Vec::new();
+    for t in ["while down 1", "while down 2"] {
+        later.push(a.create(input(t)).await.unwrap().id);
+    }
+    a.update(c.id, title("pushed, edited")).await.unwrap();
+    a.wait_idle(IDLE).await.unwrap();
+    for id in later {
+        eventually("missed change", || async { view(b, id).await }).await;
+    }
+    eventually("edit", || async { (view(b, c.id).await.unwrap().title == "pushed, edited").then_some(()) }).await;
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_cards_drain_in_parallel_and_window_is_adjustable() {
+    let h = sync_harness(2).await;
+    let (a, b) = (&h.engines[0], &h.engines[1]);
+    a.set_drain_window(16).await;
+    let ids: Vec<Uuid> = futures_ids(a, 60).await;
+    let n = a.bulk(ids.clone(), BulkAction::AddTag { tag: "bulk".into() }, Some("job".into())).await.unwrap();
+    assert_eq!(n, 60);
+    settle(a).await;
+    settle(b).await;
+    let p = b.list(ListQuery { tag: Some("bulk".into()), limit: Some(1000), ..Default::default() }).await.unwrap();
+    assert_eq!(p.total, 60);
+    assert!(p.items.iter().all(|v| v.sync_state == SyncState::Synced));
+    let st = a.status().await;
+    assert_eq!((st.pending, st.in_flight, st.failed, st.conflicts), (0, 0, 0, 0));
+}

@@ -1,0 +1,5 @@
+pub mod cards;
+pub mod conflicts;
+pub mod outbox;
+pub mod settings;
+pub mod sync;

@@ -1,0 +1,108 @@
+// Processes for the end-to-end suite: a real deckhand-server, deckhand-cli, and the real app
+// driven through tauri-driver + WebKitWebDriver under Xvfb.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { WebDriver } from "./webdriver.mjs";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const BIN = path.join(ROOT, "target", "debug");
+export const SCREENSHOTS = path.join(ROOT, "target", "screenshots");
+
+export function tempDir(prefix) {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+async function until(what, probe, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Creates a user in the server database and returns its token. */
+export function addUser(db, name) {
+  return execFileSync(path.join(BIN, "deckhand-server"), ["user", "add", name, "--db", db], {
+    encoding: "utf8",
+  }).trim();
+}
+
+/** Starts deckhand-server on `port`; resolves once /healthz answers. */
+export async function startServer(db, port) {
+  const child = spawn(path.join(BIN, "deckhand-server"), ["serve", "--db", db, "--listen", `127.0.0.1:${port}`, "--heartbeat-secs", "2"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await until("deckhand-server /healthz", async () => (await fetch(`${url}/healthz`)).ok);
+  return {
+    url,
+    child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const done = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await done;
+    },
+  };
+}
+
+/** Runs deckhand-cli with a data dir, server and token; returns stdout (throws on non-zero exit). */
+export function cli(dataDir, url, token, args) {
+  return execFileSync(path.join(BIN, "deckhand-cli"), ["--data-dir", dataDir, "--server", url, "--token", token, ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+}
+
+/** Starts tauri-driver under xvfb-run and a WebDriver session on the real app. */
+export async function startApp(env) {
+  const port = await freePort();
+  const nativePort = await freePort();
+  const driverBin = process.env.TAURI_DRIVER ?? path.join(process.env.HOME ?? "/root", ".cargo", "bin", "tauri-driver");
+  const driver = spawn("xvfb-run", ["-a", "-s", "-screen 0 1280x860x24", driverBin, "--port", String(port), "--native-port", String(nativePort)], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, ...env },
+    detached: true,
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await until("tauri-driver", async () => (await fetch(`${base}/status`)).ok);
+  const wd = await new WebDriver(base).start(path.join(BIN, "deckhand"));
+  return {
+    wd,
+    async stop() {
+      await wd.quit();
+      try {
+        process.kill(-driver.pid, "SIGTERM");
+      } catch {}
+    },
+  };
+}
+
+export async function screenshot(wd, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  writeFileSync(file, await wd.screenshot());
+  return file;
+}
+
+/** GETs a card straight from the server. */
+export async function serverCard(url, token, id) {
+  const res = await fetch(`${url}/v1/cards/${id}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: await res.json() };
+}

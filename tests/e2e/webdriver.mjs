@@ -1,0 +1,95 @@
+// A minimal W3C WebDriver client over fetch: enough to drive the real app through tauri-driver
+// (which fronts WebKitWebDriver). No browser is downloaded; nothing but Node's built-ins.
+const ELEMENT = "element-6066-11e4-a6fc-4fb4e3d6c4b0";
+
+export class WebDriver {
+  constructor(base) {
+    this.base = base;
+    this.session = null;
+  }
+
+  async #req(method, path, body) {
+    const res = await fetch(this.base + path, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const v = json.value ?? {};
+      const err = new Error(`webdriver ${method} ${path}: ${res.status} ${v.error ?? ""} ${v.message ?? ""}`);
+      err.code = v.error;
+      throw err;
+    }
+    return json.value;
+  }
+
+  async start(application, args = []) {
+    const value = await this.#req("POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application, args } } },
+    });
+    this.session = value.sessionId;
+    return this;
+  }
+
+  s(path) {
+    return `/session/${this.session}${path}`;
+  }
+
+  async quit() {
+    if (this.session) await this.#req("DELETE", this.s("")).catch(() => {});
+    this.session = null;
+  }
+
+  /** Runs `script` (a function body; `arguments` available) in the page. */
+  async exec(script, ...args) {
+    return this.#req("POST", this.s("/execute/sync"), { script, args });
+  }
+
+  async find(css) {
+    const v = await this.#req("POST", this.s("/element"), { using: "css selector", value: css });
+    return v[ELEMENT];
+  }
+
+  async findAll(css) {
+    const v = await this.#req("POST", this.s("/elements"), { using: "css selector", value: css });
+    return v.map((e) => e[ELEMENT]);
+  }
+
+  async click(id) {
+    return this.#req("POST", this.s(`/element/${id}/click`), {});
+  }
+
+  async type(id, text) {
+    return this.#req("POST", this.s(`/element/${id}/value`), { text });
+  }
+
+  async clear(id) {
+    return this.#req("POST", this.s(`/element/${id}/clear`), {});
+  }
+
+  async text(id) {
+    return this.#req("GET", this.s(`/element/${id}/text`));
+  }
+
+  /** PNG bytes of the window. */
+  async screenshot() {
+    return Buffer.from(await this.#req("GET", this.s("/screenshot")), "base64");
+  }
+
+  /** Polls `probe` until it returns a truthy value or the deadline passes. */
+  async waitFor(what, probe, timeoutMs = 20000) {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < deadline) {
+      try {
+        const v = await probe();
+        if (v) return v;
+      } catch (e) {
+        last = e;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+  }
+}
