@@ -54,11 +54,11 @@ async fn b_gets_the_absent_404_for_a_cards_on_every_card_route() {
     let absent = Uuid::now_v7().to_string();
     for (label, id) in [("live", &w.a_live), ("deleted", &w.a_dead)] {
         let cases: Vec<(Method, String, Option<Value>)> = vec![
-            (Method::GET, format!("/v1/cards/{{}}"), None),
-            (Method::PATCH, format!("/v1/cards/{{}}"), Some(json!({"base_version": 1, "changes": {"title": "pwned"}}))),
-            (Method::PATCH, format!("/v1/cards/{{}}"), Some(json!({"base_version": 2, "changes": {"title": "pwned"}}))),
-            (Method::DELETE, format!("/v1/cards/{{}}?base_version=1"), None),
-            (Method::DELETE, format!("/v1/cards/{{}}?base_version=2"), None),
+            (Method::GET, "/v1/cards/{}".to_string(), None),
+            (Method::PATCH, "/v1/cards/{}".to_string(), Some(json!({"base_version": 1, "changes": {"title": "pwned"}}))),
+            (Method::PATCH, "/v1/cards/{}".to_string(), Some(json!({"base_version": 2, "changes": {"title": "pwned"}}))),
+            (Method::DELETE, "/v1/cards/{}?base_version=1".to_string(), None),
+            (Method::DELETE, "/v1/cards/{}?base_version=2".to_string(), None),
         ];
         for (method, template, body) in cases {
             let send = |target: &str| {
