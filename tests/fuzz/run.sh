@@ -61,7 +61,7 @@ echo "fuzz: server at $URL, schemathesis $SCHEMATHESIS_VERSION, $EXAMPLES exampl
 # /v1/events is an endless text/event-stream: a fuzzer request would never complete, so it is
 # excluded here (its error paths are covered by crates/server/tests/hostile_input.rs).
 set +e
-(cd "$WORK" && "$VENV/bin/schemathesis" run "$URL/v1/openapi.json" \
+(cd "$WORK" && SCHEMATHESIS_HOOKS="$ROOT/tests/fuzz/hooks.py" "$VENV/bin/schemathesis" run "$URL/v1/openapi.json" \
     -H "Authorization: Bearer $TOKEN" \
     --checks "$CHECKS" \
     --exclude-operation-id streamEvents \
