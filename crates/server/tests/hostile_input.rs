@@ -336,3 +336,27 @@ async fn only_json_objects_are_cards() {
     let r = srv.req(Method::GET, &path, &token).send().await.unwrap();
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["version"], 1, "nothing was written");
 }
+
+#[tokio::test]
+async fn openapi_documents_the_limits_the_server_enforces() {
+    let srv = start().await;
+    let token = srv.server.add_user("a");
+    let doc: serde_json::Value = srv.req(Method::GET, "/v1/openapi.json", &token).send().await.unwrap().json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let new = &schemas["NewCard"]["properties"];
+    assert_eq!(new["title"]["maxLength"], 500);
+    assert_eq!(new["title"]["minLength"], 1);
+    assert_eq!(new["tags"]["maxItems"], 32);
+    assert_eq!(new["tags"]["items"]["maxLength"], 64);
+    assert_eq!(new["tags"]["uniqueItems"], true);
+    assert_eq!(new["url"]["maxLength"], 2048);
+    let changes = &schemas["CardChanges"];
+    assert_eq!(changes["minProperties"], 1);
+    assert!(changes.get("maxProperties").is_none(), "{changes}");
+    assert_eq!(changes["properties"]["url"]["type"], json!(["string", "null"]));
+    assert_eq!(changes["properties"]["title"]["type"], "string");
+    let key = doc["paths"]["/v1/cards"]["post"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "Idempotency-Key").unwrap().clone();
+    assert_eq!(key["schema"]["maxLength"], 255);
+    let limit = doc["paths"]["/v1/changes"]["get"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "limit").unwrap().clone();
+    assert_eq!((limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()), (Some(1), Some(1000)));
+}
