@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 VENV="$TARGET/fuzz-venv"
 SCHEMATHESIS_VERSION="4.32.5"
-EXAMPLES="${FUZZ_EXAMPLES:-200}"
+EXAMPLES="${FUZZ_EXAMPLES:-500}"
 SEED="${FUZZ_SEED:-20261124}"
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
@@ -77,7 +77,6 @@ set +e
 STATUS=${PIPESTATUS[0]}
 set -e
 
-FIVEXX=$(grep -c 'status="5' "$WORK/junit.xml" 2>/dev/null || true)
 if grep -q "panicked" "$WORK/err"; then
     echo "fuzz: the server panicked:" >&2
     grep -A3 "panicked" "$WORK/err" >&2
@@ -87,7 +86,7 @@ if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "fuzz: the server died during the run" >&2
     STATUS=1
 fi
-SUMMARY="$(grep -E '^(=+ )?[0-9]+ (passed|failed)|passed|failed' "$WORK/st.log" | tail -1 | sed 's/=//g; s/^ *//; s/ *$//')"
+SUMMARY="$( (grep -E '[0-9]+ generated' "$WORK/st.log" || echo "no test cases ran") | tail -1 | sed 's/^ *//; s/ *$//')"
 if [[ $STATUS -eq 0 ]]; then
     echo "fuzz: OK - schemathesis $SCHEMATHESIS_VERSION, seed $SEED, $EXAMPLES examples/operation: $SUMMARY"
 else
