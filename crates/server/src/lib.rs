@@ -168,7 +168,13 @@ pub async fn serve_state(listener: TcpListener, state: AppState) -> std::io::Res
     let (conns_tx, conns_rx) = watch::channel(());
     let shutdown = state::until_shutdown(state.shutdown.clone());
     tokio::pin!(shutdown);
+    let connections = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections.max(1)));
     loop {
+        // At the connection cap, stop accepting until one closes (clients queue in the backlog).
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = connections.clone().acquire_owned() => permit.expect("semaphore never closed"),
+        };
         let stream = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -209,6 +215,7 @@ pub async fn serve_state(listener: TcpListener, state: AppState) -> std::io::Res
                 }
             }
             drop(conns_rx);
+            drop(permit);
         });
     }
     drop(listener);

@@ -43,6 +43,9 @@ enum Command {
         /// Seconds a client has to send a whole request body.
         #[arg(long, default_value_t = 30)]
         body_timeout_secs: u64,
+        /// Open connections before the server stops accepting until one closes.
+        #[arg(long, default_value_t = 16_384)]
+        max_connections: usize,
         /// Open SSE streams, all users together, before answering 503.
         #[arg(long, default_value_t = 10_000)]
         max_sse_streams: usize,
@@ -134,6 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             rate_limit,
             header_timeout_secs,
             body_timeout_secs,
+            max_connections,
             max_sse_streams,
             max_sse_streams_per_user,
         } => {
@@ -146,6 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.rate_limit_burst = rate_limit.saturating_mul(2);
             config.header_read_timeout = Duration::from_secs(header_timeout_secs.max(1));
             config.body_read_timeout = Duration::from_secs(body_timeout_secs.max(1));
+            config.max_connections = max_connections;
             config.max_sse_streams = max_sse_streams;
             config.max_sse_streams_per_user = max_sse_streams_per_user;
             let storage = open_storage(&config)?;

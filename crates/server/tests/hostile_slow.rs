@@ -158,3 +158,37 @@ async fn trickled_bodies_time_out_with_a_problem() {
     let card = srv.create(&token, "after").await;
     assert_eq!(card["version"], 1);
 }
+
+#[tokio::test]
+async fn the_connection_cap_holds_and_frees() {
+    let srv = start_with(|c| {
+        c.header_read_timeout = HEADER_TIMEOUT;
+        c.max_connections = 20;
+    })
+    .await;
+    let token = srv.server.add_user("a");
+    let addr = srv.server.addr();
+    // 20 silent connections take every slot.
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // A 21st client connects (kernel backlog) but is only served once the header timeout has
+    // closed a silent one: bounded wait, then a normal answer.
+    let start = Instant::now();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), client.get(srv.url("/v1/cards")).bearer_auth(&token).send())
+        .await
+        .expect("served after a slot freed")
+        .unwrap();
+    let waited = start.elapsed();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    eprintln!("connection cap 20: the 21st client was served after {waited:?} (header timeout {HEADER_TIMEOUT:?})");
+    assert!(waited >= HEADER_TIMEOUT / 2, "the cap was not enforced: served after {waited:?}");
+    // The silent ones were all closed by then or soon after.
+    for mut s in silent {
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("closed");
+        assert!(matches!(n, Ok(0) | Err(_)) || n.as_ref().is_ok_and(|n| buf[..*n].starts_with(b"HTTP/1.1 408")));
+    }
+}
