@@ -174,3 +174,45 @@ fn the_harness_distinguishes_good_from_bad() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     check(status, &ct, &resp).unwrap();
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Arbitrary bytes as Idempotency-Key, Authorization (after a valid token or instead of it),
+    /// Last-Event-ID and Content-Type: never a 5xx, always a problem on error.
+    #[test]
+    fn arbitrary_header_values_never_5xx(value in prop::collection::vec(any::<u8>(), 0..300), which in 0..5u8) {
+        let f = fixture();
+        let Ok(v) = axum::http::HeaderValue::from_bytes(&value) else { return Ok(()) };
+        let (method, path) = if which == 3 { ("GET", "/v1/events") } else { ("POST", "/v1/cards") };
+        let mut req = Request::builder().method(method).uri(path);
+        let body = format!(r#"{{"id":"{}","title":"h"}}"#, uuid::Uuid::now_v7());
+        req = match which {
+            0 => req.header("authorization", format!("Bearer {}", f.token)).header("idempotency-key", v).header("content-type", "application/json"),
+            1 => req.header("authorization", v).header("idempotency-key", "k-auth").header("content-type", "application/json"),
+            2 => req.header("authorization", format!("Bearer {}", f.token)).header("authorization", v).header("idempotency-key", "k2").header("content-type", "application/json"),
+            3 => req.header("authorization", format!("Bearer {}", f.token)).header("last-event-id", v),
+            _ => req.header("authorization", format!("Bearer {}", f.token)).header("idempotency-key", uuid::Uuid::new_v4().to_string()).header("content-type", v),
+        };
+        let req = req.body(Body::from(body)).unwrap();
+        let app = deckhand_server::app(f.state.clone());
+        let (status, ct, bytes) = f.rt.block_on(async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            if ct.starts_with("text/event-stream") {
+                // An accepted stream never ends: its head is the answer.
+                return (status, ct, Vec::new());
+            }
+            (status, ct, axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec())
+        });
+        if ct.starts_with("text/event-stream") {
+            prop_assert_eq!(status, StatusCode::OK);
+            return Ok(());
+        }
+        check(status, &ct, &bytes)?;
+        if which == 2 {
+            prop_assert_eq!(status, StatusCode::UNAUTHORIZED, "two Authorization headers");
+        }
+    }
+}

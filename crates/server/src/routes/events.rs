@@ -133,7 +133,10 @@ fn events(
         // heartbeat) also catches revocations made by another process (`deckhand-server user revoke`).
         let mut revocations = state.revocations.subscribe();
         let every = state.config.heartbeat.max(std::time::Duration::from_millis(100));
-        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        // First check at a random point of the interval: streams opened together (say, every
+        // client reconnecting after a restart) must not all hit the database in the same instant.
+        let jitter = every.mul_f64(rand::random::<f64>());
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every / 2 + jitter, every);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         yield Ok(Event::default().retry(state.config.sse_retry).comment("connected"));
         let mut last = start;
