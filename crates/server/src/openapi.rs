@@ -37,10 +37,10 @@ impl Modify for NonEmptyChanges {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::RefOr;
         use utoipa::openapi::schema::Schema;
-        if let Some(components) = openapi.components.as_mut() {
-            if let Some(RefOr::T(Schema::Object(changes))) = components.schemas.get_mut("CardChanges") {
-                changes.min_properties = Some(1);
-            }
+        if let Some(RefOr::T(Schema::Object(changes))) =
+            openapi.components.as_mut().and_then(|c| c.schemas.get_mut("CardChanges"))
+        {
+            changes.min_properties = Some(1);
         }
     }
 }

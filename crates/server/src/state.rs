@@ -53,6 +53,7 @@ impl AppState {
     }
 
     /// Reserves an SSE stream slot for `user`, or the problem that refuses it.
+    #[allow(clippy::result_large_err)] // the problem document, as everywhere in the handlers
     pub fn open_sse_slot(&self, user: UserId) -> Result<SseSlot, crate::error::ApiError> {
         use deckhand_protocol::ErrorCode;
         let mut slots = self.sse_slots.lock().unwrap_or_else(|p| p.into_inner());
