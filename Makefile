@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings ui test test-rust test-ui run clean
+.PHONY: help setup bindings ui test test-rust test-ui test-e2e app run clean
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
@@ -20,15 +20,24 @@ bindings: setup
 ui: bindings
 	cd ui && npm run build
 
-test: ui test-rust test-ui
+test: ui test-rust test-ui test-e2e
 
 test-rust: setup
 	$(CARGO) test --workspace --locked
 
 test-ui: ui
-	@if [ -f tests/package.json ]; then cd tests && npm run test:ui; fi
+	cd tests && npm run test:ui
 
-run: ui
+# The real app embeds ui/dist at compile time, so it is built after the UI.
+app: ui
+	$(CARGO) build --locked -p deckhand-server -p deckhand-cli
+	$(CARGO) build --locked -p deckhand --features custom-protocol
+
+# The real app under tauri-driver + Xvfb against a real server; screenshots in target/screenshots/.
+test-e2e: app
+	cd tests && npm run test:e2e
+
+run: app
 	scripts/run-local.sh
 
 clean:

@@ -8,8 +8,8 @@ STATE=.deckhand
 PORT="${DECKHAND_PORT:-8787}"
 mkdir -p "$STATE"
 
-cargo build --locked -p deckhand-server
-cargo build --locked -p deckhand --features custom-protocol
+
+
 
 SERVER=target/debug/deckhand-server
 if [ ! -s "$STATE/token" ]; then

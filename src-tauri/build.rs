@@ -1,6 +1,34 @@
 fn main() {
     // Capabilities live beside the shell's sources, not at the package root.
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
-    let attrs = tauri_build::Attributes::new().capabilities_path_pattern("./src-tauri/capabilities/**/*");
+    // Every app command gets an `allow-<command>` permission; the main capability grants exactly these.
+    let commands: &[&str] = &[
+        "cards_list",
+        "card_get",
+        "lanes_list",
+        "tags_list",
+        "card_create",
+        "card_update",
+        "card_move",
+        "card_delete",
+        "cards_bulk",
+        "outbox_list",
+        "outbox_retry",
+        "outbox_retry_all",
+        "outbox_discard",
+        "conflicts_list",
+        "conflict_resolve",
+        "sync_pause",
+        "sync_resume",
+        "sync_now",
+        "sync_status",
+        "sync_history",
+        "open_logs_folder",
+        "settings_get",
+        "settings_set",
+    ];
+    let attrs = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(commands));
     tauri_build::try_build(attrs).expect("tauri-build failed");
 }

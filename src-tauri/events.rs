@@ -2,14 +2,13 @@
 
 use deckhand_core::Engine;
 use deckhand_core::model::EngineEvent;
-use tauri::{AppHandle, Emitter, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
 pub const ENGINE_EVENT: &str = "engine-event";
 
 pub fn forward<R: Runtime>(app: AppHandle<R>, engine: &Engine) {
     let mut rx = engine.subscribe();
-    let status_engine = engine.clone();
     tauri::async_runtime::spawn(async move {
         loop {
             match rx.recv().await {
@@ -20,8 +19,10 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, engine: &Engine) {
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "engine events lagged; asking the UI to reload");
                     let _ = app.emit(ENGINE_EVENT, &EngineEvent::CardsChanged { ids: Vec::new() });
-                    let status = status_engine.status().await;
-                    let _ = app.emit(ENGINE_EVENT, &EngineEvent::StatusChanged { status });
+                    if let Some(shell) = app.try_state::<crate::state::Shell>() {
+                        let status = shell.engine.status().await;
+                        let _ = app.emit(ENGINE_EVENT, &EngineEvent::StatusChanged { status });
+                    }
                 }
                 Err(RecvError::Closed) => return,
             }

@@ -1,8 +1,98 @@
-//! Deckhand desktop shell: a thin Tauri v2 layer over `deckhand-core`.
+//! Deckhand desktop shell: a thin Tauri v2 layer over `deckhand-core`. Commands map 1:1 to the
+//! engine (docs/commands.md); engine events are forwarded; no sync logic lives here.
+
+pub mod commands;
+pub mod error;
+pub mod events;
+mod logging;
+pub mod settings;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use deckhand_core::{Engine, EngineConfig};
+use tauri::{App, Builder, Manager, Runtime};
+
+use crate::state::Shell;
+
+/// Where the database, settings and logs live: the given dir, `DECKHAND_DATA_DIR`, or the
+/// platform app data dir.
+fn data_dir<R: Runtime>(app: &App<R>, given: Option<PathBuf>) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    if let Ok(dir) = std::env::var("DECKHAND_DATA_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    Ok(app.path().app_data_dir()?)
+}
+
+/// Opens the engine on the local database (cards show at once) and starts syncing in the background.
+pub fn setup<R: Runtime>(app: &mut App<R>, given: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
+    let data_dir = data_dir(app, given)?;
+    let log_dir = data_dir.join("logs");
+    std::fs::create_dir_all(&log_dir)?;
+    if let Some(guard) = logging::init(&log_dir) {
+        app.manage(guard);
+    }
+    let settings = settings::load(app.handle(), &data_dir);
+    let mut config = EngineConfig::new(&data_dir);
+    config.server = commands::settings::server_of(&settings);
+    config.drain_window = settings.drain_window.max(1) as usize;
+    tracing::info!(data_dir = %data_dir.display(), server = ?settings.server_url, "opening engine");
+    let engine = tauri::async_runtime::block_on(Engine::open(config))?;
+    if !settings.sync_enabled {
+        tauri::async_runtime::block_on(engine.pause());
+    }
+    events::forward(app.handle().clone(), &engine);
+    app.manage(Shell { engine, settings: Mutex::new(settings), data_dir, log_dir });
+    Ok(())
+}
+
+/// The app minus its context and setup: `run` uses the real runtime, tests the mock one and call
+/// `setup` themselves with their own data dir.
+pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+    use commands::{cards, conflicts, outbox, sync};
+    builder
+        .plugin(tauri_plugin_store::Builder::new().build())
+        .invoke_handler(tauri::generate_handler![
+            cards::cards_list,
+            cards::card_get,
+            cards::lanes_list,
+            cards::tags_list,
+            cards::card_create,
+            cards::card_update,
+            cards::card_move,
+            cards::card_delete,
+            cards::cards_bulk,
+            outbox::outbox_list,
+            outbox::outbox_retry,
+            outbox::outbox_retry_all,
+            outbox::outbox_discard,
+            conflicts::conflicts_list,
+            conflicts::conflict_resolve,
+            sync::sync_pause,
+            sync::sync_resume,
+            sync::sync_now,
+            sync::sync_status,
+            sync::sync_history,
+            sync::open_logs_folder,
+            commands::settings::settings_get,
+            commands::settings::settings_set,
+        ])
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Destroyed = event {
+                if let Some(shell) = window.try_state::<Shell>() {
+                    tauri::async_runtime::block_on(shell.engine.shutdown());
+                }
+            }
+        })
+}
 
 pub fn run() {
-    tauri::Builder::default()
-        .plugin(tauri_plugin_store::Builder::new().build())
+    builder(tauri::Builder::default())
+        .setup(|app| setup(app, None))
         .run(tauri::generate_context!())
         .expect("error while running Deckhand");
 }

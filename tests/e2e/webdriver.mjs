@@ -1,6 +1,6 @@
 // A minimal W3C WebDriver client over fetch: enough to drive the real app through tauri-driver
 // (which fronts WebKitWebDriver). No browser is downloaded; nothing but Node's built-ins.
-const ELEMENT = "element-6066-11e4-a6fc-4fb4e3d6c4b0";
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 export class WebDriver {
   constructor(base) {
@@ -54,6 +54,22 @@ export class WebDriver {
   async findAll(css) {
     const v = await this.#req("POST", this.s("/elements"), { using: "css selector", value: css });
     return v.map((e) => e[ELEMENT]);
+  }
+
+  /** The first element matching `css` whose trimmed text is `text` (null when none). */
+  async findByText(css, text) {
+    const v = await this.exec(
+      "return [...document.querySelectorAll(arguments[0])].find((e) => e.textContent.trim() === arguments[1]) ?? null",
+      css,
+      text,
+    );
+    return v ? v[ELEMENT] : null;
+  }
+
+  /** Waits for a visible element by text and clicks it. */
+  async clickText(css, text, timeoutMs) {
+    const id = await this.waitFor(`${css} "${text}"`, () => this.findByText(css, text), timeoutMs);
+    await this.click(id);
   }
 
   async click(id) {

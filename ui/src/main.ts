@@ -1,1 +1,60 @@
-document.getElementById("app")!.textContent = "Deckhand";
+// Deckhand UI entry: lay out the shell, load once, then follow `engine-event`.
+import "./styles.css";
+import { api, errorMessage } from "./api";
+import { mountBoard } from "./components/board";
+import { mountBulkBar } from "./components/bulkbar";
+import { mountDashboardRefresh } from "./components/dashboard";
+import { mountEditor } from "./components/editor";
+import { openFirstRun } from "./components/firstrun";
+import { mountList } from "./components/list";
+import { mountSettings } from "./components/settings";
+import { mountStatusBar } from "./components/statusbar";
+import { mountToasts, toast } from "./components/toasts";
+import { mountToolbar, setView } from "./components/toolbar";
+import { loadBoard, loadLanes, loadStatus, loadTags, resetList } from "./data";
+import { h } from "./dom";
+import { subscribeEngineEvents } from "./events";
+import { installShortcuts } from "./keyboard";
+import { state } from "./state";
+import { applyTheme } from "./theme";
+
+async function start(): Promise<void> {
+  const app = document.getElementById("app")!;
+  const board = h("div", { class: "view board-view", id: "board-view", role: "region", "aria-label": "Board" });
+  const list = h("div", { class: "view list-view", id: "list-view", role: "region", "aria-label": "List" });
+  const settings = h("div", { class: "view settings-view", id: "settings-view" });
+  const main = h("main", { class: "content" }, board, list, settings);
+  mountToolbar(app);
+  mountBulkBar(app);
+  app.appendChild(main);
+  mountEditor(app);
+  mountStatusBar(app);
+  mountToasts(document.body);
+  setView("board");
+  installShortcuts();
+  mountDashboardRefresh();
+
+  try {
+    // Subscribe while loading so nothing that happens during start-up is missed.
+    const [s] = await Promise.all([
+      api.settingsGet(),
+      subscribeEngineEvents(),
+      loadLanes(),
+      loadTags(),
+      loadStatus(),
+    ]);
+    state.settings = s;
+    applyTheme(s.theme);
+    await Promise.all([loadBoard(), resetList()]);
+    mountBoard(board);
+    mountList(list);
+    mountSettings(settings);
+    document.body.dataset.ready = "true";
+    if (!s.first_run_done) openFirstRun(s);
+  } catch (err) {
+    toast(`Deckhand could not load: ${errorMessage(err)}`, "error", 60000);
+    document.body.dataset.ready = "error";
+  }
+}
+
+void start();

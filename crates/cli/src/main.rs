@@ -1,1 +1,75 @@
-fn main() {}
+//! `deckhand-cli`: the headless face of deckhand-core. Card commands work locally and return at
+//! once; only `sync` talks to the server. Errors: one line on stderr, non-zero exit, no panic.
+
+mod args;
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use deckhand_core::{Engine, EngineConfig, ServerSettings};
+
+use args::{Cli, Command};
+use commands::sync::{SyncOutcome, idle_exit_code};
+use output::Out;
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/deckhand-cli")).unwrap_or_else(|| ".deckhand-cli".into())
+}
+
+fn config(cli: &Cli, online: bool) -> anyhow::Result<EngineConfig> {
+    let mut config = EngineConfig::new(cli.data_dir.clone().unwrap_or_else(default_data_dir));
+    if online {
+        let (Some(url), Some(token)) = (&cli.server, &cli.token) else {
+            anyhow::bail!("sync needs --server URL and --token T (or DECKHAND_SERVER and DECKHAND_TOKEN)");
+        };
+        config.server = Some(ServerSettings { url: url.clone(), token: token.clone() });
+        // A one-shot run pulls the change feed; it does not need the realtime stream.
+        config.realtime = false;
+    }
+    Ok(config)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let out = Out { json: cli.json };
+    let online = matches!(cli.command, Command::Sync { .. });
+    let engine = Engine::open(config(&cli, online)?).await?;
+    let code = match cli.command {
+        Command::Cards { command } => commands::cards::run(&engine, &out, command).await.map(|_| 0),
+        Command::Outbox { command } => commands::outbox::run(&engine, &out, command).await.map(|_| 0),
+        Command::Conflicts { command } => commands::conflicts::run(&engine, &out, command).await.map(|_| 0),
+        Command::Sync { command } => match commands::sync::run(&engine, &out, command).await {
+            Ok(SyncOutcome::Done) => Ok(0),
+            Ok(SyncOutcome::NotIdle(e)) => {
+                eprintln!("deckhand-cli: not idle: {e}");
+                Ok(idle_exit_code(&e))
+            }
+            Err(e) => Err(e),
+        },
+    };
+    engine.shutdown().await;
+    code
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("deckhand-cli: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("deckhand-cli: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -112,6 +112,9 @@ async fn invalid_fields_are_422_with_errors() {
                  json!({"id": id, "title": "t", "colour": "red"}), json!([1, 2])] {
         ann.create(&body).await.problem(422, "validation_failed");
     }
+    // A field of the wrong type is named by its path.
+    assert_eq!(fields(&ann.create(&json!({"id": id, "title": 5})).await), ["title"]);
+    assert_eq!(fields(&ann.create(&json!({"id": id, "title": "t", "tags": ["a", 7]})).await), ["tags[1]"]);
     assert!(ann.get("/v1/cards").await.page().items.is_empty(), "an invalid create took effect");
 }
 

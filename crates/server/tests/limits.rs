@@ -70,12 +70,25 @@ async fn concurrency_cap_answers_503_with_retry_after() {
     let h = Harness::start_with(|c| c.max_concurrency = 1).await;
     let ann = h.user("ann");
     let id = Uuid::now_v7();
-    let slow = slow_post(&ann, id);
-    let r = poll("a 503 while the slow POST holds the permit", || async {
-        let r = ann.get("/v1/cards").await;
-        (r.status != 200).then_some(r)
-    })
-    .await;
+    // A probe may hold the only permit just as the slow POST arrives; then the POST itself is
+    // refused and is sent again.
+    let (slow, r) = loop {
+        let slow = slow_post(&ann, id);
+        let task = &slow.task;
+        let ann = &ann;
+        let r = poll("a 503 while the slow POST holds the permit", || async move {
+            if task.is_finished() {
+                return Some(None);
+            }
+            let r = ann.get("/v1/cards").await;
+            (r.status != 200).then_some(Some(r))
+        })
+        .await;
+        match r {
+            Some(r) => break (slow, r),
+            None => slow.task.await.unwrap().problem(503, "overloaded"),
+        };
+    };
     r.problem(503, "overloaded");
     assert!(retry_after(&r) >= 1);
     // SSE streams are exempt from the cap; health checks need no permit.

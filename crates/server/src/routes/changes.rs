@@ -14,8 +14,8 @@ use crate::state::AppState;
 
 #[utoipa::path(get, path = "/v1/changes", operation_id = "listChanges", tag = "changes",
     params(
-        ("since" = Option<i64>, Query, description = "Last seq the caller has; default 0"),
-        ("limit" = Option<u32>, Query, description = "1..=1000, default 100"),
+        ("since" = Option<i64>, Query, minimum = 0, description = "Last seq the caller has; default 0"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "1..=1000, default 100"),
     ),
     responses(
         (status = 200, description = "Changes after `since`, by seq", body = ChangesPage),

@@ -1,0 +1,172 @@
+//! Command-line shape of `deckhand-cli`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "deckhand-cli", version, about = "Headless Deckhand client: same database and engine as the app")]
+pub struct Cli {
+    /// Where deckhand.db lives.
+    #[arg(long, global = true, env = "DECKHAND_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Sync server, e.g. http://127.0.0.1:8787 (only `sync` talks to it).
+    #[arg(long, global = true, env = "DECKHAND_SERVER")]
+    pub server: Option<String>,
+    /// Bearer token for the server.
+    #[arg(long, global = true, env = "DECKHAND_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create, edit, move, delete, list and search cards (local; returns at once).
+    Cards {
+        #[command(subcommand)]
+        command: CardsCommand,
+    },
+    /// Talk to the server.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
+    /// Queued operations.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// Cards changed on two sides that could not merge.
+    Conflicts {
+        #[command(subcommand)]
+        command: ConflictsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CardsCommand {
+    /// Create a card and print it.
+    Add(AddArgs),
+    /// Change some fields of a card.
+    Edit(EditArgs),
+    /// Delete a card.
+    Rm { id: Uuid },
+    /// Move a card to a lane (and position).
+    Mv {
+        id: Uuid,
+        #[arg(long)]
+        lane: String,
+        #[arg(long)]
+        position: Option<f64>,
+    },
+    /// List cards by lane and position.
+    List {
+        #[arg(long)]
+        lane: Option<String>,
+        #[arg(long)]
+        tag: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+    /// Show one card with its sync state.
+    Show { id: Uuid },
+    /// Full-text search over title, body, url and tags.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+#[derive(Args)]
+pub struct AddArgs {
+    #[arg(long)]
+    pub title: String,
+    #[arg(long)]
+    pub body: Option<String>,
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    #[arg(long)]
+    pub lane: Option<String>,
+    #[arg(long)]
+    pub pinned: bool,
+}
+
+#[derive(Args)]
+pub struct EditArgs {
+    pub id: Uuid,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long)]
+    pub body: Option<String>,
+    /// A URL, or "" to clear the link.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Replaces the tags (repeat for several).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Remove every tag.
+    #[arg(long, conflicts_with = "tags")]
+    pub clear_tags: bool,
+    #[arg(long)]
+    pub lane: Option<String>,
+    #[arg(long)]
+    pub position: Option<f64>,
+    #[arg(long)]
+    pub pinned: Option<bool>,
+}
+
+#[derive(Subcommand)]
+pub enum SyncCommand {
+    /// Drain the outbox and pull changes.
+    Run {
+        /// Exit 0 once the outbox is empty and caught up; non-zero with a reason otherwise.
+        #[arg(long)]
+        until_idle: bool,
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Counts, connection and breaker state.
+    Status,
+}
+
+#[derive(Subcommand)]
+pub enum OutboxCommand {
+    List,
+    /// Retry a failed operation, or all of them.
+    Retry {
+        #[arg(required_unless_present = "all")]
+        op: Option<i64>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Drop a failed operation; the card rolls back to its confirmed copy.
+    Discard { op: i64 },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Keep {
+    Mine,
+    Theirs,
+}
+
+#[derive(Subcommand)]
+pub enum ConflictsCommand {
+    List,
+    /// Settle a conflict: keep mine, keep theirs, or a merged card from a JSON file.
+    Resolve {
+        card_id: Uuid,
+        #[arg(long, conflicts_with = "merged", required_unless_present = "merged")]
+        keep: Option<Keep>,
+        /// A JSON file with the merged card fields (title, body, url, tags, lane, position, pinned).
+        #[arg(long)]
+        merged: Option<PathBuf>,
+    },
+}

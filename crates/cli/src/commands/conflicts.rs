@@ -1,0 +1,31 @@
+use deckhand_core::Engine;
+use deckhand_core::model::{CardFields, Resolution};
+
+use crate::args::{ConflictsCommand, Keep};
+use crate::output::{Out, conflict_line};
+
+pub async fn run(engine: &Engine, out: &Out, cmd: ConflictsCommand) -> anyhow::Result<()> {
+    match cmd {
+        ConflictsCommand::List => {
+            let list = engine.conflicts().await?;
+            out.value(&list, || list.iter().map(conflict_line).collect::<Vec<_>>().join("\n"));
+        }
+        ConflictsCommand::Resolve { card_id, keep, merged } => {
+            let resolution = match (keep, merged) {
+                (Some(Keep::Mine), _) => Resolution::KeepMine,
+                (Some(Keep::Theirs), _) => Resolution::KeepTheirs,
+                (None, Some(file)) => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                    let fields: CardFields = serde_json::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("{} is not a card JSON: {e}", file.display()))?;
+                    Resolution::Merged { fields }
+                }
+                (None, None) => anyhow::bail!("pass --keep mine|theirs or --merged FILE"),
+            };
+            engine.resolve(card_id, resolution).await?;
+            out.value(&serde_json::json!({ "resolved": card_id }), || format!("resolved {card_id}"));
+        }
+    }
+    Ok(())
+}

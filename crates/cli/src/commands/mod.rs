@@ -1,0 +1,4 @@
+pub mod cards;
+pub mod conflicts;
+pub mod outbox;
+pub mod sync;

@@ -1,0 +1,121 @@
+//! The desktop commands through Tauri's mock runtime, against a real engine on a temp data dir
+//! and a real deckhand-server on 127.0.0.1:0.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use deckhand_server::testing::TestServer;
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{Listener, WebviewWindow, WebviewWindowBuilder};
+
+fn invoke(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        webview,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().expect("json response"))
+}
+
+fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn commands_drive_a_real_engine_against_a_real_server() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = tauri::async_runtime::block_on(TestServer::start(&server_dir.path().join("server.db")));
+    let token = server.add_user("shell");
+
+    // The real context: the real capability file decides which commands the window may call.
+    let mut app = deckhand_app::builder(mock_builder()).build(tauri::generate_context!()).expect("app builds");
+    deckhand_app::setup(&mut app, Some(data_dir.path().to_path_buf())).expect("engine opens");
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    let (tx, events) = mpsc::channel::<Value>();
+    app.listen_any("engine-event", move |e| {
+        let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
+    });
+
+    // Fresh install: no server, token masked.
+    let s = invoke(&webview, "settings_get", json!({})).unwrap();
+    assert_eq!(s["server_url"], Value::Null);
+    assert_eq!(s["token_set"], false);
+
+    // Offline write shows at once as pending.
+    let card = invoke(&webview, "card_create", json!({ "input": { "title": "from the shell", "tags": ["a"] } })).unwrap();
+    assert_eq!(card["title"], "from the shell");
+    assert_eq!(card["sync_state"], "pending");
+    let id = card["id"].as_str().unwrap().to_string();
+    poll("cards_changed event", Duration::from_secs(5), || {
+        events.try_recv().ok().filter(|e| e["type"] == "cards_changed" && e["ids"].to_string().contains(&id))
+    });
+
+    // Bad input is a typed error, never a bare string.
+    let err = invoke(&webview, "card_update", json!({ "id": id, "changes": { "title": "   " } })).unwrap_err();
+    assert_eq!(err["kind"], "validation", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("title"), "{err}");
+    let err = invoke(&webview, "settings_set", json!({ "settings": {
+        "server_url": "ftp://nope", "token": null, "token_set": false, "sync_enabled": true,
+        "drain_window": 8, "theme": "dark", "first_run_done": true } }))
+    .unwrap_err();
+    assert_eq!(err["kind"], "config", "{err}");
+
+    // Connecting applies at once (no restart) and the token never comes back.
+    let saved = invoke(&webview, "settings_set", json!({ "settings": {
+        "server_url": server.url(), "token": token, "token_set": false, "sync_enabled": true,
+        "drain_window": 4, "theme": "dark", "first_run_done": true } }))
+    .unwrap();
+    assert_eq!(saved["token"], Value::Null);
+    assert_eq!(saved["token_set"], true);
+    assert_eq!(saved["drain_window"], 4);
+
+    poll("card synced", Duration::from_secs(20), || {
+        let c = invoke(&webview, "card_get", json!({ "id": id })).unwrap();
+        (c["sync_state"] == "synced").then_some(())
+    });
+    let uuid = id.parse().unwrap();
+    let on_server = server.storage().get_card(1, uuid).unwrap().expect("card reached the server");
+    assert_eq!(on_server.title, "from the shell");
+    assert_eq!(on_server.tags, vec!["a".to_string()]);
+
+    let status = invoke(&webview, "sync_status", json!({})).unwrap();
+    assert_eq!(status["pending"], 0, "{status}");
+    assert_eq!(invoke(&webview, "outbox_list", json!({})).unwrap(), json!([]));
+    assert_eq!(invoke(&webview, "conflicts_list", json!({})).unwrap(), json!([]));
+    let page = invoke(&webview, "cards_list", json!({ "query": { "text": "shell" } })).unwrap();
+    assert_eq!(page["total"], 1, "{page}");
+    let lanes = invoke(&webview, "lanes_list", json!({})).unwrap();
+    assert_eq!(lanes[0]["lane"], "inbox");
+
+    // Moves and deletes go through the engine too, and reach the server.
+    invoke(&webview, "card_move", json!({ "id": id, "lane": "doing", "position": 2.0 })).unwrap();
+    invoke(&webview, "card_delete", json!({ "id": id })).unwrap();
+    poll("delete on the server", Duration::from_secs(20), || {
+        server.storage().get_card(1, uuid).unwrap().filter(|c| c.deleted).map(|_| ())
+    });
+    let history = invoke(&webview, "sync_history", json!({ "limit": 50 })).unwrap();
+    assert!(history.as_array().is_some_and(|h| !h.is_empty()), "{history}");
+
+    // Settings persist in the store file for the next start.
+    let stored = std::fs::read_to_string(data_dir.path().join("settings.json")).unwrap();
+    assert!(stored.contains(&server.url()));
+    tauri::async_runtime::block_on(server.stop());
+}

@@ -1,0 +1,337 @@
+// A stand-in for the Rust side in browser tests: implements the commands of docs/commands.md over
+// in-memory data and emits `engine-event`s through @tauri-apps/api's mockIPC. Tests drive it via
+// `window.__fake` (trigger events, inspect calls). Bundled by esbuild in tests/ui/helpers.mjs.
+import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import type { AppSettings } from "../../../ui/src/bindings/AppSettings";
+import type { BulkAction } from "../../../ui/src/bindings/BulkAction";
+import type { CardChanges } from "../../../ui/src/bindings/CardChanges";
+import type { CardView } from "../../../ui/src/bindings/CardView";
+import type { ConflictRecord } from "../../../ui/src/bindings/ConflictRecord";
+import type { EngineEvent } from "../../../ui/src/bindings/EngineEvent";
+import type { HistoryEntry } from "../../../ui/src/bindings/HistoryEntry";
+import type { ListQuery } from "../../../ui/src/bindings/ListQuery";
+import type { NewCardInput } from "../../../ui/src/bindings/NewCardInput";
+import type { OpError } from "../../../ui/src/bindings/OpError";
+import type { OutboxEntry } from "../../../ui/src/bindings/OutboxEntry";
+import type { SyncStatus } from "../../../ui/src/bindings/SyncStatus";
+
+type Args = Record<string, unknown>;
+interface FakeConfig {
+  cards?: Partial<CardView>[];
+  generate?: number;
+  lanes?: string[];
+  settings?: Partial<AppSettings>;
+  status?: Partial<SyncStatus>;
+  outbox?: Partial<OutboxEntry>[];
+  conflicts?: ConflictRecord[];
+  history?: HistoryEntry[];
+  holdBulk?: boolean;
+}
+
+const config: FakeConfig = (window as unknown as { __FAKE_CONFIG__?: FakeConfig }).__FAKE_CONFIG__ ?? {};
+const NOW = "2026-11-24T12:00:00Z";
+let seq = 0;
+const uuid = () => `00000000-0000-7000-8000-${(++seq).toString(16).padStart(12, "0")}`;
+
+function makeCard(p: Partial<CardView>, i: number): CardView {
+  return {
+    id: p.id ?? uuid(),
+    title: p.title ?? `Card ${i + 1}`,
+    body: p.body ?? "",
+    url: p.url ?? null,
+    tags: p.tags ?? [],
+    lane: p.lane ?? "inbox",
+    position: p.position ?? i + 1,
+    pinned: p.pinned ?? false,
+    confirmed_version: p.confirmed_version ?? 1,
+    created_at: p.created_at ?? NOW,
+    updated_at: p.updated_at ?? NOW,
+    sync_state: p.sync_state ?? "synced",
+    error: p.error ?? null,
+  };
+}
+
+const lanesOrder = config.lanes ?? ["inbox", "doing", "done"];
+let cards: CardView[] = (config.cards ?? []).map(makeCard);
+if (config.generate) {
+  for (let i = 0; i < config.generate; i++) {
+    cards.push(makeCard({ title: `Generated card ${i + 1}`, lane: lanesOrder[i % lanesOrder.length], tags: i % 7 === 0 ? ["seven"] : [] }, i));
+  }
+}
+let settings: AppSettings = {
+  server_url: "https://sync.example.test",
+  token: null,
+  token_set: true,
+  sync_enabled: true,
+  drain_window: 8,
+  theme: "light",
+  first_run_done: true,
+  ...config.settings,
+};
+let status: SyncStatus = {
+  connection: "online",
+  breaker: "closed",
+  pending: 0,
+  in_flight: 0,
+  failed: 0,
+  conflicts: 0,
+  oldest_pending_age_ms: null,
+  last_synced_at: NOW,
+  stream: {
+    state: "connected",
+    connected_since: NOW,
+    events_created: 3,
+    events_updated: 12,
+    events_deleted: 1,
+    last_event_at: NOW,
+    last_event_id: 42,
+  },
+  ...config.status,
+};
+let nextOp = 100;
+const outbox: OutboxEntry[] = (config.outbox ?? []).map((o) => ({
+  op_id: o.op_id ?? nextOp++,
+  card_id: o.card_id ?? cards[0]?.id ?? uuid(),
+  card_title: o.card_title ?? "",
+  kind: o.kind ?? "update",
+  state: o.state ?? "pending",
+  priority: o.priority ?? "normal",
+  idempotency_key: o.idempotency_key ?? `key-${nextOp}`,
+  attempts: o.attempts ?? 0,
+  created_at: o.created_at ?? NOW,
+  next_attempt_at: o.next_attempt_at ?? null,
+  last_error: o.last_error ?? null,
+}));
+const conflicts: ConflictRecord[] = [...(config.conflicts ?? [])];
+const history: HistoryEntry[] = config.history ?? [
+  { id: 1, at: NOW, kind: "op.sent", card_id: null, message: "update sent" },
+  { id: 2, at: NOW, kind: "remote.card.updated", card_id: null, message: "a card changed on the server" },
+];
+const calls: { cmd: string; args: Args }[] = [];
+let bulkGate: (() => void) | null = null;
+
+function fire(ev: EngineEvent): Promise<void> {
+  return emit("engine-event", JSON.parse(JSON.stringify(ev)));
+}
+const changed = (...ids: string[]) => fire({ type: "cards_changed", ids });
+const err = (kind: string, message: string) => ({ kind, message });
+const find = (id: unknown) => cards.find((c) => c.id === id);
+
+function order(a: CardView, b: CardView): number {
+  const la = lanesOrder.indexOf(a.lane);
+  const lb = lanesOrder.indexOf(b.lane);
+  if (la !== lb) return (la < 0 ? 99 : la) - (lb < 0 ? 99 : lb) || a.lane.localeCompare(b.lane);
+  return a.position - b.position;
+}
+
+function list(q: ListQuery) {
+  const text = q.text?.trim().toLowerCase();
+  const matched = cards
+    .filter((c) => !q.lane || c.lane === q.lane)
+    .filter((c) => !q.tag || c.tags.includes(q.tag))
+    .filter((c) => !text || [c.title, c.body, c.url ?? "", ...c.tags].join(" ").toLowerCase().includes(text))
+    .sort(order);
+  const offset = q.offset ?? 0;
+  const limit = q.limit ?? 1000;
+  return { items: matched.slice(offset, offset + limit), total: matched.length };
+}
+
+function touch(card: CardView): CardView {
+  card.updated_at = new Date().toISOString();
+  card.sync_state = "pending";
+  card.error = null;
+  return card;
+}
+
+function applyChanges(card: CardView, ch: CardChanges): void {
+  if (ch.title !== undefined) card.title = ch.title;
+  if (ch.body !== undefined) card.body = ch.body;
+  if (ch.url !== undefined) card.url = ch.url;
+  if (ch.tags !== undefined) card.tags = ch.tags;
+  if (ch.lane !== undefined) card.lane = ch.lane;
+  if (ch.position !== undefined) card.position = ch.position;
+  if (ch.pinned !== undefined) card.pinned = ch.pinned;
+}
+
+async function bulk(ids: string[], action: BulkAction, jobId: string): Promise<number> {
+  let done = 0;
+  for (const id of ids) {
+    const card = find(id);
+    if (card) {
+      if (action.action === "move") card.lane = action.lane;
+      else if (action.action === "add_tag") card.tags = [...new Set([...card.tags, action.tag])];
+      else if (action.action === "remove_tag") card.tags = card.tags.filter((t) => t !== action.tag);
+      else if (action.action === "delete") cards = cards.filter((c) => c.id !== id);
+      else applyChanges(card, action.changes);
+      if (action.action !== "delete") touch(card);
+    }
+    done++;
+    await fire({ type: "bulk_progress", job_id: jobId, done, total: ids.length });
+    if (done === 1 && fake.holdBulk) await new Promise<void>((r) => (bulkGate = r));
+  }
+  await changed(...ids);
+  return ids.length;
+}
+
+async function handle(cmd: string, a: Args): Promise<unknown> {
+  switch (cmd) {
+    case "cards_list":
+      return list((a.query ?? {}) as ListQuery);
+    case "card_get":
+      return find(a.id) ?? null;
+    case "lanes_list": {
+      const names = [...lanesOrder, ...new Set(cards.map((c) => c.lane).filter((l) => !lanesOrder.includes(l)))];
+      return names.map((lane) => ({ lane, count: cards.filter((c) => c.lane === lane).length }));
+    }
+    case "tags_list":
+      return [...new Set(cards.flatMap((c) => c.tags))].sort();
+    case "card_create": {
+      const input = a.input as NewCardInput;
+      if (!input.title?.trim()) throw err("validation", "title must not be empty");
+      const lane = input.lane ?? "inbox";
+      const max = Math.max(0, ...cards.filter((c) => c.lane === lane).map((c) => c.position));
+      const card = makeCard({ ...input, lane, position: input.position ?? max + 1, sync_state: "pending", confirmed_version: null } as Partial<CardView>, cards.length);
+      cards.push(card);
+      void changed(card.id);
+      return card;
+    }
+    case "card_update": {
+      const card = find(a.id);
+      if (!card) throw err("not_found", "no such card");
+      applyChanges(card, a.changes as CardChanges);
+      touch(card);
+      void changed(card.id);
+      return card;
+    }
+    case "card_move": {
+      const card = find(a.id);
+      if (!card) throw err("not_found", "no such card");
+      card.lane = a.lane as string;
+      card.position = (a.position as number | null) ?? Math.max(0, ...cards.filter((c) => c.lane === card.lane && c !== card).map((c) => c.position)) + 1;
+      touch(card);
+      void changed(card.id);
+      return card;
+    }
+    case "card_delete": {
+      if (!find(a.id)) throw err("not_found", "no such card");
+      cards = cards.filter((c) => c.id !== a.id);
+      void changed(a.id as string);
+      return null;
+    }
+    case "cards_bulk":
+      return bulk(a.ids as string[], a.action as BulkAction, a.jobId as string);
+    case "outbox_list":
+      return outbox.map((o) => ({ ...o, card_title: o.card_title || find(o.card_id)?.title || "" }));
+    case "outbox_retry":
+    case "outbox_discard": {
+      const i = outbox.findIndex((o) => o.op_id === a.opId);
+      if (i < 0) throw err("not_found", "no such operation");
+      const op = outbox[i];
+      const card = find(op.card_id);
+      if (cmd === "outbox_discard") {
+        outbox.splice(i, 1);
+        if (card) Object.assign(card, { sync_state: "synced", error: null });
+      } else {
+        Object.assign(op, { state: "pending", last_error: null });
+        if (card) Object.assign(card, { sync_state: "pending", error: null });
+      }
+      if (card) void changed(card.id);
+      return null;
+    }
+    case "outbox_retry_all": {
+      const failed = outbox.filter((o) => o.state === "failed");
+      failed.forEach((o) => Object.assign(o, { state: "pending", last_error: null }));
+      return failed.length;
+    }
+    case "conflicts_list":
+      return conflicts;
+    case "conflict_resolve": {
+      const i = conflicts.findIndex((c) => c.card_id === a.cardId);
+      if (i < 0) throw err("not_found", "no conflict for this card");
+      conflicts.splice(i, 1);
+      const card = find(a.cardId);
+      if (card) card.sync_state = "pending";
+      void fire({ type: "conflict_resolved", card_id: a.cardId as string }).then(() => changed(a.cardId as string));
+      return null;
+    }
+    case "sync_pause":
+      fake.setStatus({ connection: "paused" });
+      return null;
+    case "sync_resume":
+      fake.setStatus({ connection: "online" });
+      return null;
+    case "sync_now":
+      return null;
+    case "sync_status":
+      return status;
+    case "sync_history":
+      return history.slice(0, (a.limit as number) ?? 50);
+    case "settings_get":
+      return { ...settings, token: null };
+    case "settings_set": {
+      const next = a.settings as AppSettings;
+      const tokenSet = next.token === null ? settings.token_set : next.token !== "";
+      settings = { ...next, token: null, token_set: tokenSet };
+      return settings;
+    }
+    case "open_logs_folder":
+      return null;
+    default:
+      throw err("invalid_state", `fake backend: unknown command ${cmd}`);
+  }
+}
+
+const fake = {
+  calls,
+  holdBulk: config.holdBulk ?? false,
+  get cards() {
+    return cards;
+  },
+  callsOf(cmd: string) {
+    return calls.filter((c) => c.cmd === cmd).map((c) => c.args);
+  },
+  emit: fire,
+  changed,
+  releaseBulk() {
+    bulkGate?.();
+    bulkGate = null;
+  },
+  setStatus(p: Partial<SyncStatus>) {
+    status = { ...status, ...p };
+    return fire({ type: "status_changed", status });
+  },
+  async emitConflict(record: ConflictRecord) {
+    conflicts.push(record);
+    const card = find(record.card_id);
+    if (card) card.sync_state = "conflict";
+    await fire({ type: "conflict_detected", conflict: record });
+    await changed(record.card_id);
+  },
+  async failCard(id: string, error: OpError) {
+    const card = find(id)!;
+    card.sync_state = "failed";
+    card.error = error;
+    const op: OutboxEntry = {
+      op_id: nextOp++, card_id: id, card_title: card.title, kind: "update", state: "failed", priority: "normal",
+      idempotency_key: `key-${nextOp}`, attempts: 3, created_at: NOW, next_attempt_at: null, last_error: error,
+    };
+    outbox.push(op);
+    await fire({ type: "op_failed", op_id: op.op_id as unknown as bigint, card_id: id, error });
+    await changed(id);
+    return op.op_id;
+  },
+};
+
+mockWindows("main");
+mockIPC(
+  async (cmd, args) => {
+    const a = (args ?? {}) as Args;
+    calls.push({ cmd, args: JSON.parse(JSON.stringify(a)) });
+    // Like real IPC, results cross a serialisation boundary: never hand out live objects.
+    const result = await handle(cmd, a);
+    return result === undefined ? null : JSON.parse(JSON.stringify(result));
+  },
+  { shouldMockEvents: true },
+);
+(window as unknown as { __fake: typeof fake }).__fake = fake;

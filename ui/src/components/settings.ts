@@ -1,0 +1,87 @@
+// Settings page: server URL, token (masked), sync on/off, drain window, theme.
+import { api } from "../api";
+import { attempt } from "../actions";
+import type { AppSettings } from "../bindings/AppSettings";
+import type { Theme } from "../bindings/Theme";
+import { h, replaceChildren } from "../dom";
+import { state, subscribe } from "../state";
+import { applyTheme } from "../theme";
+import { toast } from "./toasts";
+
+export function mountSettings(root: HTMLElement): void {
+  const render = () => {
+    if (state.view !== "settings" || !state.settings) return;
+    replaceChildren(root, form(state.settings));
+  };
+  subscribe("view", render);
+  render();
+}
+
+export async function saveSettings(next: AppSettings): Promise<AppSettings | undefined> {
+  const saved = await attempt("Saving settings", () => api.settingsSet(next));
+  if (saved) {
+    state.settings = saved;
+    applyTheme(saved.theme);
+  }
+  return saved;
+}
+
+function form(s: AppSettings): HTMLElement {
+  const server = h("input", { id: "set-server", type: "url", value: s.server_url ?? "", placeholder: "https://deckhand.example.com" });
+  const token = h("input", {
+    id: "set-token",
+    type: "password",
+    autocomplete: "off",
+    placeholder: s.token_set ? "•••••••• (stored; type to replace)" : "No token stored",
+  });
+  const clearToken = h("input", { id: "set-clear-token", type: "checkbox", disabled: !s.token_set });
+  const sync = h("input", { id: "set-sync", type: "checkbox", checked: s.sync_enabled });
+  const drain = h("input", { id: "set-drain", type: "number", min: 1, max: 64, step: 1, value: s.drain_window });
+  const theme = h("select", { id: "set-theme" },
+    ...(["system", "light", "dark"] as Theme[]).map((t) => h("option", { value: t, selected: t === s.theme }, t[0].toUpperCase() + t.slice(1))));
+  const f = h(
+    "form",
+    { class: "settings", "aria-labelledby": "settings-title", novalidate: true },
+    h("h2", { id: "settings-title" }, "Settings"),
+    h("section", { class: "settings-group" },
+      h("h3", {}, "Server"),
+      h("div", { class: "field" }, h("label", { for: "set-server" }, "Server URL"), server, h("p", { class: "hint" }, "Leave empty to work offline.")),
+      h("div", { class: "field" }, h("label", { for: "set-token" }, "Access token"), token,
+        h("p", { class: "hint" }, s.token_set ? "A token is stored. It is never shown." : "No token stored.")),
+      h("div", { class: "field field-check" }, clearToken, h("label", { for: "set-clear-token" }, "Remove the stored token")),
+    ),
+    h("section", { class: "settings-group" },
+      h("h3", {}, "Sync"),
+      h("div", { class: "field field-check" }, sync, h("label", { for: "set-sync" }, "Sync enabled")),
+      h("div", { class: "field" }, h("label", { for: "set-drain" }, "Drain window"), drain, h("p", { class: "hint" }, "How many operations are sent at once.")),
+    ),
+    h("section", { class: "settings-group" },
+      h("h3", {}, "Appearance"),
+      h("div", { class: "field" }, h("label", { for: "set-theme" }, "Theme"), theme),
+    ),
+    h("div", { class: "settings-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, "Save settings")),
+  );
+  f.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const drainN = Math.round(Number(drain.value));
+    if (!Number.isFinite(drainN) || drainN < 1) {
+      toast("Drain window must be a positive number.", "error");
+      drain.focus();
+      return;
+    }
+    const next: AppSettings = {
+      ...s,
+      server_url: server.value.trim() || null,
+      token: token.value ? token.value : clearToken.checked ? "" : null,
+      sync_enabled: sync.checked,
+      drain_window: drainN,
+      theme: theme.value as Theme,
+    };
+    const saved = await saveSettings(next);
+    if (saved) {
+      toast("Settings saved.", "success");
+      replaceChildren(f.parentElement!, form(saved));
+    }
+  });
+  return f;
+}

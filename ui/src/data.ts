@@ -1,0 +1,149 @@
+// Loading and refreshing what the views show. Loads once at start, then only what events name.
+import { api } from "./api";
+import type { CardView } from "./bindings/CardView";
+import type { ListQuery } from "./bindings/ListQuery";
+import { BOARD_PAGE, LIST_PAGE, laneNames, notify, state } from "./state";
+
+// Bumped whenever the query (search / filters) changes, so late answers to an older query are dropped.
+let generation = 0;
+
+function baseQuery(): ListQuery {
+  const q: ListQuery = {};
+  if (state.filter.text.trim()) q.text = state.filter.text.trim();
+  if (state.filter.tag) q.tag = state.filter.tag;
+  if (state.filter.lane) q.lane = state.filter.lane;
+  return q;
+}
+
+function remember(items: CardView[]): string[] {
+  for (const c of items) state.cards.set(c.id, c);
+  return items.map((c) => c.id);
+}
+
+export async function loadLanes(): Promise<void> {
+  state.lanes = await api.lanesList();
+  notify("lanes");
+}
+
+export async function loadTags(): Promise<void> {
+  state.tags = await api.tagsList();
+  notify("tags");
+}
+
+export async function loadStatus(): Promise<void> {
+  state.status = await api.syncStatus();
+  notify("status");
+}
+
+/** Lanes the board shows under the current filter. */
+export function boardLanes(): string[] {
+  return state.filter.lane ? [state.filter.lane] : laneNames();
+}
+
+export async function loadBoardLane(lane: string, limit?: number): Promise<void> {
+  const prev = state.board.get(lane);
+  const lim = limit ?? prev?.limit ?? BOARD_PAGE;
+  const gen = generation;
+  const page = await api.cardsList({ ...baseQuery(), lane, limit: lim, offset: 0 });
+  if (gen !== generation) return;
+  state.board.set(lane, { ids: remember(page.items), total: page.total, limit: lim });
+}
+
+export async function loadBoard(): Promise<void> {
+  const lanes = boardLanes();
+  await Promise.all(lanes.map((l) => loadBoardLane(l)));
+  for (const lane of [...state.board.keys()]) if (!lanes.includes(lane)) state.board.delete(lane);
+  notify("board");
+}
+
+export async function showMore(lane: string): Promise<void> {
+  const cur = state.board.get(lane);
+  await loadBoardLane(lane, (cur?.limit ?? BOARD_PAGE) + BOARD_PAGE);
+  notify("board");
+}
+
+/** Fetches one page of the (virtualised) list view if it isn't loaded or loading. */
+export async function loadListPage(index: number): Promise<void> {
+  const list = state.list;
+  if (list.pages.has(index) || list.loading.has(index)) return;
+  list.loading.add(index);
+  const gen = generation;
+  try {
+    const page = await api.cardsList({ ...baseQuery(), limit: LIST_PAGE, offset: index * LIST_PAGE });
+    if (gen !== generation) return;
+    list.total = page.total;
+    list.pages.set(index, remember(page.items));
+  } finally {
+    if (gen === generation) list.loading.delete(index);
+  }
+  notify("list");
+}
+
+export async function resetList(): Promise<void> {
+  state.list.pages.clear();
+  state.list.loading.clear();
+  await loadListPage(0);
+  notify("list", { reset: true });
+}
+
+/** Re-runs the current query for every view (filters changed). */
+export async function reloadViews(): Promise<void> {
+  generation++;
+  await Promise.all([loadBoard(), resetList()]);
+}
+
+function listContains(id: string): boolean {
+  for (const ids of state.list.pages.values()) if (ids.includes(id)) return true;
+  return false;
+}
+
+function laneOf(id: string): string | null {
+  for (const [lane, data] of state.board) if (data.ids.includes(id)) return lane;
+  return null;
+}
+
+/** `cards_changed`: refetch the named cards, then only the lanes/pages whose shape changed. */
+export async function refreshCards(ids: string[]): Promise<void> {
+  if (ids.length > 200) {
+    await Promise.all([reloadViews(), loadLanes(), loadTags()]);
+    return;
+  }
+  const fresh = await Promise.all(ids.map((id) => api.cardGet(id)));
+  const lanesToReload = new Set<string>();
+  const filtered = Boolean(state.filter.text.trim() || state.filter.tag);
+  let listShapeChanged = false;
+  let tagsChanged = false;
+  ids.forEach((id, i) => {
+    const card = fresh[i];
+    const old = state.cards.get(id);
+    const oldLane = laneOf(id);
+    if (!card) {
+      state.cards.delete(id);
+      state.selection.delete(id);
+      if (oldLane) lanesToReload.add(oldLane);
+      listShapeChanged ||= listContains(id) || !old;
+      return;
+    }
+    state.cards.set(id, card);
+    if (!old || old.tags.join("\n") !== card.tags.join("\n")) tagsChanged = true;
+    const moved = !old || old.lane !== card.lane || old.position !== card.position || old.pinned !== card.pinned;
+    if (!oldLane || moved || filtered) {
+      if (oldLane) lanesToReload.add(oldLane);
+      lanesToReload.add(card.lane);
+    }
+    if (!listContains(id) || moved || filtered) listShapeChanged = true;
+  });
+  const shown = new Set(state.filter.lane ? [state.filter.lane] : [...state.board.keys(), ...fresh.map((c) => c?.lane ?? "")]);
+  const jobs: Promise<unknown>[] = [...lanesToReload].filter((l) => l && shown.has(l)).map((l) => loadBoardLane(l));
+  if (lanesToReload.size > 0) jobs.push(loadLanes());
+  if (tagsChanged) jobs.push(loadTags());
+  await Promise.all(jobs);
+  if (listShapeChanged && state.list.pages.size > 0) {
+    const visible = [...state.list.pages.keys()];
+    state.list.pages.clear();
+    await Promise.all(visible.map((p) => loadListPage(p)));
+  }
+  notify("board");
+  notify("list");
+  notify("card", ids);
+}

@@ -1,0 +1,75 @@
+// The single `engine-event` stream: each event refreshes exactly what it names.
+import { onEngineEvent } from "./api";
+import type { EngineEvent } from "./bindings/EngineEvent";
+import { conflictResolvedElsewhere, openConflict } from "./components/conflict";
+import { toast } from "./components/toasts";
+import { refreshCards } from "./data";
+import { notify, state } from "./state";
+
+// cards_changed events arriving together are coalesced into one refetch.
+let pendingIds = new Set<string>();
+let flushing: Promise<void> | null = null;
+
+function queueCards(ids: string[]): void {
+  for (const id of ids) pendingIds.add(id);
+  if (flushing) return;
+  flushing = (async () => {
+    while (pendingIds.size > 0) {
+      const batch = [...pendingIds];
+      pendingIds = new Set();
+      try {
+        await refreshCards(batch);
+      } catch (err) {
+        console.error("refresh failed", err);
+      }
+    }
+    flushing = null;
+  })();
+}
+
+export function handleEvent(ev: EngineEvent): void {
+  switch (ev.type) {
+    case "cards_changed":
+      queueCards(ev.ids);
+      break;
+    case "status_changed":
+      state.status = ev.status;
+      notify("status");
+      break;
+    case "connection_changed":
+      if (state.status) {
+        state.status = { ...state.status, connection: ev.state };
+        notify("status");
+      }
+      break;
+    case "breaker_changed":
+      if (state.status) {
+        state.status = { ...state.status, breaker: ev.state };
+        notify("status");
+      }
+      if (ev.state === "open") toast("The server keeps failing: sync is backing off for a while.", "error");
+      break;
+    case "conflict_detected":
+      openConflict(ev.conflict);
+      break;
+    case "conflict_resolved":
+      conflictResolvedElsewhere(ev.card_id);
+      break;
+    case "op_failed": {
+      const title = state.cards.get(ev.card_id)?.title;
+      toast(`Sync failed${title ? ` for “${title}”` : ""}: ${ev.error.message}`, "error", 9000);
+      break;
+    }
+    case "bulk_progress":
+      if (state.bulk && state.bulk.jobId === ev.job_id && !state.bulk.finished) {
+        state.bulk.done = ev.done;
+        state.bulk.total = ev.total;
+        notify("bulk");
+      }
+      break;
+  }
+}
+
+export function subscribeEngineEvents(): Promise<unknown> {
+  return onEngineEvent(handleEvent);
+}
