@@ -23,6 +23,13 @@ pub struct EngineConfig {
     pub heartbeat: Duration,
     /// Subscribe to the server's SSE stream.
     pub realtime: bool,
+    /// Open the database read-only (`SQLITE_OPEN_READ_ONLY`): reads work, writes fail with the
+    /// error kind `read_only`. A database file the process may not write opens read-only anyway.
+    pub read_only: bool,
+    /// Cap on the database size in bytes (`PRAGMA max_page_count`); `None` = no cap. Writes past
+    /// it fail with `disk_full` exactly as on a full disk. Can be changed with
+    /// `Engine::set_max_db_bytes`.
+    pub max_db_bytes: Option<u64>,
 }
 
 impl EngineConfig {
@@ -38,6 +45,8 @@ impl EngineConfig {
             request_timeout: Duration::from_secs(15),
             heartbeat: Duration::from_secs(15),
             realtime: true,
+            read_only: false,
+            max_db_bytes: None,
         }
     }
 

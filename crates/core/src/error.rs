@@ -24,6 +24,9 @@ pub enum StoreError {
     Validation(Vec<FieldError>),
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// The database file itself is damaged (`quick_check` findings, a recovery that was refused).
+    #[error("database file is damaged: {0}")]
+    Damaged(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -96,16 +99,28 @@ impl From<StoreError> for CoreError {
             StoreError::Validation(_) => CoreError::Validation(e.to_string()),
             StoreError::NotFound(_) | StoreError::OpNotFound(_) => CoreError::NotFound(e.to_string()),
             StoreError::InvalidState(m) => CoreError::InvalidState(m),
-            StoreError::MigrationChanged { .. } | StoreError::UnknownMigration(_) | StoreError::Corrupt(_) => {
+            StoreError::MigrationChanged { .. }
+            | StoreError::UnknownMigration(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Damaged(_) => {
                 CoreError::CorruptDatabase(e.to_string())
             }
             StoreError::Sqlite(ref s) => match s.sqlite_error_code() {
                 Some(C::DiskFull) => CoreError::DiskFull(e.to_string()),
                 Some(C::ReadOnly) => CoreError::ReadOnly(e.to_string()),
                 Some(C::DatabaseCorrupt) | Some(C::NotADatabase) => CoreError::CorruptDatabase(e.to_string()),
+                // Opening a file in a directory this process may not write.
+                Some(C::CannotOpen) | Some(C::PermissionDenied) => CoreError::ReadOnly(e.to_string()),
                 _ => CoreError::Storage(e.to_string()),
             },
-            StoreError::Json(_) | StoreError::Io(_) => CoreError::Storage(e.to_string()),
+            StoreError::Io(ref io) => match io.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => CoreError::DiskFull(e.to_string()),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    CoreError::ReadOnly(e.to_string())
+                }
+                _ => CoreError::Storage(e.to_string()),
+            },
+            StoreError::Json(_) => CoreError::Storage(e.to_string()),
         }
     }
 }

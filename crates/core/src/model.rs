@@ -270,6 +270,51 @@ pub struct SyncStatus {
     pub oldest_pending_age_ms: Option<u64>,
     pub last_synced_at: Option<DateTime<Utc>>,
     pub stream: StreamHealth,
+    /// The last time the local database was found corrupt and rebuilt (see `Engine::recovery`).
+    pub recovery: Option<RecoveryReport>,
+}
+
+/// The local database was found corrupt or unreadable at open: it was moved aside (kept, never
+/// deleted), a fresh one was rebuilt from the server, and what could be read of the old outbox
+/// was kept as salvaged ops (`Engine::salvaged`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RecoveryReport {
+    /// Where the old database file now is (`.../deckhand.db.corrupt-<timestamp>`, with its -wal/-shm).
+    pub moved_to: String,
+    /// Why it was judged corrupt (the SQLite error or the first `quick_check` finding).
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// Outbox ops read back from the old file (offered for re-queueing).
+    pub salvaged: u32,
+    /// Outbox rows that could not be read.
+    pub unreadable: u32,
+}
+
+/// An op read back from a corrupt database's outbox, waiting for `requeue_salvaged` or
+/// `discard_salvaged`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SalvagedOp {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub card_id: Uuid,
+    pub kind: OpKind,
+    /// `NewCard` (create), `CardChanges` (update) or null (delete), as it was queued.
+    #[ts(type = "unknown")]
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What `requeue_salvaged` did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RequeueReport {
+    /// Ops queued again (they sync like new local edits).
+    pub requeued: u32,
+    /// Ops dropped because they no longer apply (create of a card the server already has, edit or
+    /// delete of a card that no longer exists, invalid payload); each is noted in the history.
+    pub skipped: u32,
 }
 
 /// One line of the bounded, persisted sync history (dashboard "recent events").
@@ -305,6 +350,8 @@ pub enum EngineEvent {
     ConnectionChanged { state: ConnectionState },
     /// Progress of a bulk action started with a `job_id`.
     BulkProgress { job_id: String, done: u32, total: u32 },
+    /// The local database was corrupt: it was moved aside and rebuilt (sent once, at open).
+    DatabaseRecovered { report: RecoveryReport },
 }
 
 /// Bulk action over many cards; progress is reported as `BulkProgress` events.

@@ -13,11 +13,37 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { name: "0001_init", sql: include_str!("../../../../migrations/0001_init.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { name: "0001_init", sql: include_str!("../../../../migrations/0001_init.sql") },
+    Migration { name: "0002_salvaged_ops", sql: include_str!("../../../../migrations/0002_salvaged_ops.sql") },
+];
 
 fn sha256(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// For a read-only database: every migration this build knows must already be applied, unchanged.
+pub fn check_applied(conn: &Connection, migrations: &[Migration]) -> Result<()> {
+    let mut st = conn.prepare("SELECT name, sha256 FROM schema_migrations")?;
+    let applied: Vec<(String, String)> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    for m in migrations {
+        match applied.iter().find(|(n, _)| n == m.name) {
+            None => {
+                return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    Some(format!("the database needs migration {} but is read-only", m.name)),
+                )));
+            }
+            Some((_, sha)) if *sha != sha256(m.sql) => {
+                return Err(StoreError::MigrationChanged { name: m.name.into(), stored: sha.clone(), now: sha256(m.sql) });
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((n, _)) = applied.iter().find(|(n, _)| !migrations.iter().any(|m| m.name == n)) {
+        return Err(StoreError::UnknownMigration(n.clone()));
+    }
+    Ok(())
 }
 
 pub fn run(conn: &mut Connection, migrations: &[Migration]) -> Result<()> {

@@ -7,49 +7,114 @@ pub mod conflicts;
 pub mod history;
 pub mod migrate;
 pub mod outbox;
+pub mod recovery;
 pub mod remote;
 pub mod sync_state;
 pub mod writes;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, MAIN_DB, OpenFlags};
 
 use crate::error::StoreError;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// How to open the database (see `EngineConfig::read_only` and `EngineConfig::max_db_bytes`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenOptions {
+    /// Open with `SQLITE_OPEN_READ_ONLY`: reads work, every write fails with `read_only`.
+    pub read_only: bool,
+    /// Cap the database size (`PRAGMA max_page_count`): writes past it fail with SQLITE_FULL.
+    pub max_db_bytes: Option<u64>,
+}
+
 /// The single writer connection. All access goes through `lock()`.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// The database file (None in memory): a corruption error seen on any access leaves a marker
+    /// next to it, so the next open recovers even when `quick_check` finds nothing.
+    path: Option<PathBuf>,
+    read_only: bool,
+    corruption_noted: AtomicBool,
 }
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
+        Ok(Self::open_with(path, OpenOptions::default())?.0)
+    }
+
+    /// Open `path`, checking it first (header, `quick_check`, schema). A corrupt or unreadable
+    /// database is moved aside and replaced by a fresh one (see `recovery`); the report says so.
+    pub fn open_with(path: &Path, opts: OpenOptions) -> Result<(Store, Option<crate::model::RecoveryReport>)> {
+        recovery::open_checked(path, opts)
+    }
+
+    /// Open without the corruption handling (used by `recovery`).
+    pub(crate) fn open_plain(path: &Path, opts: OpenOptions) -> Result<Store> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = Connection::open(path)?;
-        Self::setup(conn)
+        let conn = if opts.read_only {
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?
+        } else {
+            Connection::open(path)?
+        };
+        let mut s = Self::setup(conn, opts, true)?;
+        s.path = Some(path.to_path_buf());
+        Ok(s)
     }
 
     pub fn open_in_memory() -> Result<Store> {
-        Self::setup(Connection::open_in_memory()?)
+        Self::setup(Connection::open_in_memory()?, OpenOptions::default(), false)
     }
 
-    fn setup(mut conn: Connection) -> Result<Store> {
+    fn setup(mut conn: Connection, opts: OpenOptions, check: bool) -> Result<Store> {
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A file this process may not write (e.g. a read-only mount) opens read-only by itself.
+        let read_only = opts.read_only || conn.is_readonly(MAIN_DB)?;
+        if check {
+            recovery::check_header_and_pages(&conn)?;
+        }
+        if read_only {
+            migrate::check_applied(&conn, migrate::MIGRATIONS)?;
+        } else {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.set_prepared_statement_cache_capacity(64);
-        migrate::run(&mut conn, migrate::MIGRATIONS)?;
-        // Ops that were in flight when the app stopped may or may not have reached the server:
-        // they go back to pending (keeping `sent = 1` and their idempotency key).
-        outbox::reset_in_flight(&conn)?;
-        Ok(Store { conn: Mutex::new(conn) })
+        if !read_only {
+            migrate::run(&mut conn, migrate::MIGRATIONS)?;
+            // Ops that were in flight when the app stopped may or may not have reached the server:
+            // they go back to pending (keeping `sent = 1` and their idempotency key).
+            outbox::reset_in_flight(&conn)?;
+        }
+        let s = Store { conn: Mutex::new(conn), path: None, read_only, corruption_noted: AtomicBool::new(false) };
+        s.set_max_db_bytes(opts.max_db_bytes)?;
+        Ok(s)
+    }
+
+    /// Opened read-only (by request or because the file is not writable).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Cap the database size at `bytes` (rounded down to whole pages, never below the current
+    /// size), or lift the cap. A real SQLite limit (`PRAGMA max_page_count`): writes that would
+    /// grow the file past it fail with SQLITE_FULL, exactly as on a full disk.
+    pub fn set_max_db_bytes(&self, bytes: Option<u64>) -> Result<()> {
+        let conn = self.lock();
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let pages = match bytes {
+            Some(b) => (b / page_size.max(1) as u64).max(1) as i64,
+            None => 0xFFFF_FFFE,
+        };
+        let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
+        Ok(())
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -58,16 +123,34 @@ impl Store {
 
     /// Run `f` in one IMMEDIATE transaction; commits on Ok, rolls back on Err.
     pub fn write<R>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R>) -> Result<R> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let r = f(&tx)?;
-        tx.commit()?;
-        Ok(r)
+        let r = (|| {
+            let mut conn = self.lock();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let r = f(&tx)?;
+            tx.commit()?;
+            Ok(r)
+        })();
+        self.note(r)
     }
 
     pub fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-        let conn = self.lock();
-        f(&conn)
+        let r = {
+            let conn = self.lock();
+            f(&conn)
+        };
+        self.note(r)
+    }
+
+    /// A corruption error from SQLite on any access: leave the marker so the next open recovers.
+    fn note<R>(&self, r: Result<R>) -> Result<R> {
+        if let (Err(e), Some(path)) = (&r, &self.path)
+            && recovery::is_corruption(e)
+            && !self.corruption_noted.swap(true, Ordering::SeqCst)
+        {
+            tracing::error!(error = %e, "local database is corrupt; it will be moved aside and rebuilt at the next start");
+            recovery::leave_marker(path, &e.to_string());
+        }
+        r
     }
 }
 

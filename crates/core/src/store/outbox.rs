@@ -34,6 +34,10 @@ impl OpPayload {
         })
     }
 
+    pub(crate) fn from_json_pub(kind: &str, s: &str) -> Result<OpPayload> {
+        Self::from_json(kind, s)
+    }
+
     fn from_json(kind: &str, s: &str) -> Result<OpPayload> {
         Ok(match kind {
             "create" => OpPayload::Create(serde_json::from_str(s)?),

@@ -33,7 +33,7 @@ pub fn create(conn: &Connection, input: &NewCardInput) -> Result<Uuid> {
     create_card(conn, new, Priority::Normal)
 }
 
-fn create_card(conn: &Connection, new: NewCard, priority: Priority) -> Result<Uuid> {
+pub(crate) fn create_card(conn: &Connection, new: NewCard, priority: Priority) -> Result<Uuid> {
     validate_new_card(&new).map_err(StoreError::Validation)?;
     let now = Utc::now();
     let id = new.id;

@@ -27,7 +27,8 @@ impl Engine {
     /// Open (and migrate) `data_dir/deckhand.db` and start background sync when a server is set.
     pub async fn open(config: EngineConfig) -> Result<Engine, CoreError> {
         let path = config.db_path();
-        let store = tokio::task::spawn_blocking(move || Store::open(&path))
+        let opts = store::OpenOptions { read_only: config.read_only, max_db_bytes: config.max_db_bytes };
+        let (store, recovered) = tokio::task::spawn_blocking(move || Store::open_with(&path, opts))
             .await
             .map_err(|e| CoreError::Storage(e.to_string()))??;
         let last_synced_at = store
@@ -55,6 +56,10 @@ impl Engine {
             config,
         });
         let engine = Engine { sh, tasks: Mutex::new(Vec::new()) };
+        if let Some(report) = recovered {
+            // Nobody is subscribed yet at open; faces read `recovery()` / `status().recovery`.
+            engine.sh.emit(EngineEvent::DatabaseRecovered { report });
+        }
         engine.start_session()?;
         Ok(engine)
     }
@@ -352,6 +357,51 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    // ---- recovery (docs/engine-api.md, "Recovery") ----
+
+    /// The last time the local database was found corrupt, moved aside and rebuilt (persisted).
+    pub async fn recovery(&self) -> Result<Option<RecoveryReport>, CoreError> {
+        self.db(|s| s.read(store::recovery::last_report)).await
+    }
+
+    /// Ops read back from the corrupt database's outbox, not yet requeued or discarded.
+    pub async fn salvaged(&self) -> Result<Vec<SalvagedOp>, CoreError> {
+        self.db(|s| s.read(store::recovery::list)).await
+    }
+
+    /// Queue salvaged ops again (an empty list = all of them) as new local edits on top of the
+    /// rebuilt database; call it once the rebuild has synced (`wait_idle`). Ops that no longer
+    /// apply are dropped and counted as skipped.
+    pub async fn requeue_salvaged(&self, ids: Vec<i64>) -> Result<RequeueReport, CoreError> {
+        let (report, touched) = self
+            .db(move |s| {
+                s.write(|tx| {
+                    let ids = if ids.is_empty() { store::recovery::ids(tx)? } else { ids };
+                    store::recovery::requeue(tx, &ids)
+                })
+            })
+            .await?;
+        self.after_write(touched);
+        self.sh.emit_status().await;
+        Ok(report)
+    }
+
+    /// Drop salvaged ops for good (an empty list = all of them). Returns how many were dropped.
+    pub async fn discard_salvaged(&self, ids: Vec<i64>) -> Result<u32, CoreError> {
+        self.db(move |s| {
+            s.write(|tx| {
+                let ids = if ids.is_empty() { store::recovery::ids(tx)? } else { ids };
+                store::recovery::discard(tx, &ids)
+            })
+        })
+        .await
+    }
+
+    /// Change the database size cap (`EngineConfig::max_db_bytes`); `None` lifts it.
+    pub async fn set_max_db_bytes(&self, bytes: Option<u64>) -> Result<(), CoreError> {
+        self.db(move |s| s.set_max_db_bytes(bytes)).await
     }
 
     /// Persisted counter (e.g. `ops_succeeded`, `ops_failed`, `version_conflicts`).

@@ -124,8 +124,18 @@ impl Shared {
     }
 
     pub async fn status(&self) -> SyncStatus {
-        let counts = self.db(|s| s.read(|c| Ok((store::outbox::counts(c)?, store::conflicts::count(c)?)))).await;
-        let (counts, conflicts) = counts.unwrap_or_default();
+        let counts = self
+            .db(|s| {
+                s.read(|c| {
+                    Ok((
+                        store::outbox::counts(c)?,
+                        store::conflicts::count(c)?,
+                        store::recovery::last_report(c).ok().flatten(),
+                    ))
+                })
+            })
+            .await;
+        let (counts, conflicts, recovery) = counts.unwrap_or_default();
         let rt = self.rt();
         SyncStatus {
             connection: rt.connection,
@@ -137,6 +147,7 @@ impl Shared {
             oldest_pending_age_ms: counts.oldest_created_ms.map(|t| (Utc::now().timestamp_millis() - t).max(0) as u64),
             last_synced_at: rt.last_synced_at,
             stream: rt.stream.clone(),
+            recovery,
         }
     }
 

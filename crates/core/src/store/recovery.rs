@@ -1,0 +1,321 @@
+//! Corrupt or unreadable local database: detect at open, move aside, salvage the outbox, rebuild.
+//!
+//! At open the file is checked cheaply: the 16-byte header, then `PRAGMA quick_check` (about
+//! 0.1 s for 100,000 cards, see docs/reliability.md), then the schema/migrations. A database that
+//! fails with SQLITE_CORRUPT / SQLITE_NOTADB, or whose `quick_check` is not `ok`, or that left a
+//! marker because a corruption error was seen on a later access, is:
+//! 1. renamed to `deckhand.db.corrupt-<timestamp>` (with its `-wal` / `-shm`; kept, never deleted),
+//! 2. read back best effort, read-only, row by row: every outbox row that still parses becomes a
+//!    `salvaged_ops` row of the new database,
+//! 3. replaced by a fresh database (cursor 0: the engine's first pull rebuilds it from the server).
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use uuid::Uuid;
+
+use super::cards::{parse_ts, ts};
+use super::outbox::OpPayload;
+use super::{OpenOptions, Result, Store, cards, history, remote, sync_state, writes};
+use crate::error::StoreError;
+use crate::model::{OpKind, Priority, RecoveryReport, RequeueReport, SalvagedOp};
+
+/// `sync_state` key of the last recovery report (JSON).
+pub const LAST_RECOVERY: &str = "last_recovery";
+
+/// Is this error SQLite telling us the file is damaged (not merely busy, full or read-only)?
+pub fn is_corruption(e: &StoreError) -> bool {
+    use rusqlite::ErrorCode as C;
+    match e {
+        StoreError::Sqlite(s) => matches!(s.sqlite_error_code(), Some(C::DatabaseCorrupt) | Some(C::NotADatabase)),
+        StoreError::Damaged(_) => true,
+        _ => false,
+    }
+}
+
+/// `deckhand.db.needs-recovery`: written when a corruption error is seen after open.
+pub fn marker_path(db: &Path) -> PathBuf {
+    sibling(db, ".needs-recovery")
+}
+
+fn sibling(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(suffix);
+    db.with_file_name(name)
+}
+
+pub fn leave_marker(db: &Path, reason: &str) {
+    if let Err(e) = std::fs::write(marker_path(db), reason) {
+        tracing::error!(error = %e, "could not write the recovery marker");
+    }
+}
+
+/// Header and page check, run on every open of a file database.
+pub fn check_header_and_pages(conn: &Connection) -> Result<()> {
+    // Reads the header and the schema: NOTADB / CORRUPT for garbage or a truncated first page.
+    let _: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    let mut st = conn.prepare("PRAGMA quick_check(5)")?;
+    let found: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    if found.len() == 1 && found[0] == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Damaged(format!("quick_check: {}", found.join("; "))))
+}
+
+pub(super) fn open_checked(path: &Path, opts: OpenOptions) -> Result<(Store, Option<RecoveryReport>)> {
+    let marker = marker_path(path);
+    let reason = if marker.exists() {
+        let why = std::fs::read_to_string(&marker).unwrap_or_default();
+        Some(format!("a corruption error was seen while it was in use: {}", why.trim()))
+    } else {
+        match Store::open_plain(path, opts) {
+            Ok(s) => return Ok((s, None)),
+            Err(e) if is_corruption(&e) => Some(e.to_string()),
+            Err(e) => return Err(e),
+        }
+    };
+    let reason = reason.unwrap_or_default();
+    if opts.read_only {
+        return Err(StoreError::Damaged(format!("{reason} (read-only: not recovered)")));
+    }
+    tracing::error!(%reason, path = %path.display(), "local database is corrupt: moving it aside and rebuilding");
+    let moved_to = move_aside(path)?;
+    let (ops, unreadable) = salvage(&moved_to);
+    let store = Store::open_plain(path, opts)?;
+    let report = RecoveryReport {
+        moved_to: moved_to.display().to_string(),
+        reason,
+        at: Utc::now(),
+        salvaged: ops.len() as u32,
+        unreadable,
+    };
+    store.write(|tx| {
+        let now = ts(&Utc::now());
+        for op in &ops {
+            tx.execute(
+                "INSERT INTO salvaged_ops(old_op_id, card_id, kind, payload, base_version, idempotency_key,
+                     created_at, salvaged_at, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![op.old_op_id, op.card_id, op.kind, op.payload, op.base_version, op.key, op.created_at, now, report.moved_to],
+            )?;
+        }
+        sync_state::set(tx, LAST_RECOVERY, &serde_json::to_string(&report)?)?;
+        history::add(
+            tx,
+            "db.recovered",
+            None,
+            &format!("database was corrupt ({}); moved to {}; {} op(s) salvaged", report.reason, report.moved_to, report.salvaged),
+        )?;
+        Ok(())
+    })?;
+    let _ = std::fs::remove_file(&marker);
+    Ok((store, Some(report)))
+}
+
+/// Rename the database and its -wal/-shm/-journal to `<name>.corrupt-<timestamp>[-wal...]`.
+fn move_aside(path: &Path) -> Result<PathBuf> {
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let mut dest = sibling(path, &format!(".corrupt-{stamp}"));
+    let mut n = 1;
+    while dest.exists() {
+        dest = sibling(path, &format!(".corrupt-{stamp}-{n}"));
+        n += 1;
+    }
+    if path.exists() {
+        std::fs::rename(path, &dest)?;
+    }
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let from = sibling(path, suffix);
+        if from.exists() {
+            std::fs::rename(&from, sibling(&dest, suffix))?;
+        }
+    }
+    Ok(dest)
+}
+
+struct RawOp {
+    old_op_id: i64,
+    card_id: String,
+    kind: String,
+    payload: String,
+    base_version: Option<i64>,
+    key: Option<String>,
+    created_at: String,
+}
+
+/// Read what can be read of the old outbox, read-only, one row at a time. Never fails.
+fn salvage(old: &Path) -> (Vec<RawOp>, u32) {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = match Connection::open_with_flags(old, flags) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "salvage: cannot open the old database");
+            return (Vec::new(), 0);
+        }
+    };
+    // The ids first (stops at the first unreadable page of the outbox b-tree), then each row.
+    let mut ids = Vec::new();
+    if let Ok(mut st) = conn.prepare("SELECT op_id FROM outbox ORDER BY op_id")
+        && let Ok(mut rows) = st.query([])
+    {
+        while ids.len() < 1_000_000 {
+            match rows.next() {
+                Ok(Some(r)) => match r.get::<_, i64>(0) {
+                    Ok(id) => ids.push(id),
+                    Err(_) => break,
+                },
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+    let mut ops = Vec::new();
+    let mut unreadable = 0u32;
+    for id in ids {
+        let row = conn
+            .query_row(
+                "SELECT card_id, kind, payload, base_version, idempotency_key, created_at FROM outbox WHERE op_id = ?1",
+                [id],
+                |r| {
+                    Ok(RawOp {
+                        old_op_id: id,
+                        card_id: r.get(0)?,
+                        kind: r.get(1)?,
+                        payload: r.get(2)?,
+                        base_version: r.get(3)?,
+                        key: r.get(4)?,
+                        created_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional();
+        match row {
+            Ok(Some(op)) if plausible(&op) => ops.push(op),
+            _ => unreadable += 1,
+        }
+    }
+    (ops, unreadable)
+}
+
+/// A row is only kept when every field parses as what it claims to be.
+fn plausible(op: &RawOp) -> bool {
+    Uuid::parse_str(&op.card_id).is_ok()
+        && parse_ts(&op.created_at).is_ok()
+        && match op.kind.as_str() {
+            "create" => serde_json::from_str::<deckhand_protocol::NewCard>(&op.payload).is_ok(),
+            "update" => serde_json::from_str::<deckhand_protocol::CardChanges>(&op.payload).is_ok(),
+            "delete" => true,
+            _ => false,
+        }
+}
+
+fn kind_of(s: &str) -> Result<OpKind> {
+    Ok(match s {
+        "create" => OpKind::Create,
+        "update" => OpKind::Update,
+        "delete" => OpKind::Delete,
+        k => return Err(StoreError::Corrupt(format!("unknown op kind {k:?}"))),
+    })
+}
+
+pub fn last_report(conn: &Connection) -> Result<Option<RecoveryReport>> {
+    Ok(sync_state::get(conn, LAST_RECOVERY)?.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<SalvagedOp>> {
+    let mut st = conn.prepare_cached("SELECT id, card_id, kind, payload, created_at FROM salvaged_ops ORDER BY id")?;
+    let raws = st
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    raws.into_iter()
+        .map(|(id, card, kind, payload, created)| {
+            Ok(SalvagedOp {
+                id,
+                card_id: cards::parse_uuid(&card)?,
+                kind: kind_of(&kind)?,
+                payload: serde_json::from_str(&payload)?,
+                created_at: parse_ts(&created)?,
+            })
+        })
+        .collect()
+}
+
+pub fn ids(conn: &Connection) -> Result<Vec<i64>> {
+    let mut st = conn.prepare_cached("SELECT id FROM salvaged_ops ORDER BY id")?;
+    Ok(st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn discard(conn: &Connection, ids: &[i64]) -> Result<u32> {
+    let mut n = 0;
+    for id in ids {
+        n += conn.execute("DELETE FROM salvaged_ops WHERE id = ?1", [id])?;
+    }
+    if n > 0 {
+        history::add(conn, "salvage.discarded", None, &format!("{n} salvaged op(s) discarded"))?;
+    }
+    Ok(n as u32)
+}
+
+/// Queue salvaged ops again, oldest first, as new local edits on top of the rebuilt database
+/// (call it once the rebuild pull is done). Each op is then removed from `salvaged_ops`.
+/// Returns the affected card ids too.
+pub fn requeue(conn: &Connection, ids: &[i64]) -> Result<(RequeueReport, Vec<Uuid>)> {
+    let mut report = RequeueReport::default();
+    let mut touched = Vec::new();
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    for id in ids {
+        let row: Option<(String, String, String)> = conn
+            .query_row("SELECT card_id, kind, payload FROM salvaged_ops WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let Some((card, kind, payload)) = row else { continue };
+        let card_id = cards::parse_uuid(&card)?;
+        let payload = OpPayload::from_json_pub(&kind, &payload)?;
+        let skipped: Option<String> = match payload {
+            OpPayload::Create(new) => {
+                if cards::exists(conn, card_id)? || remote::confirmed(conn, card_id)?.is_some() {
+                    Some("the server already has this card".into())
+                } else {
+                    match writes::create_card(conn, new, Priority::Normal) {
+                        Ok(_) => None,
+                        Err(StoreError::Validation(e)) => Some(format!("invalid: {e:?}")),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            OpPayload::Update(changes) => {
+                if !cards::exists(conn, card_id)? {
+                    Some("the card no longer exists".into())
+                } else {
+                    match writes::update(conn, card_id, &changes, Priority::Normal) {
+                        Ok(_) => None,
+                        Err(StoreError::Validation(e)) => Some(format!("invalid: {e:?}")),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            OpPayload::Delete => {
+                if !cards::exists(conn, card_id)? {
+                    Some("the card no longer exists".into())
+                } else {
+                    writes::delete(conn, card_id, Priority::Normal)?;
+                    None
+                }
+            }
+        };
+        conn.execute("DELETE FROM salvaged_ops WHERE id = ?1", [id])?;
+        match skipped {
+            None => {
+                report.requeued += 1;
+                touched.push(card_id);
+                history::add(conn, "salvage.requeued", Some(card_id), &format!("salvaged {kind} queued again"))?;
+            }
+            Some(why) => {
+                report.skipped += 1;
+                history::add(conn, "salvage.skipped", Some(card_id), &format!("salvaged {kind} dropped: {why}"))?;
+            }
+        }
+    }
+    Ok((report, touched))
+}
