@@ -153,6 +153,10 @@ fn salvage(old: &Path) -> (Vec<RawOp>, u32) {
             return (Vec::new(), 0);
         }
     };
+    // Skip SQLite's schema sanity checks (a truncated file fails them as soon as any table's root
+    // page lies past the end, even when the outbox pages are all there). Nothing is written:
+    // the connection is read-only.
+    let _ = conn.execute_batch("PRAGMA writable_schema = ON");
     // The ids first (stops at the first unreadable page of the outbox b-tree), then each row.
     let mut ids = Vec::new();
     if let Ok(mut st) = conn.prepare("SELECT op_id FROM outbox ORDER BY op_id")

@@ -1,0 +1,265 @@
+//! Corrupted or unreadable local database (docs/reliability.md, "Local durability"): a truncated
+//! file, a file of random bytes and a corrupted page in the middle each open, are moved aside
+//! (and kept), the database is rebuilt from a real server, and the readable outbox ops are listed
+//! as salvaged and can be requeued or discarded.
+
+mod support;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use deckhand_core::model::{ListQuery, NewCardInput, OpKind};
+use deckhand_core::{Engine, ServerSettings};
+use deckhand_protocol::CardChanges;
+use deckhand_server::testing::TestServer;
+use rand::{Rng, SeedableRng};
+use support::{DEADLINE, test_config};
+use uuid::Uuid;
+
+struct Setup {
+    server: TestServer,
+    settings: ServerSettings,
+    dir: tempfile::TempDir,
+    _server_dir: tempfile::TempDir,
+    /// Cards confirmed by the server before the damage.
+    synced: BTreeSet<Uuid>,
+    /// Card ids of the ops still queued when the damage happened (5 creates, 2 updates).
+    queued: Vec<(Uuid, OpKind)>,
+}
+
+fn input(title: &str, body: &str) -> NewCardInput {
+    NewCardInput { title: title.into(), body: Some(body.into()), ..Default::default() }
+}
+
+/// 60 synced cards with ~1.5 KB bodies, then 5 creates and 2 updates queued offline.
+async fn setup() -> Setup {
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&server_dir.path().join("server.db")).await;
+    let token = server.add_user("alice");
+    let settings = ServerSettings { url: server.url(), token };
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(test_config(dir.path(), Some(settings.clone()))).await.unwrap();
+    let mut synced = BTreeSet::new();
+    for i in 0..60 {
+        synced.insert(engine.create(input(&format!("synced {i}"), &"x".repeat(1500))).await.unwrap().id);
+    }
+    engine.wait_idle(DEADLINE).await.unwrap();
+    engine.set_server(None).await;
+    let mut queued = Vec::new();
+    for i in 0..5 {
+        queued.push((engine.create(input(&format!("offline {i}"), "queued")).await.unwrap().id, OpKind::Create));
+    }
+    for id in synced.iter().take(2) {
+        let ch = CardChanges { title: Some("edited offline".into()), ..Default::default() };
+        engine.update(*id, ch).await.unwrap();
+        queued.push((*id, OpKind::Update));
+    }
+    assert_eq!(engine.outbox().await.unwrap().len(), 7);
+    engine.shutdown().await;
+    drop(engine);
+    // Everything into the main file (no -wal left), so the damage below is the whole story.
+    let c = rusqlite::Connection::open(db(dir.path())).unwrap();
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    c.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    drop(c);
+    Setup { server, settings, dir, _server_dir: server_dir, synced, queued }
+}
+
+fn key(o: &(Uuid, OpKind)) -> (Uuid, String) {
+    (o.0, format!("{:?}", o.1))
+}
+
+fn db(dir: &Path) -> PathBuf {
+    dir.join("deckhand.db")
+}
+
+/// Pages of the outbox table and its indexes, and of the cards table (dbstat).
+fn pages(path: &Path) -> (Vec<i64>, Vec<i64>, i64) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let q = |names: &str| -> Vec<i64> {
+        let mut st = c.prepare(&format!("SELECT pageno FROM dbstat WHERE name IN ({names}) ORDER BY pageno")).unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    let outbox = q("'outbox', 'outbox_card', 'outbox_state', 'sqlite_autoindex_outbox_1'");
+    let cards = q("'cards'");
+    let total: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    (outbox, cards, total)
+}
+
+/// Open on the damaged data dir, check the move-aside, the rebuild, and the salvaged ops.
+/// Returns the salvaged card ids.
+async fn recover_and_check(s: &Setup, damaged: &[u8]) -> Vec<(Uuid, OpKind)> {
+    let engine = Engine::open(test_config(s.dir.path(), Some(s.settings.clone()))).await.expect("open recovers");
+    let report = engine.recovery().await.unwrap().expect("a recovery report");
+    let status = engine.status().await;
+    assert_eq!(status.recovery.as_ref(), Some(&report));
+    let moved = PathBuf::from(&report.moved_to);
+    assert!(moved.file_name().unwrap().to_str().unwrap().starts_with("deckhand.db.corrupt-"), "{report:?}");
+    assert_eq!(moved.parent(), Some(s.dir.path()));
+    assert_eq!(std::fs::read(&moved).expect("the old file is kept"), damaged, "kept byte for byte");
+    eprintln!("reason: {} | salvaged {} unreadable {}", report.reason, report.salvaged, report.unreadable);
+
+    // Rebuilt from the server (full pull from cursor 0): exactly the synced cards.
+    engine.wait_idle(DEADLINE).await.expect("rebuild syncs");
+    let page = engine.list(ListQuery { limit: Some(1000), ..Default::default() }).await.unwrap();
+    let local: BTreeSet<Uuid> = page.items.iter().map(|c| c.id).collect();
+    assert_eq!(local, s.synced, "rebuilt database holds what the server has");
+    assert!(engine.outbox().await.unwrap().is_empty());
+
+    let salvaged = engine.salvaged().await.unwrap();
+    assert_eq!(salvaged.len() as u32, report.salvaged);
+    let got: Vec<(Uuid, OpKind)> = salvaged.iter().map(|o| (o.card_id, o.kind)).collect();
+    for g in &got {
+        assert!(s.queued.contains(g), "salvaged {g:?} was not queued before the damage");
+    }
+    assert_eq!(got.iter().map(key).collect::<HashSet<_>>().len(), got.len(), "no duplicates");
+
+    // Requeue them all: they reach the server.
+    let r = engine.requeue_salvaged(Vec::new()).await.unwrap();
+    assert_eq!(r.requeued + r.skipped, report.salvaged);
+    assert_eq!(r.skipped, 0, "nothing of these ops reached the server before");
+    assert!(engine.salvaged().await.unwrap().is_empty());
+    engine.wait_idle(DEADLINE).await.unwrap();
+    let server_cards = server_titles(s).await;
+    for (id, kind) in &got {
+        let t = server_cards.iter().find(|(i, _)| i == id).map(|(_, t)| t.clone());
+        match kind {
+            OpKind::Create => assert!(t.is_some_and(|t| t.starts_with("offline")), "{id} created on the server"),
+            OpKind::Update => assert_eq!(t.as_deref(), Some("edited offline")),
+            OpKind::Delete => unreachable!(),
+        }
+    }
+    engine.shutdown().await;
+    // A second open does not recover again, and the moved file is still there.
+    drop(engine);
+    let engine = Engine::open(test_config(s.dir.path(), Some(s.settings.clone()))).await.unwrap();
+    assert_eq!(engine.recovery().await.unwrap(), Some(report), "the report stays until the next recovery");
+    assert!(moved.exists());
+    let n = std::fs::read_dir(s.dir.path()).unwrap().filter(|e| {
+        e.as_ref().unwrap().file_name().to_str().unwrap().starts_with("deckhand.db.corrupt-")
+            && !e.as_ref().unwrap().file_name().to_str().unwrap().ends_with("-shm")
+    });
+    assert_eq!(n.count(), 1, "moved aside exactly once");
+    engine.shutdown().await;
+    got
+}
+
+async fn server_titles(s: &Setup) -> Vec<(Uuid, String)> {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/v1/cards?limit=1000", s.server.url()))
+        .bearer_auth(&s.settings.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v["next_cursor"].is_null());
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().parse().unwrap(), c["title"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_file_is_moved_aside_and_rebuilt() {
+    let s = setup().await;
+    let path = db(s.dir.path());
+    // VACUUM lays the tables out in schema order (cards ... outbox, then conflicts, sync_state,
+    // history, metrics, salvaged_ops), so the cut below lands at a known place.
+    rusqlite::Connection::open(&path).unwrap().execute_batch("VACUUM").unwrap();
+    let (outbox, _cards, total) = pages(&path);
+    let keep = *outbox.iter().max().unwrap();
+    assert!(keep < total - 1, "pages of later tables lie past the cut ({keep} of {total})");
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(keep as u64 * 4096).unwrap();
+    drop(f);
+    eprintln!("truncated {total} pages to {keep} (outbox pages {outbox:?})");
+    let damaged = std::fs::read(&path).unwrap();
+    let got = recover_and_check(&s, &damaged).await;
+    assert_eq!(got.len(), 7, "the whole outbox was before the cut: {got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_of_random_bytes_is_moved_aside_and_rebuilt() {
+    let s = setup().await;
+    let path = db(s.dir.path());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut bytes = vec![0u8; 256 * 1024];
+    rng.fill(&mut bytes[..]);
+    std::fs::write(&path, &bytes).unwrap();
+    let got = recover_and_check(&s, &bytes).await;
+    assert!(got.is_empty(), "nothing can be read from random bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_page_in_the_middle_is_moved_aside_and_outbox_salvaged() {
+    let s = setup().await;
+    let path = db(s.dir.path());
+    let (outbox, cards, total) = pages(&path);
+    // A page of the cards table near the middle of the file (never an outbox page).
+    let victim = *cards.iter().filter(|p| !outbox.contains(p)).min_by_key(|p| (**p - total / 2).abs()).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let off = (victim as usize - 1) * 4096;
+    rng.fill(&mut bytes[off..off + 4096]);
+    std::fs::write(&path, &bytes).unwrap();
+    eprintln!("garbled page {victim} of {total}");
+    let got = recover_and_check(&s, &bytes).await;
+    let want: BTreeSet<_> = s.queued.iter().map(key).collect();
+    assert_eq!(got.iter().map(key).collect::<BTreeSet<_>>(), want, "every queued op salvaged");
+}
+
+/// A corruption error seen after open leaves a marker; the next open recovers even though the
+/// file itself checks out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corruption_seen_later_recovers_at_next_open_and_discard_drops_salvage() {
+    let s = setup().await;
+    let path = db(s.dir.path());
+    deckhand_core::store::recovery::leave_marker(&path, "database disk image is malformed (test)");
+    let engine = Engine::open(test_config(s.dir.path(), Some(s.settings.clone()))).await.unwrap();
+    let report = engine.recovery().await.unwrap().expect("recovered");
+    assert!(report.reason.contains("malformed (test)"), "{}", report.reason);
+    assert!(!deckhand_core::store::recovery::marker_path(&path).exists());
+    assert!(Path::new(&report.moved_to).exists());
+    let salvaged = engine.salvaged().await.unwrap();
+    assert_eq!(salvaged.len(), 7, "an intact file: the whole outbox");
+    engine.wait_idle(DEADLINE).await.unwrap();
+    assert_eq!(engine.discard_salvaged(vec![salvaged[0].id]).await.unwrap(), 1);
+    assert_eq!(engine.discard_salvaged(Vec::new()).await.unwrap(), 6);
+    assert!(engine.salvaged().await.unwrap().is_empty());
+    assert!(engine.outbox().await.unwrap().is_empty(), "discarded ops are not queued");
+    assert_eq!(server_titles(&s).await.len(), s.synced.len());
+    engine.shutdown().await;
+}
+
+/// A read-only open of a corrupt database refuses with `corrupt_database` and moves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_open_of_a_corrupt_file_is_refused_and_moves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(db(dir.path()), vec![0x5a; 8192]).unwrap();
+    let mut cfg = test_config(dir.path(), None);
+    cfg.read_only = true;
+    let err = Engine::open(cfg).await.err().expect("refused");
+    assert_eq!(err.kind(), "corrupt_database", "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing moved or created");
+}
+
+/// Half the file gone: whatever of the outbox lay in the first half is salvaged, nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_truncated_to_half_is_moved_aside_and_rebuilt() {
+    let s = setup().await;
+    let path = db(s.dir.path());
+    let (outbox, _, total) = pages(&path);
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len((total / 2) as u64 * 4096).unwrap();
+    drop(f);
+    let damaged = std::fs::read(&path).unwrap();
+    let got = recover_and_check(&s, &damaged).await;
+    eprintln!("half cut: {total} -> {} pages, outbox pages {outbox:?}, salvaged {}", total / 2, got.len());
+    if outbox.iter().all(|p| *p <= total / 2) {
+        assert_eq!(got.len(), 7);
+    }
+}
