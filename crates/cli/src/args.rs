@@ -46,6 +46,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ConflictsCommand,
     },
+    /// Apply a JSON list of card operations in one process (test harnesses; same engine calls as
+    /// `cards add/edit/mv/rm`). Prints one JSON result per op.
+    #[command(hide = true)]
+    Script { file: PathBuf },
+    /// The engine's persisted counters as JSON (test harnesses).
+    #[command(hide = true)]
+    Metrics,
 }
 
 #[derive(Subcommand)]
@@ -132,6 +139,9 @@ pub enum SyncCommand {
         until_idle: bool,
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Also follow the realtime (SSE) stream while running.
+        #[arg(long, hide = true)]
+        realtime: bool,
     },
     /// Counts, connection and breaker state.
     Status,

@@ -24,7 +24,7 @@ pub enum SyncOutcome {
 
 pub async fn run(engine: &Engine, out: &Out, cmd: SyncCommand) -> anyhow::Result<SyncOutcome> {
     match cmd {
-        SyncCommand::Run { until_idle, timeout } => {
+        SyncCommand::Run { until_idle, timeout, .. } => {
             engine.sync_now().await;
             // Without --until-idle: one pass, bounded by the same timeout, never an error for leftovers.
             let result = engine.wait_idle(Duration::from_secs(timeout)).await;
