@@ -79,6 +79,9 @@ pub enum CardsCommand {
         tag: Option<String>,
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+        /// Skip this many cards (page through more than --limit).
+        #[arg(long)]
+        offset: Option<u32>,
     },
     /// Show one card with its sync state.
     Show { id: Uuid },
