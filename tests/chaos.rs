@@ -64,6 +64,7 @@ struct Tally {
     offline_refusals: u64,
     sync_exits: BTreeMap<String, u64>,
     quiescence_passes: usize,
+    extra_rounds: usize,
 }
 
 /// Settle every conflict of a client with a seeded choice; returns how many.
@@ -151,9 +152,14 @@ async fn run(p: Params) {
     let mut sched = StdRng::seed_from_u64(p.seed ^ 0x00c0_ffee);
     let server_kill_rounds: Vec<usize> = (0..p.server_kills).map(|k| (k + 1) * p.rounds / (p.server_kills + 1)).collect();
 
-    for round in 0..p.rounds {
+    // Kills are spread over all rounds but the last; a kill that finds its process already done
+    // carries over, and a few extra rounds (small batches) run if some are still owed.
+    let kill_rounds = p.rounds.saturating_sub(1).max(1);
+    let mut round = 0;
+    while round < p.rounds || (tally.client_kills < p.client_kills && round < p.rounds + 10) {
         // 1. Local work, seeded, many ops on the same hot cards.
-        let batch = p.ops / p.rounds + usize::from(round < p.ops % p.rounds);
+        let batch = if round < p.rounds { p.ops / p.rounds + usize::from(round < p.ops % p.rounds) } else { 10 };
+        tally.extra_rounds += usize::from(round >= p.rounds);
         for (c, g) in clients.iter().zip(gens.iter_mut()) {
             let planned: Vec<_> = (0..batch).map(|_| g.plan()).collect();
             let ops: Vec<Value> = planned.iter().map(|p| p.json.clone()).collect();
@@ -165,7 +171,7 @@ async fn run(p: Params) {
         }
 
         // 2. All clients drain at once through the faults.
-        let kills_due = ((round + 1) * p.client_kills).div_ceil(p.rounds).saturating_sub(tally.client_kills).min(CLIENTS);
+        let kills_due = ((round + 1) * p.client_kills).div_ceil(kill_rounds).min(p.client_kills).saturating_sub(tally.client_kills).min(CLIENTS);
         let mut victims: Vec<usize> = (0..CLIENTS).collect();
         for i in (1..victims.len()).rev() {
             victims.swap(i, sched.random_range(0..=i));
@@ -174,13 +180,13 @@ async fn run(p: Params) {
         let plans: Vec<(bool, Option<Duration>)> = (0..CLIENTS)
             .map(|i| {
                 let realtime = sched.random_bool(0.5);
-                let kill = victims.contains(&i).then(|| Duration::from_millis(sched.random_range(150..900)));
+                let kill = victims.contains(&i).then(|| Duration::from_millis(sched.random_range(20..300)));
                 (realtime, kill)
             })
             .collect();
         let offline = round > 0 && sched.random_bool(0.25);
         let offline_for = Duration::from_millis(sched.random_range(300..2000));
-        let server_kill = server_kill_rounds.contains(&round).then(|| Duration::from_millis(sched.random_range(100..600)));
+        let server_kill = server_kill_rounds.contains(&round).then(|| Duration::from_millis(sched.random_range(50..300)));
         let before = proxy.injected().get("drop_request").copied().unwrap_or(0);
         if offline {
             proxy.set_plan(Plan::Offline);
@@ -227,6 +233,7 @@ async fn run(p: Params) {
             learn(c, g).await.expect("list");
         }
         println!("chaos: round {round}/{} done at {:.1}s exits {:?}", p.rounds, started.elapsed().as_secs_f64(), exits);
+        round += 1;
     }
 
     // Quiescence: faults off; sync everyone until idle, settle conflicts, until two clean passes.
@@ -298,7 +305,7 @@ async fn run(p: Params) {
     let tombstones = view.all.values().filter(|c| c["deleted"] == true).count();
     println!("---- chaos convergence report ----");
     println!("seed {}  (replay: CHAOS_SEED={} CHAOS_OPS={} CHAOS_CLIENT_KILLS={} CHAOS_SERVER_KILLS={})", p.seed, p.seed, p.ops, p.client_kills, p.server_kills);
-    println!("clients {CLIENTS} x {} ops in {} rounds; fault probability {}", p.ops, p.rounds, p.fault_p);
+    println!("clients {CLIENTS} x {} ops in {} rounds (+{} extra rounds of 10 ops for owed kills); fault probability {}", p.ops, p.rounds, tally.extra_rounds, p.fault_p);
     println!("ops applied locally: {:?}", ledger.ops);
     println!("faults injected: {faults:?} (total {})", faults.values().sum::<u64>());
     println!("offline phases: {} ({} requests refused)", tally.offline_phases, tally.offline_refusals);
