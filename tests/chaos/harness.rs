@@ -166,7 +166,7 @@ impl Client {
     /// `sync run --until-idle`: kill -9 at `kill_at` if still running then; bounded by `limit`.
     pub async fn sync(&self, timeout_s: u64, realtime: bool, kill_at: Option<Duration>, limit: Duration) -> Exit {
         let mut cmd = self.command();
-        cmd.args(["sync", "run", "--until-idle", "--timeout", &timeout_s.to_string()]);
+        cmd.args(["sync", "run", "--until-idle", "--past-conflicts", "--timeout", &timeout_s.to_string()]);
         if realtime {
             cmd.arg("--realtime");
         }

@@ -145,6 +145,10 @@ pub enum SyncCommand {
         /// Also follow the realtime (SSE) stream while running.
         #[arg(long, hide = true)]
         realtime: bool,
+        /// Keep draining other cards while conflicts wait (as the desktop app does); exit with
+        /// the conflicts code only once nothing else can move.
+        #[arg(long, hide = true)]
+        past_conflicts: bool,
     },
     /// Counts, connection and breaker state.
     Status,
