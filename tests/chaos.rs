@@ -142,7 +142,7 @@ async fn run(p: Params) {
     let token = harness::user_add(&db, "chaos");
     let mut server = ServerProc::start(&db, 0, &dir.join("server.log")).await.expect("server starts");
     let proxy = FaultProxy::start(server.url.clone()).await;
-    proxy.set_plan(Plan::random(p.seed, p.fault_p));
+    proxy.set_plan(Plan::random(p.seed, p.fault_p).with_stream_probability(0.5));
     let clients: Vec<Client> = (0..CLIENTS)
         .map(|idx| Client { idx, dir: dir.join(format!("client{idx}")), server: proxy.url(), token: token.clone(), log: dir.join(format!("client{idx}.log")) })
         .collect();
@@ -209,7 +209,7 @@ async fn run(p: Params) {
                 tokio::time::sleep(at.saturating_sub(t0.elapsed())).await;
                 if what == 0 {
                     let now = proxy.injected().get("drop_request").copied().unwrap_or(0);
-                    proxy.set_plan(Plan::random(p.seed.wrapping_add(round as u64 + 1), p.fault_p));
+                    proxy.set_plan(Plan::random(p.seed.wrapping_add(round as u64 + 1), p.fault_p).with_stream_probability(0.5));
                     tally.offline_refusals += now - before;
                 } else {
                     server.crash_and_restart().await.expect("server restarts");
