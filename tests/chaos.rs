@@ -212,10 +212,12 @@ async fn run(p: Params) {
                     proxy.set_plan(Plan::random(p.seed.wrapping_add(round as u64 + 1), p.fault_p).with_stream_probability(0.5));
                     tally.offline_refusals += now - before;
                 } else {
+                    let port = server.port;
                     server.crash_and_restart().await.expect("server restarts");
                     proxy.set_upstream(server.url.clone());
                     tally.server_kills += 1;
-                    println!("chaos: round {round}: server killed (-9) and restarted on {}", server.url);
+                    let same = if server.port == port { "the same port" } else { "a new port (proxy re-pointed)" };
+                    println!("chaos: round {round}: server killed (-9) mid-load, restarted on {same}: {}", server.url);
                 }
             }
         };
