@@ -289,6 +289,16 @@ async fn run(p: Params) {
     }
     violations.extend(check::ledger_holds(&ledger, &view));
 
+    // Replays the server served since its last restart (lost answers retried with the same key).
+    let replays = match reqwest::Client::builder().no_proxy().build().unwrap().get(format!("{}/metrics", server.url)).bearer_auth(&token).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+    .lines()
+    .find(|l| l.starts_with("deckhand_idempotent_replays_total"))
+    .and_then(|l| l.split_whitespace().last().and_then(|v| v.parse::<f64>().ok()))
+    .unwrap_or(0.0) as u64;
+
     // No idempotency record without its effect (server stopped hard first).
     server.kill9().await;
     let orphans = {
@@ -318,7 +328,7 @@ async fn run(p: Params) {
     println!("engine counters (sum over clients): {metrics:?}");
     println!("quiescence passes: {}", tally.quiescence_passes);
     println!("server: {} live cards, {} tombstones; created {} deleted {} restored {}", view.live.len(), tombstones, ledger.created.len(), ledger.deleted.len(), ledger.restores.values().sum::<u32>());
-    println!("orphan idempotency records: {orphans}");
+    println!("orphan idempotency records: {orphans}; idempotent replays served since the last server restart: {replays}");
     println!("wall time: {:.1}s", started.elapsed().as_secs_f64());
     println!("violations: {}", violations.len());
     for v in violations.iter().take(30) {
