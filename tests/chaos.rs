@@ -328,6 +328,9 @@ async fn run(p: Params) {
     println!("engine counters (sum over clients): {metrics:?}");
     println!("quiescence passes: {}", tally.quiescence_passes);
     println!("server: {} live cards, {} tombstones; created {} deleted {} restored {}", view.live.len(), tombstones, ledger.created.len(), ledger.deleted.len(), ledger.restores.values().sum::<u32>());
+    let live_ids: std::collections::BTreeSet<String> = view.live.iter().filter_map(|c| c["id"].as_str().map(str::to_string)).collect();
+    let single = ledger.writers.iter().filter(|(id, w)| w.len() == 1 && live_ids.contains(&id.to_string())).count();
+    println!("live cards written by one client only (checked field by field for lost updates): {single}");
     println!("orphan idempotency records: {orphans}; idempotent replays served since the last server restart: {replays}");
     println!("wall time: {:.1}s", started.elapsed().as_secs_f64());
     println!("violations: {}", violations.len());

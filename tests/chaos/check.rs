@@ -145,6 +145,19 @@ pub fn ledger_holds(ledger: &Ledger, server: &ServerView) -> Vec<String> {
             v.push(format!("created card {id} ({m}) is lost: {state}"));
         }
     }
+    // No lost update: a card only one client ever wrote ends exactly as that client left it.
+    for c in &server.live {
+        let id = id_of(c);
+        let (Some(w), Some(f)) = (ledger.writers.get(&id), ledger.expected.get(&id)) else { continue };
+        if w.len() != 1 {
+            continue;
+        }
+        for (k, want) in f {
+            if &c[k.as_str()] != want {
+                v.push(format!("card {id} written only by client {:?}: {k} is {} on the server, the client left {want}", w, c[k.as_str()]));
+            }
+        }
+    }
     for c in &server.live {
         let id = id_of(c);
         let m = marker_of(c["body"].as_str().unwrap_or("")).to_string();

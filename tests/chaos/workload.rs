@@ -147,6 +147,11 @@ pub struct Ledger {
     pub ops: BTreeMap<String, u64>,
     /// Conflict resolutions by "kind/choice".
     pub resolutions: BTreeMap<String, u64>,
+    /// Card id → the clients that ever wrote it (create, edit, move, delete).
+    pub writers: BTreeMap<Uuid, BTreeSet<usize>>,
+    /// Card id → title/body/url/tags/lane/pinned as its writes left them, in the order each
+    /// client made them: exact for a card only one client ever wrote (no lost update).
+    pub expected: BTreeMap<Uuid, serde_json::Map<String, Value>>,
 }
 
 impl Ledger {
@@ -167,10 +172,29 @@ impl Ledger {
         if let Some(t) = &p.title {
             self.titles.entry(marker.clone()).or_default().insert(t.clone());
         }
+        self.writers.entry(id).or_default().insert(g.idx);
         match p.kind {
             "create" => {
                 self.created.insert(id, marker.clone());
                 g.known.insert(id, marker);
+                let mut f = serde_json::Map::new();
+                for k in ["title", "body", "tags", "lane", "pinned"] {
+                    f.insert(k.into(), p.json[k].clone());
+                }
+                f.insert("url".into(), p.json.get("url").cloned().unwrap_or(Value::Null));
+                self.expected.insert(id, f);
+            }
+            "edit" => {
+                if let Some(f) = self.expected.get_mut(&id) {
+                    for (k, v) in p.json["changes"].as_object().into_iter().flatten() {
+                        f.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            "move" => {
+                if let Some(f) = self.expected.get_mut(&id) {
+                    f.insert("lane".into(), p.json["lane"].clone());
+                }
             }
             "delete" => {
                 self.deleted.insert(id);
