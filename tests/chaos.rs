@@ -40,6 +40,7 @@ struct Params {
     client_kills: usize,
     server_kills: usize,
     fault_p: f64,
+    concurrent: f64,
 }
 
 impl Params {
@@ -52,6 +53,7 @@ impl Params {
             client_kills: env("CHAOS_CLIENT_KILLS", 5usize),
             server_kills: env("CHAOS_SERVER_KILLS", 1usize),
             fault_p: env("CHAOS_FAULT_P", 0.12f64),
+            concurrent: env("CHAOS_CONCURRENT", 0.0f64),
         }
     }
 }
@@ -65,6 +67,7 @@ struct Tally {
     sync_exits: BTreeMap<String, u64>,
     quiescence_passes: usize,
     extra_rounds: usize,
+    concurrent_scripts: usize,
 }
 
 /// Settle every conflict of a client with a seeded choice; returns how many.
@@ -160,8 +163,15 @@ async fn run(p: Params) {
         // 1. Local work, seeded, many ops on the same hot cards.
         let batch = if round < p.rounds { p.ops / p.rounds + usize::from(round < p.ops % p.rounds) } else { 10 };
         tally.extra_rounds += usize::from(round >= p.rounds);
+        // With CHAOS_CONCURRENT=q, a client (probability q) makes half of its batch while its
+        // sync process drains: a second process writing the same database mid-drain.
+        let mut during: Vec<(Vec<workload::Planned>, Duration)> = Vec::new();
         for (c, g) in clients.iter().zip(gens.iter_mut()) {
-            let planned: Vec<_> = (0..batch).map(|_| g.plan()).collect();
+            let mut planned: Vec<_> = (0..batch).map(|_| g.plan()).collect();
+            let concurrent = p.concurrent > 0.0 && sched.random_bool(p.concurrent);
+            let later = if concurrent { planned.split_off(batch / 2) } else { Vec::new() };
+            tally.concurrent_scripts += usize::from(concurrent);
+            during.push((later, Duration::from_millis(sched.random_range(0..300))));
             let ops: Vec<Value> = planned.iter().map(|p| p.json.clone()).collect();
             let results = c.script(&ops, &dir.join(format!("ops-{}.json", c.idx))).await.expect("script");
             assert_eq!(results.len(), planned.len(), "one result per op");
@@ -192,9 +202,20 @@ async fn run(p: Params) {
             proxy.set_plan(Plan::Offline);
             tally.offline_phases += 1;
         }
-        let syncs = futures::future::join_all(
-            clients.iter().zip(&plans).map(|(c, (rt, kill))| c.sync(20, *rt, *kill, Duration::from_secs(60))),
-        );
+        let syncs = futures::future::join_all(clients.iter().zip(&plans).zip(&during).map(|((c, (rt, kill)), (later, delay))| {
+            let dir = &dir;
+            async move {
+                let script = async {
+                    if later.is_empty() {
+                        return Vec::new();
+                    }
+                    tokio::time::sleep(*delay).await;
+                    let ops: Vec<Value> = later.iter().map(|p| p.json.clone()).collect();
+                    c.script(&ops, &dir.join(format!("ops-during-{}.json", c.idx))).await.expect("script during sync")
+                };
+                tokio::join!(c.sync(20, *rt, *kill, Duration::from_secs(60)), script)
+            }
+        }));
         let director = async {
             let t0 = Instant::now();
             let mut steps: Vec<(Duration, u8)> = Vec::new();
@@ -221,7 +242,15 @@ async fn run(p: Params) {
                 }
             }
         };
-        let (exits, ()) = tokio::join!(syncs, director);
+        let (outcomes, ()) = tokio::join!(syncs, director);
+        let mut exits = Vec::new();
+        for (((e, results), (later, _)), g) in outcomes.into_iter().zip(&during).zip(gens.iter_mut()) {
+            assert_eq!(results.len(), later.len(), "one result per op");
+            for (pl, r) in later.iter().zip(&results) {
+                ledger.record(g, pl, r);
+            }
+            exits.push(e);
+        }
         for (i, e) in exits.iter().enumerate() {
             if plans[i].1.is_some() && *e == Exit::Killed {
                 tally.client_kills += 1;
@@ -322,6 +351,7 @@ async fn run(p: Params) {
     println!("faults injected: {faults:?} (total {})", faults.values().sum::<u64>());
     println!("offline phases: {} ({} requests refused)", tally.offline_phases, tally.offline_refusals);
     println!("requests through the proxy: {}", proxy.requests().values().sum::<u64>());
+    println!("scripts run concurrently with their client's sync (CHAOS_CONCURRENT={}): {}", p.concurrent, tally.concurrent_scripts);
     println!("client kills (-9 mid-drain): {}  server kills (-9 mid-load): {}", tally.client_kills, tally.server_kills);
     println!("sync process exits: {:?}", tally.sync_exits);
     println!("conflicts resolved: {:?} (total {})", ledger.resolutions, ledger.resolutions.values().sum::<u64>());
