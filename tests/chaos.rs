@@ -7,6 +7,7 @@
 //! Size from the environment (defaults = the short run of `make test`):
 //!   CHAOS_SEED=42 CHAOS_OPS=150 (per client) CHAOS_CLIENT_KILLS=5 CHAOS_SERVER_KILLS=1
 //!   CHAOS_ROUNDS (default ops/100, 5..=40) CHAOS_FAULT_P=0.12 CHAOS_KEEP=1 (keep the temp dir)
+//!   CHAOS_CONCURRENT=0.25 (chance a client writes half its batch while its sync drains)
 //!   CHAOS_BIN_DIR (default: the target/debug this test was built into)
 
 #[path = "chaos/check.rs"]
@@ -53,7 +54,7 @@ impl Params {
             client_kills: env("CHAOS_CLIENT_KILLS", 5usize),
             server_kills: env("CHAOS_SERVER_KILLS", 1usize),
             fault_p: env("CHAOS_FAULT_P", 0.12f64),
-            concurrent: env("CHAOS_CONCURRENT", 0.0f64),
+            concurrent: env("CHAOS_CONCURRENT", 0.25f64),
         }
     }
 }
@@ -194,7 +195,8 @@ async fn run(p: Params) {
                 (realtime, kill)
             })
             .collect();
-        let offline = round > 0 && sched.random_bool(0.25);
+        // Round 1 always starts offline, so every run has at least one offline phase.
+        let offline = round == 1 || (round > 0 && sched.random_bool(0.25));
         let offline_for = Duration::from_millis(sched.random_range(300..2000));
         let server_kill = server_kill_rounds.contains(&round).then(|| Duration::from_millis(sched.random_range(50..300)));
         let before = proxy.injected().get("drop_request").copied().unwrap_or(0);
