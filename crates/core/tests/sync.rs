@@ -474,5 +474,30 @@ async fn a_silent_stream_is_dropped_by_the_watchdog_and_a_refused_one_is_termina
     h.engines[0].wait_idle(IDLE).await.unwrap();
     settle(e2).await;
     assert!(view(e2, c2.id).await.is_some());
+/// Found by the chaos suite: a fresh engine (cursor 0) whose first catch-up pull keeps failing
+/// while its event stream works used to open the stream without `Last-Event-ID` ("from now"); the
+/// first live event moved the cursor past every older change, which the pull then never fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_event_never_moves_the_cursor_past_changes_not_yet_pulled() {
+    let mut h = sync_harness(1).await;
+    let a = &h.engines[0];
+    let early = a.create(input("made before b connected")).await.unwrap();
+    settle(a).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    proxy.add_rule(Rule {
+        method: Some("GET"),
+        path_contains: "/v1/changes".into(),
+        fault: Fault::Status { status: 500, code: "internal", retry_after: None },
+        times: 100_000,
+    });
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let (a, b) = (&h.engines[0], &h.engines[i]);
+    eventually("stream connected", || async { (b.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    let live = a.create(input("made while b streams")).await.unwrap();
+    a.wait_idle(IDLE).await.unwrap();
+    eventually("live card over the stream", || async { view(b, live.id).await }).await;
+    proxy.clear_rules();
+    settle(b).await;
+    assert_eq!(view(b, early.id).await.map(|c| c.title), Some("made before b connected".to_string()));
     proxy.stop();
 }
