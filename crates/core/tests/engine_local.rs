@@ -25,6 +25,7 @@ async fn works_offline_by_choice() {
         .await
         .unwrap();
     ev.wait_for("cards changed", |x| matches!(x, EngineEvent::CardsChanged { ids } if ids == &vec![c.id])).await;
+    ev.wait_for("status", |x| matches!(x, EngineEvent::StatusChanged { status } if status.pending == 1)).await;
     let moved = e.move_card(c.id, "doing".into(), None).await.unwrap();
     assert_eq!((moved.lane.as_str(), moved.position), ("doing", 1.0));
     e.update(c.id, CardChanges { body: Some("book the ferry".into()), ..Default::default() }).await.unwrap();

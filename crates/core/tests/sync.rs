@@ -474,6 +474,9 @@ async fn a_silent_stream_is_dropped_by_the_watchdog_and_a_refused_one_is_termina
     h.engines[0].wait_idle(IDLE).await.unwrap();
     settle(e2).await;
     assert!(view(e2, c2.id).await.is_some());
+    proxy.stop();
+}
+
 /// Found by the chaos suite: a fresh engine (cursor 0) whose first catch-up pull keeps failing
 /// while its event stream works used to open the stream without `Last-Event-ID` ("from now"); the
 /// first live event moved the cursor past every older change, which the pull then never fetched.

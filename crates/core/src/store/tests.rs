@@ -540,3 +540,18 @@ fn confirm_all_but_last(s: &Store, id: Uuid, version: i64) -> Card {
     })
     .unwrap()
 }
+
+#[test]
+fn deleting_a_card_drops_its_refused_edits() {
+    let s = store();
+    let id = create(&s, "a");
+    confirm_all(&s, id, 1);
+    s.write(|tx| writes::update(tx, id, &title("refused"), Priority::Normal)).unwrap();
+    let op = ops(&s, id)[0].clone();
+    let e = crate::model::OpError { code: "validation_failed".into(), message: "no".into(), status: Some(422) };
+    s.write(|tx| outbox::mark_failed(tx, op.op_id, &e)).unwrap();
+    s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
+    let o = ops(&s, id);
+    assert_eq!(o.len(), 1);
+    assert_eq!((o[0].payload.clone(), o[0].state), (OpPayload::Delete, OpState::Pending));
+}

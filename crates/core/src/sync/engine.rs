@@ -52,6 +52,7 @@ impl Engine {
             wake: tokio::sync::Notify::new(),
             wake_stream: tokio::sync::Notify::new(),
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
+            status_scheduled: std::sync::atomic::AtomicBool::new(false),
             config,
         });
         let engine = Engine { sh, tasks: Mutex::new(Vec::new()) };
@@ -131,6 +132,7 @@ impl Engine {
             self.sh.emit(EngineEvent::CardsChanged { ids });
         }
         self.sh.wake.notify_one();
+        self.sh.schedule_status();
     }
 
     pub async fn create(&self, input: NewCardInput) -> Result<CardView, CoreError> {
