@@ -105,6 +105,8 @@ async fn queued_edits_coalesce_into_one_request() {
     let ob = a.outbox().await.unwrap();
     assert_eq!(ob.len(), 1);
     assert_eq!(ob[0].kind, OpKind::Update);
+    assert_eq!(a.status().await.connection, ConnectionState::Paused);
+    eventually("stream closed while paused", || async { (a.status().await.stream.state != StreamState::Connected).then_some(()) }).await;
     a.resume().await;
     settle(a).await;
     let (_, card) = h.server_card(c.id).await;
