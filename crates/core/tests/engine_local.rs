@@ -117,3 +117,11 @@ fn engine_is_send_and_sync() {
     assert_send_sync::<Engine>();
     assert_send_sync::<deckhand_core::CoreError>();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_server_url_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = deckhand_core::ServerSettings { url: "ftp://example.com".into(), token: "t".into() };
+    let err = Engine::open(test_config(dir.path(), Some(bad))).await.err().unwrap();
+    assert_eq!(err.kind(), "config");
+}

@@ -506,3 +506,34 @@ async fn a_live_event_never_moves_the_cursor_past_changes_not_yet_pulled() {
     assert_eq!(view(b, early.id).await.map(|c| c.title), Some("made before b connected".to_string()));
     proxy.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_changes_show_under_pending_edits_without_flicker() {
+    let mut h = sync_harness(1).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let (b, a) = (&h.engines[0], &h.engines[i]);
+    let c = a.create(input("shared")).await.unwrap();
+    settle(a).await;
+    settle(b).await;
+    eventually("a streams", || async { (a.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    // A's edit is slow to reach the server; meanwhile B's change arrives at A over the stream.
+    proxy.add_rule(Rule { method: Some("PATCH"), path_contains: c.id.to_string(), fault: Fault::Delay(Duration::from_millis(1500)), times: 1 });
+    a.update(c.id, title("mine")).await.unwrap();
+    b.update(c.id, CardChanges { pinned: Some(true), ..Default::default() }).await.unwrap();
+    b.wait_idle(IDLE).await.unwrap();
+    let v = eventually("their pin under my pending title", || async {
+        let v = view(a, c.id).await.unwrap();
+        v.pinned.then_some(v)
+    })
+    .await;
+    assert_eq!((v.title.as_str(), v.sync_state), ("mine", SyncState::Pending));
+    a.wait_idle(IDLE).await.unwrap();
+    settle(b).await;
+    for e in [a, b] {
+        let v = view(e, c.id).await.unwrap();
+        assert_eq!((v.title.as_str(), v.pinned, v.sync_state), ("mine", true, SyncState::Synced));
+    }
+    assert!(a.metric("version_conflicts").await.unwrap() >= 1, "the delayed PATCH was based on v1");
+    proxy.stop();
+}

@@ -26,6 +26,9 @@ pub struct Engine {
 impl Engine {
     /// Open (and migrate) `data_dir/deckhand.db` and start background sync when a server is set.
     pub async fn open(config: EngineConfig) -> Result<Engine, CoreError> {
+        if let Some(s) = &config.server {
+            check_server(s)?;
+        }
         let path = config.db_path();
         let store = tokio::task::spawn_blocking(move || Store::open(&path))
             .await
@@ -360,6 +363,15 @@ impl Engine {
     pub async fn metric(&self, name: &str) -> Result<i64, CoreError> {
         let name = name.to_string();
         self.db(move |s| s.read(|c| history::metric(c, &name))).await
+    }
+}
+
+/// A server URL must be absolute http(s).
+pub fn check_server(s: &ServerSettings) -> Result<(), CoreError> {
+    match reqwest::Url::parse(&s.url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.has_host() => Ok(()),
+        Ok(u) => Err(CoreError::Config(format!("server URL must be http or https, not {}", u.scheme()))),
+        Err(e) => Err(CoreError::Config(format!("server URL {:?}: {e}", s.url))),
     }
 }
 
