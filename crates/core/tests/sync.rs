@@ -535,5 +535,7 @@ async fn remote_changes_show_under_pending_edits_without_flicker() {
         assert_eq!((v.title.as_str(), v.pinned, v.sync_state), ("mine", true, SyncState::Synced));
     }
     assert!(a.metric("version_conflicts").await.unwrap() >= 1, "the delayed PATCH was based on v1");
+    let m = a.metrics().await.unwrap();
+    assert!(m.iter().any(|(n, v)| n == "auto_merges" && *v >= 1), "{m:?}");
     proxy.stop();
 }

@@ -359,6 +359,11 @@ impl Engine {
         }
     }
 
+    /// Every persisted counter, by name.
+    pub async fn metrics(&self) -> Result<Vec<(String, i64)>, CoreError> {
+        self.db(|s| s.read(history::metrics)).await
+    }
+
     /// Persisted counter (e.g. `ops_succeeded`, `ops_failed`, `version_conflicts`).
     pub async fn metric(&self, name: &str) -> Result<i64, CoreError> {
         let name = name.to_string();
