@@ -539,3 +539,33 @@ async fn remote_changes_show_under_pending_edits_without_flicker() {
     assert!(m.iter().any(|(n, v)| n == "auto_merges" && *v >= 1), "{m:?}");
     proxy.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_op_in_flight_at_shutdown_is_resent_with_its_key_after_reopening() {
+    let h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    // The POST reaches the server only after the engine is gone.
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::Delay(Duration::from_millis(300)), times: 1 });
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(test_config(dir.path(), Some(ServerSettings { url: proxy.url(), token: h.token.clone() }))).await.unwrap();
+    let c = e.create(input("in flight")).await.unwrap();
+    let key = eventually("in flight", || async {
+        e.outbox().await.unwrap().into_iter().find(|o| o.state == OpState::InFlight).map(|o| o.idempotency_key)
+    })
+    .await;
+    e.shutdown().await;
+    drop(e);
+    eventually("applied by the server", || async { (h.server_card(c.id).await.0 == 200).then_some(()) }).await;
+    // Reopen: the op is pending again with the same key; sent straight to the server, its replay confirms it.
+    let e = Engine::open(test_config(dir.path(), None)).await.unwrap();
+    let ob = e.outbox().await.unwrap();
+    assert_eq!((ob.len(), ob[0].state, ob[0].idempotency_key.as_str()), (1, OpState::Pending, key.as_str()));
+    e.set_server(Some(h.settings())).await;
+    e.wait_idle(IDLE).await.unwrap();
+    assert_eq!(e.get(c.id).await.unwrap().unwrap().confirmed_version, Some(1));
+    assert_eq!(h.server_card(c.id).await.1["version"], 1);
+    let hist = e.history(100).await.unwrap();
+    assert!(hist.iter().any(|x| x.kind == "op.sent"), "{hist:?}");
+    e.shutdown().await;
+    proxy.stop();
+}
