@@ -553,6 +553,7 @@ async fn an_op_in_flight_at_shutdown_is_resent_with_its_key_after_reopening() {
         e.outbox().await.unwrap().into_iter().find(|o| o.state == OpState::InFlight).map(|o| o.idempotency_key)
     })
     .await;
+    eventually("request at the proxy", || async { (proxy.count("POST", "/v1/cards") == 1).then_some(()) }).await;
     e.shutdown().await;
     drop(e);
     eventually("applied by the server", || async { (h.server_card(c.id).await.0 == 200).then_some(()) }).await;

@@ -89,6 +89,10 @@ impl Shared {
     pub fn set_connection(&self, state: ConnectionState) {
         let changed = {
             let mut rt = self.rt();
+            // While paused, late results of work started before the pause don't flip the state.
+            if rt.paused && matches!(state, ConnectionState::Online | ConnectionState::Connecting | ConnectionState::Offline) {
+                return;
+            }
             let changed = rt.connection != state;
             rt.connection = state;
             changed
