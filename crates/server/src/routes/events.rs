@@ -144,11 +144,12 @@ fn events(
         loop {
             // Replay (initially, and after the live channel lagged) straight from the database.
             while catch_up {
-                let page = match state.db(move |s| s.changes_since(user, last, REPLAY_PAGE)).await {
+                let max_bytes = state.config.page_max_bytes;
+                let (page, more) = match state.db(move |s| s.changes_page(user, last, REPLAY_PAGE, max_bytes)).await {
                     Ok(p) => p,
                     Err(e) => { tracing::warn!(error = ?e.problem.detail, "sse replay failed"); return; }
                 };
-                catch_up = page.len() as u32 == REPLAY_PAGE;
+                catch_up = more;
                 for change in &page {
                     last = change.seq;
                     yield Ok(event_for(change));
