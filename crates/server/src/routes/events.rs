@@ -144,6 +144,15 @@ fn events(
         loop {
             // Replay (initially, and after the live channel lagged) straight from the database.
             while catch_up {
+                // A revocation signalled while we replay (pages can be many) is honoured before
+                // the next page, not after the whole backlog.
+                if revocations.has_changed().unwrap_or(false) {
+                    revocations.borrow_and_update();
+                    if !token_live(&state, user, token).await {
+                        tracing::info!(user, "sse stream ended: token revoked");
+                        return;
+                    }
+                }
                 let max_bytes = state.config.page_max_bytes;
                 let (page, more) = match state.db(move |s| s.changes_page(user, last, REPLAY_PAGE, max_bytes)).await {
                     Ok(p) => p,
@@ -156,6 +165,8 @@ fn events(
                 }
             }
             tokio::select! {
+                // In this order: after a revoke, no event that is also ready gets out first.
+                biased;
                 _ = &mut shutdown => return,
                 changed = revocations.changed() => {
                     if changed.is_err() || !token_live(&state, user, token).await {
