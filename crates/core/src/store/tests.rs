@@ -389,3 +389,33 @@ fn listing_stays_fast_with_many_cards() {
     s.write(|tx| writes::update(tx, id, &title("fast"), Priority::Normal)).unwrap();
     assert!(t.elapsed() < std::time::Duration::from_millis(20), "{:?}", t.elapsed());
 }
+
+#[test]
+fn a_conflict_whose_current_already_has_my_values_is_success() {
+    let s = store();
+    let id = create(&s, "a");
+    let v1 = confirm_all(&s, id, 1);
+    s.write(|tx| writes::update(tx, id, &title("b"), Priority::Normal)).unwrap();
+    let op = ops(&s, id)[0].clone();
+    // e.g. the first attempt landed, its idempotency record expired, the retry got 409
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.title = "b".into();
+    let out = s.write(|tx| apply::version_conflict(tx, &op, &v2)).unwrap();
+    assert!(matches!(out, apply::ConflictOutcome::Done), "{out:?}");
+    assert!(ops(&s, id).is_empty());
+    let v = s.read(|c| cards::view(c, id)).unwrap().unwrap();
+    assert_eq!((v.sync_state, v.confirmed_version), (SyncState::Synced, Some(2)));
+}
+
+#[test]
+fn a_create_answered_409_already_exists_is_confirmed() {
+    let s = store();
+    let id = create(&s, "a");
+    let op = ops(&s, id)[0].clone();
+    let l = s.read(|c| cards::get_local(c, id)).unwrap().unwrap();
+    let current = server_card(id, &l.fields, 1);
+    s.write(|tx| apply::version_conflict(tx, &op, &current)).unwrap();
+    assert!(ops(&s, id).is_empty());
+    assert_eq!(s.read(|c| cards::view(c, id)).unwrap().unwrap().confirmed_version, Some(1));
+}

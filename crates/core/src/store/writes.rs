@@ -120,7 +120,7 @@ pub fn bulk(conn: &Connection, ids: &[Uuid], action: &BulkAction, mut progress: 
             affected.push(*id);
         }
         let done = i as u32 + 1;
-        if done % 100 == 0 || done == total {
+        if done.is_multiple_of(100) || done == total {
             progress(done, total);
         }
     }
@@ -152,6 +152,10 @@ pub fn resolve(conn: &Connection, card_id: Uuid, resolution: &Resolution) -> Res
     let theirs = rec.theirs.clone();
     let chosen: Option<CardFields> = match resolution {
         Resolution::KeepTheirs => None,
+        // For edit-vs-delete the local view also carries edits made after the conflict.
+        Resolution::KeepMine if rec.kind == ConflictKind::EditVsDelete => {
+            Some(cards::get_local(conn, card_id)?.map(|l| l.fields).unwrap_or_else(|| rec.mine.clone()))
+        }
         Resolution::KeepMine => Some(rec.mine.clone()),
         Resolution::Merged { fields } => {
             validate_new_card(&fields::to_new(card_id, fields)).map_err(StoreError::Validation)?;

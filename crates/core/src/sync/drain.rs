@@ -300,7 +300,7 @@ async fn handle_answer(sh: &SharedRef, op: Op, answer: Result<Answer, TransportF
                     let cur = current.unwrap();
                     let r = sh.db(move |s| s.write(|tx| apply::version_conflict(tx, &op, &cur))).await;
                     match r {
-                        Ok(ConflictOutcome::Conflict(rec)) => sh.emit(EngineEvent::ConflictDetected { conflict: rec }),
+                        Ok(ConflictOutcome::Conflict(rec)) => sh.emit(EngineEvent::ConflictDetected { conflict: *rec }),
                         Ok(_) => sh.wake.notify_one(),
                         Err(e) => tracing::error!(error = %e, "could not apply conflict"),
                     }

@@ -292,6 +292,10 @@ impl Engine {
     /// Change (or remove) the server; reconnects without a restart. Queued ops are kept.
     pub async fn set_server(&self, server: Option<ServerSettings>) {
         self.shutdown().await;
+        // Requests of the stopped session were cancelled: their ops go back to the queue.
+        if let Err(e) = self.sh.db(|s| s.write(|tx| outbox::reset_in_flight(tx))).await {
+            tracing::error!(error = %e, "could not requeue in-flight ops");
+        }
         self.sh.rt().server = server;
         if let Err(e) = self.start_session() {
             tracing::error!(error = %e, "could not start sync");
