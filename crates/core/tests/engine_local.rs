@@ -109,3 +109,10 @@ async fn a_database_with_an_edited_migration_is_refused() {
     let err = Engine::open(test_config(dir.path(), None)).await.err().unwrap();
     assert_eq!(err.kind(), "corrupt_database");
 }
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<deckhand_core::CoreError>();
+}
