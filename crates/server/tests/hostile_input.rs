@@ -199,6 +199,15 @@ async fn negative_and_huge_query_params_are_422() {
         let r = srv.req(Method::GET, &format!("/v1/changes?{q}"), &token).send().await.unwrap();
         assert_problem(r, 422, "validation_failed").await;
     }
+    // 10,000 unknown parameters are ignored; a repeated `limit` is judged, never a 5xx.
+    let many = "x=1&".repeat(10_000);
+    let r = srv.req(Method::GET, &format!("/v1/cards?{many}limit=5"), &token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = srv.req(Method::GET, "/v1/cards?limit=1&limit=5000", &token).send().await.unwrap();
+    assert!(r.status() == StatusCode::OK || r.status() == StatusCode::UNPROCESSABLE_ENTITY, "{}", r.status());
+    if r.status() != StatusCode::OK {
+        assert_problem(r, 422, "validation_failed").await;
+    }
     // The largest valid values are fine.
     let r = srv.req(Method::GET, "/v1/changes?since=9223372036854775807&limit=1000", &token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
