@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings ui test test-rust test-ui test-e2e app run clean
+.PHONY: help setup bindings ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
@@ -20,10 +20,14 @@ bindings: setup
 ui: bindings
 	cd ui && npm run build
 
-test: ui test-rust test-ui test-e2e
+test: ui test-rust test-fuzz test-ui test-e2e
 
 test-rust: setup
 	$(CARGO) test --workspace --locked
+
+# schemathesis (PyPI, pinned, in a venv under target/) against the real server's OpenAPI document.
+test-fuzz fuzz: setup
+	tests/fuzz/run.sh
 
 test-ui: ui
 	cd tests && npm run test:ui
