@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings ui test test-rust test-ui test-e2e app run clean bins chaos
+.PHONY: help setup bindings ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
@@ -21,7 +21,7 @@ bindings: setup
 ui: bindings
 	cd ui && npm run build
 
-test: ui test-rust test-ui test-e2e
+test: ui test-rust test-fuzz test-ui test-e2e
 
 # tests/chaos.rs spawns the real binaries: build them first.
 bins: setup
@@ -37,6 +37,10 @@ test-rust: bins
 CHAOS_OPS ?= 2000
 chaos: bins
 	CHAOS_OPS=$(CHAOS_OPS) $(CARGO) test --locked --test chaos -- --nocapture
+
+# schemathesis (PyPI, pinned, in a venv under target/) against the real server's OpenAPI document.
+test-fuzz fuzz: setup
+	tests/fuzz/run.sh
 
 test-ui: ui
 	cd tests && npm run test:ui

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { WebDriver } from "./webdriver.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const BIN = path.join(ROOT, "target", "debug");
+export const BIN = path.join(process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, "target"), "debug");
 export const SCREENSHOTS = path.join(ROOT, "target", "screenshots");
 
 export function tempDir(prefix) {

@@ -295,7 +295,12 @@ pub enum EngineEvent {
     StatusChanged { status: SyncStatus },
     ConflictDetected { conflict: ConflictRecord },
     ConflictResolved { card_id: Uuid },
-    OpFailed { op_id: i64, card_id: Uuid, error: OpError },
+    OpFailed {
+        #[ts(type = "number")]
+        op_id: i64,
+        card_id: Uuid,
+        error: OpError,
+    },
     BreakerChanged { state: BreakerState },
     ConnectionChanged { state: ConnectionState },
     /// Progress of a bulk action started with a `job_id`.

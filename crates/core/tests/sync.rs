@@ -105,6 +105,8 @@ async fn queued_edits_coalesce_into_one_request() {
     let ob = a.outbox().await.unwrap();
     assert_eq!(ob.len(), 1);
     assert_eq!(ob[0].kind, OpKind::Update);
+    assert_eq!(a.status().await.connection, ConnectionState::Paused);
+    eventually("stream closed while paused", || async { (a.status().await.stream.state != StreamState::Connected).then_some(()) }).await;
     a.resume().await;
     settle(a).await;
     let (_, card) = h.server_card(c.id).await;
@@ -394,6 +396,89 @@ async fn many_cards_drain_in_parallel_and_window_is_adjustable() {
     assert_eq!((st.pending, st.in_flight, st.failed, st.conflicts), (0, 0, 0, 0));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_retried_with_the_same_key_and_applied_once() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let e = &h.engines[i];
+    let c = e.create(input("once")).await.unwrap();
+    settle(e).await;
+    proxy.add_rule(Rule { method: Some("PATCH"), path_contains: c.id.to_string(), fault: Fault::DropResponse, times: 1 });
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::DropResponse, times: 1 });
+    e.update(c.id, CardChanges { body: Some("appended once".into()), ..Default::default() }).await.unwrap();
+    let c2 = e.create(input("created once")).await.unwrap();
+    settle(e).await;
+    assert_eq!(proxy.count("PATCH", &c.id.to_string()), 2, "retried after the lost answer");
+    let (_, card) = h.server_card(c.id).await;
+    assert_eq!((card["version"].as_i64(), card["body"].as_str()), (Some(2), Some("appended once")));
+    let (status, card2) = h.server_card(c2.id).await;
+    assert_eq!((status, card2["version"].as_i64()), (200, Some(1)));
+    assert!(e.outbox().await.unwrap().is_empty());
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_goes_offline_and_back_without_user_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let server = deckhand_server::testing::TestServer::start(&db).await;
+    let token = server.add_user("bob");
+    let addr = server.addr();
+    let edir = tempfile::tempdir().unwrap();
+    let e = Engine::open(test_config(edir.path(), Some(ServerSettings { url: server.url(), token: token.clone() }))).await.unwrap();
+    let first = e.create(input("before")).await.unwrap();
+    settle(&e).await;
+    server.stop().await;
+    let during = e.create(input("while the server is down")).await.unwrap();
+    eventually("offline", || async { (e.status().await.connection == ConnectionState::Offline).then_some(()) }).await;
+    assert_eq!(e.get(during.id).await.unwrap().unwrap().sync_state, SyncState::Pending);
+    let mut cfg = deckhand_server::ServerConfig::new(&db);
+    cfg.heartbeat = Duration::from_secs(1);
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let server = deckhand_server::testing::TestServer::start_on(listener, cfg).await;
+    e.wait_idle(IDLE).await.unwrap();
+    let client = reqwest::Client::new();
+    for id in [first.id, during.id] {
+        let r = client.get(format!("{}/v1/cards/{id}", server.url())).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    eventually("stream back", || async { (e.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    e.shutdown().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_stream_is_dropped_by_the_watchdog_and_a_refused_one_is_terminal() {
+    // Engine expects heartbeats every 50 ms (watchdog 150 ms); the server sends one per second.
+    let mut h = sync_harness(1).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h.add_engine(proxy.url(), |mut c| {
+        c.heartbeat = Duration::from_millis(50);
+        c
+    })
+    .await;
+    let e = &h.engines[i];
+    eventually("three stream connections", || async { (proxy.count("GET", "/v1/events") >= 3).then_some(()) }).await;
+    // Changes still arrive (replay from Last-Event-ID + catch-up after every reconnect).
+    let c = h.engines[0].create(input("seen anyway")).await.unwrap();
+    h.engines[0].wait_idle(IDLE).await.unwrap();
+    eventually("change", || async { view(e, c.id).await }).await;
+
+    // 403 on the stream: terminal, no more attempts; sync still works through the feed.
+    let j = h.add_engine(proxy.url(), |c| c).await;
+    let _ = j;
+    proxy.add_rule(Rule { method: Some("GET"), path_contains: "/v1/events".into(), fault: Fault::Status { status: 403, code: "unauthorized", retry_after: None }, times: usize::MAX });
+    proxy.cut_all();
+    let e2 = &h.engines[j];
+    eventually("stream error", || async { (e2.status().await.stream.state == StreamState::Error).then_some(()) }).await;
+    let c2 = h.engines[0].create(input("via the feed")).await.unwrap();
+    h.engines[0].wait_idle(IDLE).await.unwrap();
+    settle(e2).await;
+    assert!(view(e2, c2.id).await.is_some());
+    proxy.stop();
+}
+
 /// Found by the chaos suite: a fresh engine (cursor 0) whose first catch-up pull keeps failing
 /// while its event stream works used to open the stream without `Last-Event-ID` ("from now"); the
 /// first live event moved the cursor past every older change, which the pull then never fetched.
@@ -419,5 +504,69 @@ async fn a_live_event_never_moves_the_cursor_past_changes_not_yet_pulled() {
     proxy.clear_rules();
     settle(b).await;
     assert_eq!(view(b, early.id).await.map(|c| c.title), Some("made before b connected".to_string()));
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_changes_show_under_pending_edits_without_flicker() {
+    let mut h = sync_harness(1).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let (b, a) = (&h.engines[0], &h.engines[i]);
+    let c = a.create(input("shared")).await.unwrap();
+    settle(a).await;
+    settle(b).await;
+    eventually("a streams", || async { (a.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    // A's edit is slow to reach the server; meanwhile B's change arrives at A over the stream.
+    proxy.add_rule(Rule { method: Some("PATCH"), path_contains: c.id.to_string(), fault: Fault::Delay(Duration::from_millis(1500)), times: 1 });
+    a.update(c.id, title("mine")).await.unwrap();
+    b.update(c.id, CardChanges { pinned: Some(true), ..Default::default() }).await.unwrap();
+    b.wait_idle(IDLE).await.unwrap();
+    let v = eventually("their pin under my pending title", || async {
+        let v = view(a, c.id).await.unwrap();
+        v.pinned.then_some(v)
+    })
+    .await;
+    assert_eq!((v.title.as_str(), v.sync_state), ("mine", SyncState::Pending));
+    a.wait_idle(IDLE).await.unwrap();
+    settle(b).await;
+    for e in [a, b] {
+        let v = view(e, c.id).await.unwrap();
+        assert_eq!((v.title.as_str(), v.pinned, v.sync_state), ("mine", true, SyncState::Synced));
+    }
+    assert!(a.metric("version_conflicts").await.unwrap() >= 1, "the delayed PATCH was based on v1");
+    let m = a.metrics().await.unwrap();
+    assert!(m.iter().any(|(n, v)| n == "auto_merges" && *v >= 1), "{m:?}");
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_op_in_flight_at_shutdown_is_resent_with_its_key_after_reopening() {
+    let h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    // The POST reaches the server only after the engine is gone.
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::Delay(Duration::from_millis(300)), times: 1 });
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(test_config(dir.path(), Some(ServerSettings { url: proxy.url(), token: h.token.clone() }))).await.unwrap();
+    let c = e.create(input("in flight")).await.unwrap();
+    let key = eventually("in flight", || async {
+        e.outbox().await.unwrap().into_iter().find(|o| o.state == OpState::InFlight).map(|o| o.idempotency_key)
+    })
+    .await;
+    eventually("request at the proxy", || async { (proxy.count("POST", "/v1/cards") == 1).then_some(()) }).await;
+    e.shutdown().await;
+    drop(e);
+    eventually("applied by the server", || async { (h.server_card(c.id).await.0 == 200).then_some(()) }).await;
+    // Reopen: the op is pending again with the same key; sent straight to the server, its replay confirms it.
+    let e = Engine::open(test_config(dir.path(), None)).await.unwrap();
+    let ob = e.outbox().await.unwrap();
+    assert_eq!((ob.len(), ob[0].state, ob[0].idempotency_key.as_str()), (1, OpState::Pending, key.as_str()));
+    e.set_server(Some(h.settings())).await;
+    e.wait_idle(IDLE).await.unwrap();
+    assert_eq!(e.get(c.id).await.unwrap().unwrap().confirmed_version, Some(1));
+    assert_eq!(h.server_card(c.id).await.1["version"], 1);
+    let hist = e.history(100).await.unwrap();
+    assert!(hist.iter().any(|x| x.kind == "op.sent"), "{hist:?}");
+    e.shutdown().await;
     proxy.stop();
 }

@@ -32,19 +32,39 @@ pub struct Card {
 #[ts(export)]
 pub struct NewCard {
     pub id: Uuid,
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 100000)]
     pub body: String,
     #[serde(default)]
+    #[schema(max_length = 2048, pattern = r"^https?://[^\s/?#]+")]
     pub url: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = tags_schema)]
     pub tags: Vec<String>,
     #[serde(default = "default_lane")]
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub lane: String,
     #[serde(default)]
     pub position: f64,
     #[serde(default)]
     pub pinned: bool,
+}
+
+/// OpenAPI schema of `tags`: <= 32 distinct strings of 1..=64 characters (utoipa's field
+/// attributes cannot reach the items of a `Vec<String>`).
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    tags_array().build()
+}
+
+fn tags_array() -> utoipa::openapi::schema::ArrayBuilder {
+    use crate::limits::{TAG_MAX_CHARS, TAGS_MAX};
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(TAG_MAX_CHARS)))
+        .max_items(Some(TAGS_MAX))
+        .unique_items(true)
 }
 
 fn default_lane() -> String {
@@ -58,25 +78,31 @@ fn default_lane() -> String {
 pub struct CardChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false, min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false, max_length = 100000)]
     pub body: Option<String>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, max_length = 2048, pattern = r"^https?://[^\s/?#]+")]
     #[ts(optional, type = "string | null")]
     pub url: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(schema_with = tags_schema)]
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false, min_length = 1, max_length = 64, pattern = r"\S")]
     pub lane: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub position: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(nullable = false)]
     pub pinned: Option<bool>,
 }
 

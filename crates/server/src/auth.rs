@@ -16,8 +16,9 @@ use crate::storage::UserId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct User(pub UserId);
 
-/// sha256 of the bearer token the request came with, put in request extensions by
-/// `require_user`: the rate limit is per token, so each of a user's devices has its own budget.
+/// sha256 of the bearer token the request came with (never the token itself), put in request
+/// extensions by `require_user`: the rate limit is per token, so each of a user's devices has its
+/// own budget, and long-lived SSE streams re-check that their token is still live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
 
@@ -32,7 +33,12 @@ pub fn hash_token(token: &str) -> [u8; 32] {
 }
 
 fn bearer(req: &Request) -> Option<&str> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut values = req.headers().get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?.to_str().ok()?;
+    // Several Authorization headers are ambiguous (which one would a proxy have checked?): refuse.
+    if values.next().is_some() {
+        return None;
+    }
     let (scheme, token) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
@@ -40,7 +46,7 @@ fn bearer(req: &Request) -> Option<&str> {
 /// Middleware for every authenticated route: 401 + `WWW-Authenticate: Bearer` without a live token.
 pub async fn require_user(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
     let Some(token) = bearer(&req) else {
-        return Err(ApiError::new(ErrorCode::Unauthorized, "missing bearer token"));
+        return Err(ApiError::new(ErrorCode::Unauthorized, "missing bearer token (exactly one Authorization: Bearer header)"));
     };
     let hash = hash_token(token);
     let storage = state.storage.clone();

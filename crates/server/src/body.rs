@@ -9,13 +9,18 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-pub async fn read(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+/// The whole body, at most 256 KiB, arriving within `timeout` (a client trickling its body byte by
+/// byte must not hold a connection and a concurrency permit for ever).
+pub async fn read(headers: &HeaderMap, body: Body, timeout: std::time::Duration) -> Result<Bytes, ApiError> {
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
         if len > REQUEST_BODY_MAX_BYTES {
             return Err(too_large());
         }
     }
-    let bytes = axum::body::to_bytes(body, REQUEST_BODY_MAX_BYTES).await.map_err(|e| {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, REQUEST_BODY_MAX_BYTES)).await.map_err(|_| {
+        ApiError::new(ErrorCode::MalformedRequest, format!("the request body did not arrive within {} s", timeout.as_secs_f64()))
+    })?;
+    let bytes = read.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             too_large()
         } else {
@@ -35,6 +40,18 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
     if mime != "application/json" && !mime.ends_with("+json") {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json"));
     }
+    // First as a plain JSON value: syntax (incl. bad UTF-8, nesting past serde_json's recursion
+    // limit of 128) → 400. Then the shape: serde's derived structs also accept a JSON array of the
+    // fields in order (`["<uuid>","title"]`), which the contract does not allow → 422.
+    let malformed = |e: serde_json::Error| ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}"));
+    let whole: serde_json::Value = serde_json::from_slice(bytes).map_err(malformed)?;
+    let Some(object) = whole.as_object() else {
+        return Err(ApiError::validation(vec![FieldError { field: "body".into(), message: "must be a JSON object".into() }]));
+    };
+    if object.get("changes").is_some_and(|c| !c.is_object()) {
+        return Err(ApiError::validation(vec![FieldError { field: "changes".into(), message: "must be a JSON object".into() }]));
+    }
+    // Then typed, from the bytes (not the value) so duplicate keys are still refused.
     let malformed = |e: serde_json::Error| ApiError::new(ErrorCode::MalformedRequest, format!("body is not valid JSON: {e}"));
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {

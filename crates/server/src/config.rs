@@ -23,6 +23,21 @@ pub struct ServerConfig {
     pub rate_limit_burst: u32,
     /// Read connections to the database.
     pub read_connections: usize,
+    /// A client must send a request's whole header within this time (also the idle limit of a
+    /// kept-alive connection); else the connection is closed. Slow-loris protection.
+    pub header_read_timeout: Duration,
+    /// A request body must arrive in full within this time; else 400 `malformed_request`.
+    pub body_read_timeout: Duration,
+    /// A page of cards or changes (and an SSE replay's database page) ends early at about this
+    /// many bytes of card JSON (`deckhand_protocol::limits::PAGE_MAX_BYTES` by default).
+    pub page_max_bytes: usize,
+    /// Open TCP connections; past it the server stops accepting (new clients wait in the
+    /// kernel's backlog) until one closes. Keeps memory and file descriptors bounded.
+    pub max_connections: usize,
+    /// Open SSE streams, all users together; past it: 503 `overloaded`.
+    pub max_sse_streams: usize,
+    /// Open SSE streams of one user; past it: 429 `rate_limited`.
+    pub max_sse_streams_per_user: usize,
 }
 
 impl ServerConfig {
@@ -38,6 +53,12 @@ impl ServerConfig {
             rate_limit_per_sec: 2_000,
             rate_limit_burst: 4_000,
             read_connections: 4,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            page_max_bytes: deckhand_protocol::limits::PAGE_MAX_BYTES,
+            max_connections: 16_384,
+            max_sse_streams: 10_000,
+            max_sse_streams_per_user: 100,
         }
     }
 }

@@ -44,15 +44,43 @@ async fn not_found() -> ApiError {
     ApiError::not_found()
 }
 
-async fn method_not_allowed(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+/// Every error leaves as `application/problem+json`: responses made outside our handlers (axum's
+/// extractor rejections such as a path that is not UTF-8, 405 from the router, ...) are rewritten
+/// into the problem of their status, keeping their text as `detail`.
+async fn problems_only(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     let resp = next.run(req).await;
-    if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED {
-        return error::problem_response(
-            &deckhand_protocol::Problem::new(ErrorCode::MethodNotAllowed, "this route does not take that method"),
-            None,
-        );
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
     }
-    resp
+    let is_problem = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(deckhand_protocol::PROBLEM_CONTENT_TYPE));
+    if is_problem {
+        return resp;
+    }
+    let code = match status.as_u16() {
+        400 => ErrorCode::MalformedRequest,
+        401 => ErrorCode::Unauthorized,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        422 => ErrorCode::ValidationFailed,
+        429 => ErrorCode::RateLimited,
+        503 => ErrorCode::Overloaded,
+        s if s >= 500 => ErrorCode::Internal,
+        _ => ErrorCode::MalformedRequest,
+    };
+    let retry_after = resp.headers().get(axum::http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse().ok());
+    let text = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap_or_default();
+    let detail = match String::from_utf8_lossy(&text).trim() {
+        "" => code.title().to_string(),
+        t => t.to_string(),
+    };
+    error::problem_response(&deckhand_protocol::Problem::new(code, detail), retry_after)
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
@@ -78,7 +106,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(routes::meta::healthz))
         .merge(authed)
         .fallback(not_found)
-        .layer(from_fn(method_not_allowed))
+        .layer(from_fn(problems_only))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -120,9 +148,78 @@ pub async fn serve(
     storage: Arc<dyn Storage>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let state = AppState::new(config, storage, shutdown.clone());
+    serve_state(listener, AppState::new(config, storage, shutdown)).await
+}
+
+/// `serve` with a prepared state (the test server keeps a clone to revoke tokens through it).
+///
+/// HTTP/1.1 only, with a header read timeout (`config.header_read_timeout`): a client that
+/// trickles its request head (slow loris) or idles on a kept-alive connection is disconnected.
+/// (`axum::serve` sets no timer, so hyper's header timeout would be off.)
+pub async fn serve_state(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
     spawn_purger(state.clone());
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(state::until_shutdown(shutdown))
-        .await
+    let header_timeout = state.config.header_read_timeout.max(Duration::from_millis(10));
+    let router = app(state.clone());
+    // Every connection task holds a receiver; `closed()` resolves when all have ended.
+    let (conns_tx, conns_rx) = watch::channel(());
+    let shutdown = state::until_shutdown(state.shutdown.clone());
+    tokio::pin!(shutdown);
+    let connections = Arc::new(tokio::sync::Semaphore::new(state.config.max_connections.max(1)));
+    loop {
+        // At the connection cap, stop accepting until one closes (clients queue in the backlog).
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = connections.clone().acquire_owned() => permit.expect("semaphore never closed"),
+        };
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(
+            router.clone().map_request(|req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new)),
+        );
+        let down = state::until_shutdown(state.shutdown.clone());
+        let conns_rx = conns_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::pin!(down);
+            let mut draining = false;
+            loop {
+                tokio::select! {
+                    done = conn.as_mut() => {
+                        if let Err(e) = done {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = &mut down, if !draining => {
+                        draining = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(conns_rx);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    drop(conns_rx);
+    conns_tx.closed().await;
+    Ok(())
 }

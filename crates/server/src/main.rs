@@ -37,6 +37,21 @@ enum Command {
         /// Requests per second per token before answering 429 (0 = no limit).
         #[arg(long, default_value_t = 2000)]
         rate_limit: u32,
+        /// Seconds a client has to send a request head (and the idle limit of a kept-alive connection).
+        #[arg(long, default_value_t = 10)]
+        header_timeout_secs: u64,
+        /// Seconds a client has to send a whole request body.
+        #[arg(long, default_value_t = 30)]
+        body_timeout_secs: u64,
+        /// Open connections before the server stops accepting until one closes.
+        #[arg(long, default_value_t = 16_384)]
+        max_connections: usize,
+        /// Open SSE streams, all users together, before answering 503.
+        #[arg(long, default_value_t = 10_000)]
+        max_sse_streams: usize,
+        /// Open SSE streams of one user before answering 429.
+        #[arg(long, default_value_t = 100)]
+        max_sse_streams_per_user: usize,
     },
     /// Manage users.
     User {
@@ -113,7 +128,19 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { db, listen, heartbeat_secs, idempotency_days, max_concurrency, rate_limit } => {
+        Command::Serve {
+            db,
+            listen,
+            heartbeat_secs,
+            idempotency_days,
+            max_concurrency,
+            rate_limit,
+            header_timeout_secs,
+            body_timeout_secs,
+            max_connections,
+            max_sse_streams,
+            max_sse_streams_per_user,
+        } => {
             let mut config = ServerConfig::new(db);
             config.listen = listen;
             config.heartbeat = Duration::from_secs(heartbeat_secs.max(1));
@@ -121,6 +148,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.max_concurrency = max_concurrency;
             config.rate_limit_per_sec = rate_limit;
             config.rate_limit_burst = rate_limit.saturating_mul(2);
+            config.header_read_timeout = Duration::from_secs(header_timeout_secs.max(1));
+            config.body_read_timeout = Duration::from_secs(body_timeout_secs.max(1));
+            config.max_connections = max_connections;
+            config.max_sse_streams = max_sse_streams;
+            config.max_sse_streams_per_user = max_sse_streams_per_user;
             let storage = open_storage(&config)?;
             let signals = shutdown_signals()?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;

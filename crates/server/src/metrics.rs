@@ -61,7 +61,13 @@ impl Metrics {
 /// Counts every response by its matched route template (not the raw path: bounded cardinality).
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
+    // Only the standard methods become labels: a client inventing a method per request must not
+    // grow the metrics map (and the /metrics page) without bound.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "TRACE" | "CONNECT") => m,
+        _ => "OTHER",
+    }
+    .to_string();
     let resp = next.run(req).await;
     state.metrics.record(&method, &route, resp.status().as_u16());
     resp

@@ -15,7 +15,7 @@ use crate::routes::{cards, changes, events, meta};
         deckhand_protocol::ChangesPage, deckhand_protocol::Problem, deckhand_protocol::FieldError,
         deckhand_protocol::ErrorCode,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &NonEmptyChanges),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;
@@ -26,5 +26,21 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// `changes` of a PATCH must change something: `minProperties: 1`. (Set here because utoipa-gen
+/// 5.5's `#[schema(min_properties = ..)]` emits `maxProperties`.)
+struct NonEmptyChanges;
+
+impl Modify for NonEmptyChanges {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        if let Some(RefOr::T(Schema::Object(changes))) =
+            openapi.components.as_mut().and_then(|c| c.schemas.get_mut("CardChanges"))
+        {
+            changes.min_properties = Some(1);
+        }
     }
 }

@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Semaphore, watch};
@@ -22,6 +22,11 @@ pub struct AppState {
     pub in_flight: Arc<Mutex<HashSet<(UserId, String)>>>,
     /// Flips to true when the server shuts down; open SSE streams end on it.
     pub shutdown: watch::Receiver<bool>,
+    /// Bumped whenever this process revokes tokens: every open SSE stream re-checks its token at
+    /// once. (Revocations by another process, e.g. the CLI, are caught by the periodic re-check.)
+    pub revocations: Arc<watch::Sender<u64>>,
+    /// Open SSE streams: (total, per user).
+    pub sse_slots: Arc<Mutex<(usize, HashMap<UserId, usize>)>>,
 }
 
 impl AppState {
@@ -35,7 +40,38 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             in_flight: Arc::new(Mutex::new(HashSet::new())),
             shutdown,
+            revocations: Arc::new(watch::channel(0).0),
+            sse_slots: Arc::new(Mutex::new((0, HashMap::new()))),
         }
+    }
+
+    /// Revokes every token of `name` in storage, then tells open SSE streams to re-check theirs.
+    pub fn revoke_tokens(&self, name: &str) -> crate::storage::Result<usize> {
+        let n = self.storage.revoke_tokens(name)?;
+        self.revocations.send_modify(|epoch| *epoch += 1);
+        Ok(n)
+    }
+
+    /// Reserves an SSE stream slot for `user`, or the problem that refuses it.
+    #[allow(clippy::result_large_err)] // the problem document, as everywhere in the handlers
+    pub fn open_sse_slot(&self, user: UserId) -> Result<SseSlot, crate::error::ApiError> {
+        use deckhand_protocol::ErrorCode;
+        let mut slots = self.sse_slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.0 >= self.config.max_sse_streams {
+            return Err(crate::error::ApiError::new(ErrorCode::Overloaded, "too many open event streams on this server")
+                .retry_after(5));
+        }
+        let mine = slots.1.entry(user).or_insert(0);
+        if *mine >= self.config.max_sse_streams_per_user {
+            return Err(crate::error::ApiError::new(
+                ErrorCode::RateLimited,
+                format!("at most {} open event streams per user", self.config.max_sse_streams_per_user),
+            )
+            .retry_after(5));
+        }
+        *mine += 1;
+        slots.0 += 1;
+        Ok(SseSlot { slots: self.sse_slots.clone(), user })
     }
 
     /// Runs a storage call on the blocking pool and records its latency.
@@ -54,6 +90,25 @@ impl AppState {
         .await
         .map_err(|_| crate::error::ApiError::new(deckhand_protocol::ErrorCode::Internal, "database task failed"))?
         .map_err(Into::into)
+    }
+}
+
+/// One open SSE stream; frees its slot when dropped, however the stream ends.
+pub struct SseSlot {
+    slots: Arc<Mutex<(usize, HashMap<UserId, usize>)>>,
+    user: UserId,
+}
+
+impl Drop for SseSlot {
+    fn drop(&mut self) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.0 = slots.0.saturating_sub(1);
+        if let Some(n) = slots.1.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                slots.1.remove(&self.user);
+            }
+        }
     }
 }
 

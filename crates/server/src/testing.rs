@@ -10,11 +10,13 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{hash_token, new_token};
 use crate::config::ServerConfig;
+use crate::state::AppState;
 use crate::storage::Storage;
 
 pub struct TestServer {
     addr: std::net::SocketAddr,
     storage: Arc<dyn Storage>,
+    state: AppState,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -38,8 +40,9 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let storage = crate::open_storage(&config).expect("open server database");
         let (shutdown, rx) = watch::channel(false);
-        let task = tokio::spawn(crate::serve(listener, config, storage.clone(), rx));
-        TestServer { addr, storage, shutdown, task }
+        let state = AppState::new(config, storage.clone(), rx);
+        let task = tokio::spawn(crate::serve_state(listener, state.clone()));
+        TestServer { addr, storage, state, shutdown, task }
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
@@ -58,8 +61,15 @@ impl TestServer {
         token
     }
 
+    /// Revokes every token of `name` through the server: requests with them answer 401 from now
+    /// on and their open SSE streams end at once.
     pub fn revoke(&self, name: &str) -> usize {
-        self.storage.revoke_tokens(name).expect("revoke")
+        self.state.revoke_tokens(name).expect("revoke")
+    }
+
+    /// The running server's shared state (config, storage, hub, metrics).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {

@@ -70,17 +70,30 @@ async fn graceful_stop_lets_an_in_flight_write_finish() {
     let ann = h.user("ann");
     let id = Uuid::now_v7();
     let body = new_card(id, "in flight").to_string().into_bytes();
-    let (tx, rx) = mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
-    tx.unbounded_send(Ok(body[..10].to_vec())).unwrap();
-    let rb = ann
-        .req(Method::POST, "/v1/cards")
-        .header("idempotency-key", key())
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(rx));
-    let post = tokio::spawn(Client::send(rb));
-    // The POST is being served once it holds the only permit.
-    poll("the slow POST to hold the permit", || async { (ann.get("/v1/cards").await.status == 503).then_some(()) })
+    // A probe may hold the only permit just as the slow POST arrives; then the POST itself is
+    // refused (503) and is sent again (same race as in limits.rs).
+    let (tx, post) = loop {
+        let (tx, rx) = mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+        tx.unbounded_send(Ok(body[..10].to_vec())).unwrap();
+        let rb = ann
+            .req(Method::POST, "/v1/cards")
+            .header("idempotency-key", key())
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(rx));
+        let post = tokio::spawn(Client::send(rb));
+        // The POST is being served once it holds the only permit.
+        let held = poll("the slow POST to hold the permit", || async {
+            if post.is_finished() {
+                return Some(false);
+            }
+            (ann.get("/v1/cards").await.status == 503).then_some(true)
+        })
         .await;
+        if held {
+            break (tx, post);
+        }
+        post.await.unwrap().problem(503, "overloaded");
+    };
 
     let url = h.url();
     let support::Harness { server, dir, .. } = h;

@@ -26,7 +26,7 @@ pub enum ConflictOutcome {
     Done,
     /// Merged cleanly; the op was rewritten against the current version and is due again.
     Rebased,
-    Conflict(ConflictRecord),
+    Conflict(Box<ConflictRecord>),
 }
 
 /// 409 with `current`. Creates: the id is ours, so an existing card means our create landed.
@@ -47,7 +47,7 @@ pub fn version_conflict(conn: &Connection, op: &Op, current: &Card) -> Result<Co
             Ok(ConflictOutcome::Rebased)
         }
         OpPayload::Update(_) if current.deleted => gone(conn, op, current).map(|r| match r {
-            Some(rec) => ConflictOutcome::Conflict(rec),
+            Some(rec) => ConflictOutcome::Conflict(Box::new(rec)),
             None => ConflictOutcome::Done,
         }),
         OpPayload::Update(ch) => {
@@ -88,7 +88,7 @@ pub fn version_conflict(conn: &Connection, op: &Op, current: &Card) -> Result<Co
             outbox::mark_conflict(conn, op.op_id)?;
             history::add(conn, "conflict.detected", Some(op.card_id), &format!("fields: {}", m.conflicting.join(", ")))?;
             remote::rebase(conn, op.card_id)?;
-            Ok(ConflictOutcome::Conflict(rec))
+            Ok(ConflictOutcome::Conflict(Box::new(rec)))
         }
     }
 }

@@ -48,7 +48,7 @@ impl Store {
         migrate::run(&mut conn, migrate::MIGRATIONS)?;
         // Ops that were in flight when the app stopped may or may not have reached the server:
         // they go back to pending (keeping `sent = 1` and their idempotency key).
-        conn.execute("UPDATE outbox SET state = 'pending' WHERE state = 'in_flight'", [])?;
+        outbox::reset_in_flight(&conn)?;
         Ok(Store { conn: Mutex::new(conn) })
     }
 

@@ -302,6 +302,11 @@ pub fn mark_retry(conn: &Connection, op_id: i64, next_at_ms: i64, err: &OpError)
     Ok(())
 }
 
+/// Ops left in flight by a stopped session go back to pending (keeping `sent` and their key).
+pub fn reset_in_flight(conn: &Connection) -> Result<usize> {
+    Ok(conn.execute("UPDATE outbox SET state = 'pending' WHERE state = 'in_flight'", [])?)
+}
+
 /// Back to pending without counting a failure (paused, auth required, breaker open).
 pub fn mark_pending(conn: &Connection, op_id: i64) -> Result<()> {
     conn.prepare_cached("UPDATE outbox SET state = 'pending' WHERE op_id = ?1")?.execute([op_id])?;

@@ -121,5 +121,8 @@ pub fn apply_remote(conn: &Connection, card: &Card, seq: Option<i64>) -> Result<
         }
     }
     out.changed = rebase(conn, card.id)?;
+    let kind = deckhand_protocol::EventKind::for_card(card);
+    super::history::add(conn, &format!("remote.{}", kind.as_str()), Some(card.id), &format!("v{}", card.version))?;
+    super::history::metric_add(conn, "remote_changes_applied", 1)?;
     Ok(out)
 }

@@ -75,6 +75,12 @@ pub fn delete(conn: &Connection, id: Uuid, priority: Priority) -> Result<()> {
         }
         return Ok(());
     }
+    // Edits the server refused for good are superseded by the delete (they would block it).
+    let mut ops = ops;
+    for op in ops.iter().filter(|o| o.state == OpState::Failed && !matches!(o.payload, OpPayload::Create(_))) {
+        outbox::remove(conn, op.op_id)?;
+    }
+    ops.retain(|o| o.state != OpState::Failed || matches!(o.payload, OpPayload::Create(_)));
     // Never confirmed and nothing that may have reached the server: nothing to tell the server.
     if conf.is_none() && ops.iter().all(|o| !o.sent || o.state == OpState::Failed) {
         outbox::remove_card_ops(conn, id)?;
@@ -120,7 +126,7 @@ pub fn bulk(conn: &Connection, ids: &[Uuid], action: &BulkAction, mut progress: 
             affected.push(*id);
         }
         let done = i as u32 + 1;
-        if done % 100 == 0 || done == total {
+        if done.is_multiple_of(100) || done == total {
             progress(done, total);
         }
     }
@@ -152,6 +158,10 @@ pub fn resolve(conn: &Connection, card_id: Uuid, resolution: &Resolution) -> Res
     let theirs = rec.theirs.clone();
     let chosen: Option<CardFields> = match resolution {
         Resolution::KeepTheirs => None,
+        // For edit-vs-delete the local view also carries edits made after the conflict.
+        Resolution::KeepMine if rec.kind == ConflictKind::EditVsDelete => {
+            Some(cards::get_local(conn, card_id)?.map(|l| l.fields).unwrap_or_else(|| rec.mine.clone()))
+        }
         Resolution::KeepMine => Some(rec.mine.clone()),
         Resolution::Merged { fields } => {
             validate_new_card(&fields::to_new(card_id, fields)).map_err(StoreError::Validation)?;

@@ -103,7 +103,7 @@ mod tests {
         assert_eq!(b.on_failure(t0), Some(BreakerState::Open));
         assert_eq!(b.try_acquire(t0 + Duration::from_secs(29)), (false, None));
         assert_eq!(b.try_acquire(t0 + Duration::from_secs(30)), (true, Some(BreakerState::HalfOpen)));
-        assert_eq!(b.try_acquire(t0 + Duration::from_secs(30)).0, false, "one probe only");
+        assert!(!b.try_acquire(t0 + Duration::from_secs(30)).0, "one probe only");
         assert_eq!(b.on_failure(t0 + Duration::from_secs(31)), Some(BreakerState::Open));
         assert_eq!(b.try_acquire(t0 + Duration::from_secs(61)), (true, Some(BreakerState::HalfOpen)));
         assert_eq!(b.on_success(), Some(BreakerState::Closed));

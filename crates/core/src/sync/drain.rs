@@ -120,7 +120,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                 }
                 busy.insert(op.card_id);
                 let (sh2, client2) = (sh.clone(), client.clone());
-                tasks.spawn(async move { (op.card_id, send_one(&sh2, &client2, op.op_id).await) });
+                tasks.spawn(spawn_send(sh2, client2, op.card_id, op.op_id));
             }
         }
 
@@ -157,6 +157,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
 }
 
 async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Uuid, OpResult), tokio::task::JoinError>) {
+    // Send tasks catch their own panics (see `spawn_send`), so a join error means cancellation.
     let Ok((card, result)) = r else { return };
     busy.remove(&card);
     let now = Instant::now();
@@ -193,6 +194,20 @@ async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Uuid, OpRes
     };
     if due {
         sh.emit_status().await;
+    }
+}
+
+/// One send, with a panic turned into "not sent" (the op goes back to pending) so the card never
+/// stays marked busy.
+async fn spawn_send(sh: SharedRef, client: SyncClient, card: Uuid, op_id: i64) -> (Uuid, OpResult) {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(send_one(&sh, &client, op_id)).catch_unwind().await {
+        Ok(r) => (card, r),
+        Err(_) => {
+            tracing::error!(op_id, "send task panicked; op requeued");
+            let _ = sh.db(move |s| s.write(|tx| outbox::mark_pending(tx, op_id))).await;
+            (card, OpResult::Skipped)
+        }
     }
 }
 
@@ -301,7 +316,7 @@ async fn handle_answer(sh: &SharedRef, op: Op, answer: Result<Answer, TransportF
                     let cur = current.unwrap();
                     let r = sh.db(move |s| s.write(|tx| apply::version_conflict(tx, &op, &cur))).await;
                     match r {
-                        Ok(ConflictOutcome::Conflict(rec)) => sh.emit(EngineEvent::ConflictDetected { conflict: rec }),
+                        Ok(ConflictOutcome::Conflict(rec)) => sh.emit(EngineEvent::ConflictDetected { conflict: *rec }),
                         Ok(_) => sh.wake.notify_one(),
                         Err(e) => tracing::error!(error = %e, "could not apply conflict"),
                     }

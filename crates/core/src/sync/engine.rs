@@ -26,6 +26,9 @@ pub struct Engine {
 impl Engine {
     /// Open (and migrate) `data_dir/deckhand.db` and start background sync when a server is set.
     pub async fn open(config: EngineConfig) -> Result<Engine, CoreError> {
+        if let Some(s) = &config.server {
+            check_server(s)?;
+        }
         let path = config.db_path();
         let store = tokio::task::spawn_blocking(move || Store::open(&path))
             .await
@@ -52,6 +55,7 @@ impl Engine {
             wake: tokio::sync::Notify::new(),
             wake_stream: tokio::sync::Notify::new(),
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
+            status_scheduled: std::sync::atomic::AtomicBool::new(false),
             config,
         });
         let engine = Engine { sh, tasks: Mutex::new(Vec::new()) };
@@ -131,6 +135,7 @@ impl Engine {
             self.sh.emit(EngineEvent::CardsChanged { ids });
         }
         self.sh.wake.notify_one();
+        self.sh.schedule_status();
     }
 
     pub async fn create(&self, input: NewCardInput) -> Result<CardView, CoreError> {
@@ -292,6 +297,10 @@ impl Engine {
     /// Change (or remove) the server; reconnects without a restart. Queued ops are kept.
     pub async fn set_server(&self, server: Option<ServerSettings>) {
         self.shutdown().await;
+        // Requests of the stopped session were cancelled: their ops go back to the queue.
+        if let Err(e) = self.sh.db(|s| s.write(|tx| outbox::reset_in_flight(tx))).await {
+            tracing::error!(error = %e, "could not requeue in-flight ops");
+        }
         self.sh.rt().server = server;
         if let Err(e) = self.start_session() {
             tracing::error!(error = %e, "could not start sync");
@@ -350,10 +359,24 @@ impl Engine {
         }
     }
 
+    /// Every persisted counter, by name.
+    pub async fn metrics(&self) -> Result<Vec<(String, i64)>, CoreError> {
+        self.db(|s| s.read(history::metrics)).await
+    }
+
     /// Persisted counter (e.g. `ops_succeeded`, `ops_failed`, `version_conflicts`).
     pub async fn metric(&self, name: &str) -> Result<i64, CoreError> {
         let name = name.to_string();
         self.db(move |s| s.read(|c| history::metric(c, &name))).await
+    }
+}
+
+/// A server URL must be absolute http(s).
+pub fn check_server(s: &ServerSettings) -> Result<(), CoreError> {
+    match reqwest::Url::parse(&s.url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.has_host() => Ok(()),
+        Ok(u) => Err(CoreError::Config(format!("server URL must be http or https, not {}", u.scheme()))),
+        Err(e) => Err(CoreError::Config(format!("server URL {:?}: {e}", s.url))),
     }
 }
 

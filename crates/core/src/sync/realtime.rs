@@ -181,7 +181,18 @@ async fn follow(
     let watchdog = sh.config.heartbeat.saturating_mul(3).max(Duration::from_millis(100));
     let mut got = false;
     loop {
-        let next = match tokio::time::timeout(watchdog, stream.next()).await {
+        let next = tokio::select! {
+            n = tokio::time::timeout(watchdog, stream.next()) => n,
+            _ = sh.wake_stream.notified() => {
+                // Pause (or auth trouble seen elsewhere) closes the stream; resume reopens it.
+                let rt = sh.rt();
+                if rt.paused || rt.connection == ConnectionState::AuthRequired {
+                    return (End::Retry, got);
+                }
+                continue;
+            }
+        };
+        let next = match next {
             Err(_) => {
                 tracing::warn!(?watchdog, "event stream silent; reconnecting");
                 return (End::Retry, got);

@@ -143,8 +143,10 @@ where
 pub enum Fault {
     /// Answer with this status (problem+json body with `code`), optional Retry-After seconds.
     Status { status: u16, code: &'static str, retry_after: Option<u32> },
-    /// Close the connection without answering.
+    /// Close the connection without answering (the server never sees the request).
     Drop,
+    /// Forward, let the server apply it, then close without passing the answer on.
+    DropResponse,
     /// Wait, then forward.
     Delay(Duration),
 }
@@ -279,12 +281,13 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         let status = match &hit {
             Some(Fault::Status { status, .. }) => *status,
             Some(Fault::Drop) => 1,
+            Some(Fault::DropResponse) => 2,
             _ => 0,
         };
         s.log.push((method.clone(), path.clone(), status));
         hit
     };
-    match fault {
+    match fault.clone() {
         Some(Fault::Status { status, code, retry_after }) => {
             let body = format!(
                 r#"{{"type":"https://deckhand.dev/problems/{code}","title":"injected","status":{status},"detail":"injected by test proxy","code":"{code}"}}"#
@@ -300,7 +303,7 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         }
         Some(Fault::Drop) => return,
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(Fault::DropResponse) | None => {}
     }
     // Forward with `connection: close` so the response ends at EOF (streams pass through).
     let mut up = match TcpStream::connect(upstream).await {
@@ -320,6 +323,11 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         return;
     }
     let (mut ur, _uw) = up.split();
+    if matches!(fault, Some(Fault::DropResponse)) {
+        let mut sink = Vec::new();
+        let _ = ur.read_to_end(&mut sink).await;
+        return;
+    }
     let _ = tokio::io::copy(&mut ur, &mut client).await;
     let _ = client.shutdown().await;
 }

@@ -40,7 +40,7 @@ pub(crate) fn parse_limit(q: &HashMap<String, String>) -> Result<u32, ApiError> 
 }
 
 #[utoipa::path(post, path = "/v1/cards", operation_id = "createCard", request_body = NewCard, tag = "cards",
-    params(("Idempotency-Key" = String, Header, description = "1..=255 chars, unique per intended write")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "1..=255 visible ASCII characters, unique per intended write")),
     responses(
         (status = 201, description = "Created", body = deckhand_protocol::Card),
         (status = 400, description = "Malformed JSON or missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),
@@ -60,7 +60,7 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     let key = idempotency::key_from(&headers)?;
-    let bytes = body::read(&headers, body).await?;
+    let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let new: NewCard = body::parse_json(&headers, &bytes)?;
     validate_new_card(&new).map_err(ApiError::validation)?;
     let fp = idempotency::fingerprint(&Method::POST, &uri, &bytes);
@@ -96,7 +96,7 @@ pub async fn get(
 
 #[utoipa::path(get, path = "/v1/cards", operation_id = "listCards", tag = "cards",
     params(
-        ("limit" = Option<u32>, Query, description = "1..=1000, default 100"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "1..=1000, default 100"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
@@ -114,14 +114,16 @@ pub async fn list(
         None => None,
         Some(c) => Some(Uuid::parse_str(c).map_err(|_| field_error("cursor", "not a cursor this server issued"))?),
     };
-    let items = state.db(move |s| s.list_cards(user, after, limit)).await?;
-    let next_cursor = if items.len() as u32 == limit { items.last().map(|c| c.id.to_string()) } else { None };
+    // Bounded by count and by bytes (`page_max_bytes`): a page may be shorter than `limit`.
+    let max_bytes = state.config.page_max_bytes;
+    let (items, more) = state.db(move |s| s.cards_page(user, after, limit, max_bytes)).await?;
+    let next_cursor = if more { items.last().map(|c| c.id.to_string()) } else { None };
     Ok(Json(CardsPage { items, next_cursor }))
 }
 
 #[utoipa::path(patch, path = "/v1/cards/{id}", operation_id = "patchCard", request_body = PatchCard, tag = "cards",
     params(("id" = String, Path, description = "Card id (UUID)"),
-           ("Idempotency-Key" = String, Header, description = "1..=255 chars")),
+           ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "1..=255 visible ASCII characters")),
     responses(
         (status = 200, description = "Updated card, version + 1", body = deckhand_protocol::Card),
         (status = 400, description = "Malformed JSON or missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),
@@ -143,7 +145,7 @@ pub async fn patch(
 ) -> Result<Response, ApiError> {
     let key = idempotency::key_from(&headers)?;
     let id = card_id(&raw)?;
-    let bytes = body::read(&headers, body).await?;
+    let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let patch: PatchCard = body::parse_json(&headers, &bytes)?;
     if patch.changes.is_empty() {
         return Err(field_error("changes", "must change at least one field"));
@@ -157,7 +159,7 @@ pub async fn patch(
 #[utoipa::path(delete, path = "/v1/cards/{id}", operation_id = "deleteCard", tag = "cards",
     params(("id" = String, Path, description = "Card id (UUID)"),
            ("base_version" = i64, Query, description = "The version being deleted"),
-           ("Idempotency-Key" = String, Header, description = "1..=255 chars")),
+           ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "1..=255 visible ASCII characters")),
     responses(
         (status = 200, description = "The tombstone", body = deckhand_protocol::Card),
         (status = 400, description = "Missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),

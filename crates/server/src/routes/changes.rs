@@ -14,8 +14,8 @@ use crate::state::AppState;
 
 #[utoipa::path(get, path = "/v1/changes", operation_id = "listChanges", tag = "changes",
     params(
-        ("since" = Option<i64>, Query, description = "Last seq the caller has; default 0"),
-        ("limit" = Option<u32>, Query, description = "1..=1000, default 100"),
+        ("since" = Option<i64>, Query, minimum = 0, description = "Last seq the caller has; default 0"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "1..=1000, default 100"),
     ),
     responses(
         (status = 200, description = "Changes after `since`, by seq", body = ChangesPage),
@@ -34,10 +34,9 @@ pub async fn list(
             ApiError::validation(vec![FieldError { field: "since".into(), message: "must be a non-negative integer".into() }])
         })?,
     };
-    // One extra row tells whether more remain without a second query.
-    let mut changes = state.db(move |s| s.changes_since(user, since, limit + 1)).await?;
-    let has_more = changes.len() as u32 > limit;
-    changes.truncate(limit as usize);
+    // Bounded by count and by bytes; the storage tells whether more remain.
+    let max_bytes = state.config.page_max_bytes;
+    let (changes, has_more) = state.db(move |s| s.changes_page(user, since, limit, max_bytes)).await?;
     let next_since = changes.last().map(|c| c.seq).unwrap_or(since);
     Ok(Json(ChangesPage { changes, next_since, has_more }))
 }

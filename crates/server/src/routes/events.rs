@@ -16,7 +16,7 @@ use deckhand_protocol::{Change, EventKind, FieldError, Problem, headers as h};
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::auth::User;
+use crate::auth::{TokenHash, User};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -67,21 +67,25 @@ fn resume_point(headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Opti
 
 #[utoipa::path(get, path = "/v1/events", operation_id = "streamEvents", tag = "events",
     params(
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this seq"),
-        ("since" = Option<i64>, Query, description = "Same as Last-Event-ID"),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "Resume after this seq"),
+        ("since" = Option<i64>, Query, minimum = 0, description = "Same as Last-Event-ID"),
     ),
     responses(
         (status = 200, description = "text/event-stream: `id: <seq>`, `event: card.created|card.updated|card.deleted`, `data: <card>`", content_type = "text/event-stream"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad Last-Event-ID", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many open streams for this user, or rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Too many open streams on the server", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn stream(
     State(state): State<AppState>,
     Extension(User(user)): Extension<User>,
+    Extension(TokenHash(token)): Extension<TokenHash>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let resume = resume_point(&headers, &q)?;
+    let slot = state.open_sse_slot(user)?;
     // Subscribe first: whatever commits from here on is in the channel.
     let rx = state.hub.subscribe(user);
     let start = match resume {
@@ -90,38 +94,92 @@ pub async fn stream(
     };
     let heartbeat = state.config.heartbeat;
     tracing::info!(user, since = start, "sse stream opened");
-    Ok(Sse::new(events(state, user, start, resume.is_some(), rx)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")))
+    let live = Liveness { user, token, slot };
+    Ok(Sse::new(events(state, live, start, resume.is_some(), rx)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")))
+}
+
+/// What a stream needs to know to end itself when its token is revoked.
+struct Liveness {
+    user: UserId,
+    token: [u8; 32],
+    slot: crate::state::SseSlot,
+}
+
+/// Whether the stream's token still belongs to its user. A failing database is not a revocation:
+/// the stream stays and the next check decides.
+async fn token_live(state: &AppState, user: UserId, token: [u8; 32]) -> bool {
+    match state.db(move |s| s.user_for_token(&token)).await {
+        Ok(owner) => owner == Some(user),
+        Err(e) => {
+            tracing::warn!(detail = %e.problem.detail, "sse token re-check failed; keeping the stream");
+            true
+        }
+    }
 }
 
 fn events(
     state: AppState,
-    user: UserId,
+    live: Liveness,
     start: i64,
     replay: bool,
     mut rx: tokio::sync::broadcast::Receiver<Arc<Change>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
+        let Liveness { user, token, slot: _slot } = live;
         let _gauge = StreamGauge::open(state.metrics.clone());
         let shutdown = crate::state::until_shutdown(state.shutdown.clone());
         tokio::pin!(shutdown);
+        // Revocation in this process wakes every stream at once; the periodic re-check (every
+        // heartbeat) also catches revocations made by another process (`deckhand-server user revoke`).
+        let mut revocations = state.revocations.subscribe();
+        let every = state.config.heartbeat.max(std::time::Duration::from_millis(100));
+        // First check at a random point of the interval: streams opened together (say, every
+        // client reconnecting after a restart) must not all hit the database in the same instant.
+        let jitter = every.mul_f64(rand::random::<f64>());
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every / 2 + jitter, every);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         yield Ok(Event::default().retry(state.config.sse_retry).comment("connected"));
         let mut last = start;
         let mut catch_up = replay;
         loop {
             // Replay (initially, and after the live channel lagged) straight from the database.
             while catch_up {
-                let page = match state.db(move |s| s.changes_since(user, last, REPLAY_PAGE)).await {
+                // A revocation signalled while we replay (pages can be many) is honoured before
+                // the next page, not after the whole backlog.
+                if revocations.has_changed().unwrap_or(false) {
+                    revocations.borrow_and_update();
+                    if !token_live(&state, user, token).await {
+                        tracing::info!(user, "sse stream ended: token revoked");
+                        return;
+                    }
+                }
+                let max_bytes = state.config.page_max_bytes;
+                let (page, more) = match state.db(move |s| s.changes_page(user, last, REPLAY_PAGE, max_bytes)).await {
                     Ok(p) => p,
                     Err(e) => { tracing::warn!(error = ?e.problem.detail, "sse replay failed"); return; }
                 };
-                catch_up = page.len() as u32 == REPLAY_PAGE;
+                catch_up = more;
                 for change in &page {
                     last = change.seq;
                     yield Ok(event_for(change));
                 }
             }
             tokio::select! {
+                // In this order: after a revoke, no event that is also ready gets out first.
+                biased;
                 _ = &mut shutdown => return,
+                changed = revocations.changed() => {
+                    if changed.is_err() || !token_live(&state, user, token).await {
+                        tracing::info!(user, "sse stream ended: token revoked");
+                        return;
+                    }
+                }
+                _ = recheck.tick() => {
+                    if !token_live(&state, user, token).await {
+                        tracing::info!(user, "sse stream ended: token revoked");
+                        return;
+                    }
+                }
                 msg = rx.recv() => match msg {
                     // Seqs are contiguous per user, but publishes can race each other after
                     // their commits: on any jump, read the committed truth from the database.
