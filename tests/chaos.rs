@@ -142,6 +142,7 @@ async fn run(p: Params) {
     let dir = if env("CHAOS_KEEP", 0u8) == 1 { tmp.keep() } else { tmp.path().to_path_buf() };
     println!("chaos: seed {} ops/client {} rounds {} fault p {} dir {}", p.seed, p.ops, p.rounds, p.fault_p, dir.display());
 
+    harness::preflight();
     let db = dir.join("server.db");
     let token = harness::user_add(&db, "chaos");
     let mut server = ServerProc::start(&db, 0, &dir.join("server.log")).await.expect("server starts");

@@ -29,6 +29,18 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// The binaries in `bin_dir()` are shared by every branch building into the same target dir:
+/// make sure this CLI has the hidden commands the suite drives.
+pub fn preflight() {
+    let out = std::process::Command::new(bin("deckhand-cli")).args(["sync", "run", "--past-conflicts", "--help"]).output().expect("run deckhand-cli");
+    let script = std::process::Command::new(bin("deckhand-cli")).args(["script", "--help"]).output().expect("run deckhand-cli");
+    assert!(
+        out.status.success() && script.status.success(),
+        "{} lacks `script` / `sync run --past-conflicts`: rebuild it from this tree (`cargo build -p deckhand-server -p deckhand-cli`) or set CHAOS_BIN_DIR",
+        bin("deckhand-cli").display()
+    );
+}
+
 /// `deckhand-server user add NAME --db PATH` → token.
 pub fn user_add(db: &Path, name: &str) -> String {
     let out = std::process::Command::new(bin("deckhand-server"))
