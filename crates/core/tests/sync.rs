@@ -242,9 +242,13 @@ async fn unauthorized_pauses_and_keeps_everything_queued() {
     let dir = tempfile::tempdir().unwrap();
     let bad = ServerSettings { url: h.server.url(), token: "not-a-token".into() };
     let e = Engine::open(test_config(dir.path(), Some(bad))).await.unwrap();
-    let mut ev = event_collector(&e);
     let c = e.create(input("queued")).await.unwrap();
-    ev.wait_for("auth required", |x| matches!(x, EngineEvent::ConnectionChanged { state: ConnectionState::AuthRequired })).await;
+    // The 401 may come before a subscriber could attach: poll the state, with a deadline.
+    let deadline = std::time::Instant::now() + IDLE;
+    while e.status().await.connection != ConnectionState::AuthRequired {
+        assert!(std::time::Instant::now() < deadline, "auth_required never reported");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert_eq!(e.wait_idle(IDLE).await, Err(IdleError::AuthRequired));
     assert_eq!(e.outbox().await.unwrap().len(), 1);
     assert_eq!(e.status().await.connection, ConnectionState::AuthRequired);
