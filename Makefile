@@ -4,11 +4,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings ui test test-rust test-ui test-e2e app run clean
+.PHONY: help setup bindings ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
 	@echo "make test   install what is missing and run every suite"
+	@echo "make chaos  the chaos convergence suite at full size (CHAOS_SEED=... to replay)"
 
 setup:
 	@scripts/setup.sh
@@ -20,10 +21,26 @@ bindings: setup
 ui: bindings
 	cd ui && npm run build
 
-test: ui test-rust test-ui test-e2e
+test: ui test-rust test-fuzz test-ui test-e2e
 
-test-rust: setup
+# tests/chaos.rs spawns the real binaries: build them first.
+bins: setup
+	$(CARGO) build --locked -p deckhand-server -p deckhand-cli
+
+# Includes the short chaos run (3 clients x 150 ops, 5 client kills, 1 server kill, fixed seed).
+test-rust: bins
 	$(CARGO) test --workspace --locked
+
+# Chaos convergence at full size: 3 clients x 2,000 ops, 5 client kills, 1 server kill (a few
+# minutes). Replay a failure with CHAOS_SEED=<seed>; CHAOS_OPS, CHAOS_CLIENT_KILLS,
+# CHAOS_SERVER_KILLS, CHAOS_FAULT_P and CHAOS_KEEP=1 (keep data dirs and logs) also apply.
+CHAOS_OPS ?= 2000
+chaos: bins
+	CHAOS_OPS=$(CHAOS_OPS) $(CARGO) test --locked --test chaos -- --nocapture
+
+# schemathesis (PyPI, pinned, in a venv under target/) against the real server's OpenAPI document.
+test-fuzz fuzz: setup
+	tests/fuzz/run.sh
 
 test-ui: ui
 	cd tests && npm run test:ui

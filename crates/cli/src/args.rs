@@ -46,6 +46,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ConflictsCommand,
     },
+    /// Apply a JSON list of card operations in one process (test harnesses; same engine calls as
+    /// `cards add/edit/mv/rm`). Prints one JSON result per op.
+    #[command(hide = true)]
+    Script { file: PathBuf },
+    /// The engine's persisted counters as JSON (test harnesses).
+    #[command(hide = true)]
+    Metrics,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +79,9 @@ pub enum CardsCommand {
         tag: Option<String>,
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+        /// Skip this many cards (page through more than --limit).
+        #[arg(long)]
+        offset: Option<u32>,
     },
     /// Show one card with its sync state.
     Show { id: Uuid },
@@ -132,6 +142,13 @@ pub enum SyncCommand {
         until_idle: bool,
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Also follow the realtime (SSE) stream while running.
+        #[arg(long, hide = true)]
+        realtime: bool,
+        /// Keep draining other cards while conflicts wait (as the desktop app does); exit with
+        /// the conflicts code only once nothing else can move.
+        #[arg(long, hide = true)]
+        past_conflicts: bool,
     },
     /// Counts, connection and breaker state.
     Status,

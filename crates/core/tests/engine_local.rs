@@ -25,6 +25,7 @@ async fn works_offline_by_choice() {
         .await
         .unwrap();
     ev.wait_for("cards changed", |x| matches!(x, EngineEvent::CardsChanged { ids } if ids == &vec![c.id])).await;
+    ev.wait_for("status", |x| matches!(x, EngineEvent::StatusChanged { status } if status.pending == 1)).await;
     let moved = e.move_card(c.id, "doing".into(), None).await.unwrap();
     assert_eq!((moved.lane.as_str(), moved.position), ("doing", 1.0));
     e.update(c.id, CardChanges { body: Some("book the ferry".into()), ..Default::default() }).await.unwrap();
@@ -115,4 +116,12 @@ fn engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<Engine>();
     assert_send_sync::<deckhand_core::CoreError>();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_server_url_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = deckhand_core::ServerSettings { url: "ftp://example.com".into(), token: "t".into() };
+    let err = Engine::open(test_config(dir.path(), Some(bad))).await.err().unwrap();
+    assert_eq!(err.kind(), "config");
 }

@@ -59,8 +59,15 @@ async fn setup() -> Setup {
     drop(engine);
     // Everything into the main file (no -wal left), so the damage below is the whole story.
     let c = rusqlite::Connection::open(db(dir.path())).unwrap();
+    // A status task of the dropped engine may still hold the database for a moment.
+    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
     c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
-    c.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    // Leaving WAL needs the file to ourselves: poll (bounded) until the engine's last task let go.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while let Err(e) = c.pragma_update(None, "journal_mode", "DELETE") {
+        assert!(std::time::Instant::now() < deadline, "database still in use: {e}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     drop(c);
     Setup { server, settings, dir, _server_dir: server_dir, synced, queued }
 }

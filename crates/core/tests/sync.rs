@@ -105,6 +105,8 @@ async fn queued_edits_coalesce_into_one_request() {
     let ob = a.outbox().await.unwrap();
     assert_eq!(ob.len(), 1);
     assert_eq!(ob[0].kind, OpKind::Update);
+    assert_eq!(a.status().await.connection, ConnectionState::Paused);
+    eventually("stream closed while paused", || async { (a.status().await.stream.state != StreamState::Connected).then_some(()) }).await;
     a.resume().await;
     settle(a).await;
     let (_, card) = h.server_card(c.id).await;
@@ -240,9 +242,13 @@ async fn unauthorized_pauses_and_keeps_everything_queued() {
     let dir = tempfile::tempdir().unwrap();
     let bad = ServerSettings { url: h.server.url(), token: "not-a-token".into() };
     let e = Engine::open(test_config(dir.path(), Some(bad))).await.unwrap();
-    let mut ev = event_collector(&e);
     let c = e.create(input("queued")).await.unwrap();
-    ev.wait_for("auth required", |x| matches!(x, EngineEvent::ConnectionChanged { state: ConnectionState::AuthRequired })).await;
+    // The 401 may come before a subscriber could attach: poll the state, with a deadline.
+    let deadline = std::time::Instant::now() + IDLE;
+    while e.status().await.connection != ConnectionState::AuthRequired {
+        assert!(std::time::Instant::now() < deadline, "auth_required never reported");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert_eq!(e.wait_idle(IDLE).await, Err(IdleError::AuthRequired));
     assert_eq!(e.outbox().await.unwrap().len(), 1);
     assert_eq!(e.status().await.connection, ConnectionState::AuthRequired);
@@ -474,5 +480,97 @@ async fn a_silent_stream_is_dropped_by_the_watchdog_and_a_refused_one_is_termina
     h.engines[0].wait_idle(IDLE).await.unwrap();
     settle(e2).await;
     assert!(view(e2, c2.id).await.is_some());
+    proxy.stop();
+}
+
+/// Found by the chaos suite: a fresh engine (cursor 0) whose first catch-up pull keeps failing
+/// while its event stream works used to open the stream without `Last-Event-ID` ("from now"); the
+/// first live event moved the cursor past every older change, which the pull then never fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_event_never_moves_the_cursor_past_changes_not_yet_pulled() {
+    let mut h = sync_harness(1).await;
+    let a = &h.engines[0];
+    let early = a.create(input("made before b connected")).await.unwrap();
+    settle(a).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    proxy.add_rule(Rule {
+        method: Some("GET"),
+        path_contains: "/v1/changes".into(),
+        fault: Fault::Status { status: 500, code: "internal", retry_after: None },
+        times: 100_000,
+    });
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let (a, b) = (&h.engines[0], &h.engines[i]);
+    eventually("stream connected", || async { (b.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    let live = a.create(input("made while b streams")).await.unwrap();
+    a.wait_idle(IDLE).await.unwrap();
+    eventually("live card over the stream", || async { view(b, live.id).await }).await;
+    proxy.clear_rules();
+    settle(b).await;
+    assert_eq!(view(b, early.id).await.map(|c| c.title), Some("made before b connected".to_string()));
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_changes_show_under_pending_edits_without_flicker() {
+    let mut h = sync_harness(1).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let (b, a) = (&h.engines[0], &h.engines[i]);
+    let c = a.create(input("shared")).await.unwrap();
+    settle(a).await;
+    settle(b).await;
+    eventually("a streams", || async { (a.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    // A's edit is slow to reach the server; meanwhile B's change arrives at A over the stream.
+    proxy.add_rule(Rule { method: Some("PATCH"), path_contains: c.id.to_string(), fault: Fault::Delay(Duration::from_millis(1500)), times: 1 });
+    a.update(c.id, title("mine")).await.unwrap();
+    b.update(c.id, CardChanges { pinned: Some(true), ..Default::default() }).await.unwrap();
+    b.wait_idle(IDLE).await.unwrap();
+    let v = eventually("their pin under my pending title", || async {
+        let v = view(a, c.id).await.unwrap();
+        v.pinned.then_some(v)
+    })
+    .await;
+    assert_eq!((v.title.as_str(), v.sync_state), ("mine", SyncState::Pending));
+    a.wait_idle(IDLE).await.unwrap();
+    settle(b).await;
+    for e in [a, b] {
+        let v = view(e, c.id).await.unwrap();
+        assert_eq!((v.title.as_str(), v.pinned, v.sync_state), ("mine", true, SyncState::Synced));
+    }
+    assert!(a.metric("version_conflicts").await.unwrap() >= 1, "the delayed PATCH was based on v1");
+    let m = a.metrics().await.unwrap();
+    assert!(m.iter().any(|(n, v)| n == "auto_merges" && *v >= 1), "{m:?}");
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_op_in_flight_at_shutdown_is_resent_with_its_key_after_reopening() {
+    let h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    // The POST reaches the server only after the engine is gone.
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/cards".into(), fault: Fault::Delay(Duration::from_millis(300)), times: 1 });
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(test_config(dir.path(), Some(ServerSettings { url: proxy.url(), token: h.token.clone() }))).await.unwrap();
+    let c = e.create(input("in flight")).await.unwrap();
+    let key = eventually("in flight", || async {
+        e.outbox().await.unwrap().into_iter().find(|o| o.state == OpState::InFlight).map(|o| o.idempotency_key)
+    })
+    .await;
+    eventually("request at the proxy", || async { (proxy.count("POST", "/v1/cards") == 1).then_some(()) }).await;
+    e.shutdown().await;
+    drop(e);
+    eventually("applied by the server", || async { (h.server_card(c.id).await.0 == 200).then_some(()) }).await;
+    // Reopen: the op is pending again with the same key; sent straight to the server, its replay confirms it.
+    let e = Engine::open(test_config(dir.path(), None)).await.unwrap();
+    let ob = e.outbox().await.unwrap();
+    assert_eq!((ob.len(), ob[0].state, ob[0].idempotency_key.as_str()), (1, OpState::Pending, key.as_str()));
+    e.set_server(Some(h.settings())).await;
+    e.wait_idle(IDLE).await.unwrap();
+    assert_eq!(e.get(c.id).await.unwrap().unwrap().confirmed_version, Some(1));
+    assert_eq!(h.server_card(c.id).await.1["version"], 1);
+    let hist = e.history(100).await.unwrap();
+    assert!(hist.iter().any(|x| x.kind == "op.sent"), "{hist:?}");
+    e.shutdown().await;
     proxy.stop();
 }

@@ -13,3 +13,8 @@ pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
 /// Page size bounds for `GET /v1/cards` and `GET /v1/changes`.
 pub const PAGE_DEFAULT: u32 = 100;
 pub const PAGE_MAX: u32 = 1_000;
+/// A page of `GET /v1/cards` or `GET /v1/changes` (and a database page of an SSE replay) ends
+/// early once its cards add up to about this many bytes of JSON, whatever `limit` says: a page of
+/// 1,000 maximal cards would otherwise be ~250 MiB built in memory per request. Clients page by
+/// `next_cursor` / `has_more`, never by counting items.
+pub const PAGE_MAX_BYTES: usize = 4 * 1024 * 1024;

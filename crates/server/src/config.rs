@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// A request body must arrive in full within this time; else 400 `malformed_request`.
     pub body_read_timeout: Duration,
+    /// A page of cards or changes (and an SSE replay's database page) ends early at about this
+    /// many bytes of card JSON (`deckhand_protocol::limits::PAGE_MAX_BYTES` by default).
+    pub page_max_bytes: usize,
     /// Open TCP connections; past it the server stops accepting (new clients wait in the
     /// kernel's backlog) until one closes. Keeps memory and file descriptors bounded.
     pub max_connections: usize,
@@ -52,6 +55,7 @@ impl ServerConfig {
             read_connections: 4,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            page_max_bytes: deckhand_protocol::limits::PAGE_MAX_BYTES,
             max_connections: 16_384,
             max_sse_streams: 10_000,
             max_sse_streams_per_user: 100,

@@ -53,11 +53,45 @@ async fn oversized_bodies_are_413_with_or_without_content_length() {
     if let Ok(r) = r {
         assert_problem(r, 413, "payload_too_large").await;
     }
-    // A lying Content-Length is not trusted either.
-    let r = srv.write(Method::PATCH, &path, &token).header("content-type", "application/json").header("content-length", "1000000000").body("{}").send().await;
-    if let Ok(r) = r {
-        assert_problem(r, 413, "payload_too_large").await;
-    }
+    // A Content-Length of 1 GB with 2 bytes behind it: 413 at once, without waiting for the rest.
+    let out = raw_exchange(
+        srv.server.addr(),
+        format!("PATCH {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nIdempotency-Key: lie\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{{}}").as_bytes(),
+        Duration::from_secs(3),
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 413"), "{}", truncate(&out));
+    assert!(out.contains("payload_too_large"));
+    // Chunked over raw TCP: 1 MiB announced chunk by chunk; the answer is a 413 problem.
+    let mut s = tokio::net::TcpStream::connect(srv.server.addr()).await.unwrap();
+    let head = format!("POST /v1/cards HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nIdempotency-Key: chunky\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(head.as_bytes()).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    let writer = tokio::spawn(async move {
+        let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+        for _ in 0..16 {
+            if wr.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        let _ = wr.write_all(b"0\r\n\r\n").await;
+    });
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while !out.windows(17).any(|w| w == b"payload_too_large") {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 413"), "{}", truncate(&out));
+    assert!(out.to_ascii_lowercase().contains("content-type: application/problem+json"));
+    writer.abort();
     srv.assert_responsive(&token, Duration::from_secs(5)).await;
 }
 
@@ -163,6 +197,15 @@ async fn negative_and_huge_query_params_are_422() {
     }
     for q in ["since=-1", "since=-9223372036854775808", "since=9223372036854775808", "since=abc", "limit=0", "limit=4294967296"] {
         let r = srv.req(Method::GET, &format!("/v1/changes?{q}"), &token).send().await.unwrap();
+        assert_problem(r, 422, "validation_failed").await;
+    }
+    // 10,000 unknown parameters are ignored; a repeated `limit` is judged, never a 5xx.
+    let many = "x=1&".repeat(10_000);
+    let r = srv.req(Method::GET, &format!("/v1/cards?{many}limit=5"), &token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = srv.req(Method::GET, "/v1/cards?limit=1&limit=5000", &token).send().await.unwrap();
+    assert!(r.status() == StatusCode::OK || r.status() == StatusCode::UNPROCESSABLE_ENTITY, "{}", r.status());
+    if r.status() != StatusCode::OK {
         assert_problem(r, 422, "validation_failed").await;
     }
     // The largest valid values are fine.

@@ -77,20 +77,29 @@ pub enum Plan {
     Offline,
     /// Each request gets a fault with `probability`, drawn from a seeded generator; SSE streams
     /// are cut mid-event instead of the request-level faults.
-    Random { rng: StdRng, probability: f64, max_delay: Duration },
+    Random { rng: StdRng, probability: f64, max_delay: Duration, stream_probability: f64 },
 }
 
 impl Plan {
     pub fn random(seed: u64, probability: f64) -> Plan {
-        Plan::Random { rng: StdRng::seed_from_u64(seed), probability, max_delay: Duration::from_millis(300) }
+        Plan::Random { rng: StdRng::seed_from_u64(seed), probability, max_delay: Duration::from_millis(300), stream_probability: probability }
+    }
+
+    /// A random plan that cuts SSE streams with its own probability (streams are few and long).
+    pub fn with_stream_probability(self, p: f64) -> Plan {
+        match self {
+            Plan::Random { rng, probability, max_delay, .. } => Plan::Random { rng, probability, max_delay, stream_probability: p },
+            other => other,
+        }
     }
 
     pub(crate) fn choose(&mut self, is_stream: bool) -> Option<Fault> {
         match self {
             Plan::Pass => None,
             Plan::Offline => Some(Fault::DropRequest),
-            Plan::Random { rng, probability, max_delay } => {
-                if !rng.random_bool(probability.clamp(0.0, 1.0)) {
+            Plan::Random { rng, probability, max_delay, stream_probability } => {
+                let p = if is_stream { *stream_probability } else { *probability };
+                if !rng.random_bool(p.clamp(0.0, 1.0)) {
                     return None;
                 }
                 if is_stream {

@@ -52,8 +52,8 @@ pub async fn run(engine: &Engine, out: &Out, cmd: CardsCommand) -> anyhow::Resul
             let card = engine.move_card(id, lane, position).await?;
             out.value(&card, || card_line(&card));
         }
-        CardsCommand::List { lane, tag, limit } => {
-            let page = engine.list(ListQuery { lane, tag, text: None, limit: Some(limit), offset: None }).await?;
+        CardsCommand::List { lane, tag, limit, offset } => {
+            let page = engine.list(ListQuery { lane, tag, text: None, limit: Some(limit), offset }).await?;
             out.value(&page.items, || page.items.iter().map(card_line).collect::<Vec<_>>().join("\n"));
         }
         CardsCommand::Show { id } => match engine.get(id).await? {

@@ -2,3 +2,4 @@ pub mod cards;
 pub mod conflicts;
 pub mod outbox;
 pub mod sync;
+pub mod script;

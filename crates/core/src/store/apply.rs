@@ -70,6 +70,7 @@ pub fn version_conflict(conn: &Connection, op: &Op, current: &Card) -> Result<Co
                 }
                 outbox::rewrite(conn, op.op_id, &OpPayload::Update(delta), Some(current))?;
                 history::add(conn, "conflict.merged", Some(op.card_id), "merged concurrent edits")?;
+                history::metric_add(conn, "auto_merges", 1)?;
                 remote::rebase(conn, op.card_id)?;
                 return Ok(ConflictOutcome::Rebased);
             }

@@ -19,6 +19,7 @@ pub fn insert(conn: &Connection, rec: &ConflictRecord, op_id: i64) -> Result<()>
            record = excluded.record, detected_at = excluded.detected_at",
     )?
     .execute(params![rec.card_id.to_string(), op_id, kind, serde_json::to_string(rec)?, ts(&rec.detected_at)])?;
+    super::history::metric_add(conn, "conflicts_detected", 1)?;
     Ok(())
 }
 

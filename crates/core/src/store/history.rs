@@ -48,3 +48,10 @@ pub fn metric(conn: &Connection, name: &str) -> Result<i64> {
     use rusqlite::OptionalExtension;
     Ok(conn.prepare_cached("SELECT value FROM metrics WHERE name = ?1")?.query_row([name], |r| r.get(0)).optional()?.unwrap_or(0))
 }
+
+/// Every counter, by name.
+pub fn metrics(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    let mut st = conn.prepare_cached("SELECT name, value FROM metrics ORDER BY name")?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}

@@ -266,6 +266,32 @@ pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
     Ok(st.query_row([], |r| r.get(0))?)
 }
 
+/// Choose, once, the base an op is sent with, and store it with the op. Updates keep their own
+/// base, else take what is confirmed now; deletes take what is confirmed now (fewer 409s). Once
+/// the op has been sent the base never changes again: a retry after a lost response must repeat
+/// the exact request its Idempotency-Key was first used for, or the server refuses it with 422
+/// `idempotency_key_reused` (a newer confirmed copy pulled meanwhile would change `base_version`)
+/// and the op fails for good although its effect is in place.
+pub fn pin_base(conn: &Connection, op: &mut Op, conf: Option<&Card>) -> Result<()> {
+    if op.sent && op.base_version.is_some() {
+        return Ok(());
+    }
+    let chosen = match &op.payload {
+        OpPayload::Create(_) => None,
+        OpPayload::Update(_) if op.base_version.is_some() => None,
+        OpPayload::Update(_) | OpPayload::Delete => conf,
+    };
+    let Some(c) = chosen else { return Ok(()) };
+    if op.base_version == Some(c.version) && op.base.is_some() {
+        return Ok(());
+    }
+    conn.prepare_cached("UPDATE outbox SET base_version = ?2, base = ?3 WHERE op_id = ?1")?
+        .execute(params![op.op_id, c.version, serde_json::to_string(c)?])?;
+    op.base_version = Some(c.version);
+    op.base = Some(c.clone());
+    Ok(())
+}
+
 pub fn mark_in_flight(conn: &Connection, op_id: i64) -> Result<()> {
     conn.prepare_cached("UPDATE outbox SET state = 'in_flight', sent = 1, attempts = attempts + 1 WHERE op_id = ?1")?
         .execute([op_id])?;

@@ -470,3 +470,88 @@ fn high_priority_heads_go_first_and_a_card_sends_one_op_at_a_time() {
     assert_eq!(heads.len(), 1);
     assert!(s.read(outbox::next_due).unwrap().is_some());
 }
+
+/// Found by the chaos suite: a delete (or an update queued behind another op) whose first attempt
+/// reached the server but whose answer was lost, retried after the feed had brought a newer
+/// confirmed copy (e.g. its own tombstone), went out with a new `base_version` under the same
+/// Idempotency-Key → 422 `idempotency_key_reused` → failed for good. The base is now pinned at the
+/// first send.
+#[test]
+fn a_sent_op_keeps_its_base_version_on_retry() {
+    let s = store();
+    let id = create(&s, "a");
+    let v1 = confirm_all(&s, id, 1);
+    s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
+    // First send: the base is chosen and stored.
+    let mut op = ops(&s, id)[0].clone();
+    s.write(|tx| {
+        outbox::mark_in_flight(tx, op.op_id)?;
+        outbox::pin_base(tx, &mut op, Some(&v1))
+    })
+    .unwrap();
+    assert_eq!(op.base_version, Some(1));
+    // The answer is lost; the feed brings the tombstone at v2 before the retry.
+    let mut tomb = v1.clone();
+    tomb.version = 2;
+    tomb.deleted = true;
+    s.write(|tx| remote::apply_remote(tx, &tomb, Some(7))).unwrap();
+    s.write(|tx| outbox::mark_retry(tx, op.op_id, 0, &crate::model::OpError { code: "timeout".into(), message: "t".into(), status: None })).unwrap();
+    let mut retry = ops(&s, id)[0].clone();
+    assert!(retry.sent);
+    let conf = s.read(|c| remote::confirmed(c, id)).unwrap();
+    s.write(|tx| outbox::pin_base(tx, &mut retry, conf.as_ref())).unwrap();
+    assert_eq!(retry.base_version, Some(1), "a retry repeats the first request");
+    assert_eq!(retry.idempotency_key, op.idempotency_key);
+    assert_eq!(ops(&s, id)[0].base_version, Some(1));
+}
+
+#[test]
+fn an_update_queued_behind_another_op_pins_its_base_at_first_send() {
+    let s = store();
+    let id = create(&s, "a");
+    let create_op = ops(&s, id)[0].clone();
+    s.write(|tx| outbox::mark_in_flight(tx, create_op.op_id)).unwrap();
+    s.write(|tx| writes::update(tx, id, &title("b"), Priority::Normal)).unwrap();
+    let v1 = confirm_all_but_last(&s, id, 1);
+    let mut upd = ops(&s, id)[0].clone();
+    assert_eq!(upd.base_version, None);
+    s.write(|tx| {
+        outbox::mark_in_flight(tx, upd.op_id)?;
+        outbox::pin_base(tx, &mut upd, Some(&v1))
+    })
+    .unwrap();
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    s.write(|tx| remote::put_confirmed(tx, &v2)).unwrap();
+    let mut retry = ops(&s, id)[0].clone();
+    s.write(|tx| outbox::pin_base(tx, &mut retry, Some(&v2))).unwrap();
+    assert_eq!(retry.base_version, Some(1));
+    assert_eq!(retry.base.map(|b| b.version), Some(1), "merge base is what the request was based on");
+}
+
+/// Confirm only the card's first op (the create) at `version`.
+fn confirm_all_but_last(s: &Store, id: Uuid, version: i64) -> Card {
+    s.write(|tx| {
+        let op = outbox::for_card(tx, id)?.remove(0);
+        let OpPayload::Create(n) = &op.payload else { panic!("first op is the create") };
+        let card = server_card(id, &crate::fields::of_new(n), version);
+        apply::succeeded(tx, &op, &card)?;
+        Ok(card)
+    })
+    .unwrap()
+}
+
+#[test]
+fn deleting_a_card_drops_its_refused_edits() {
+    let s = store();
+    let id = create(&s, "a");
+    confirm_all(&s, id, 1);
+    s.write(|tx| writes::update(tx, id, &title("refused"), Priority::Normal)).unwrap();
+    let op = ops(&s, id)[0].clone();
+    let e = crate::model::OpError { code: "validation_failed".into(), message: "no".into(), status: Some(422) };
+    s.write(|tx| outbox::mark_failed(tx, op.op_id, &e)).unwrap();
+    s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
+    let o = ops(&s, id);
+    assert_eq!(o.len(), 1);
+    assert_eq!((o[0].payload.clone(), o[0].state), (OpPayload::Delete, OpState::Pending));
+}

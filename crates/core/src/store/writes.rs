@@ -75,6 +75,12 @@ pub fn delete(conn: &Connection, id: Uuid, priority: Priority) -> Result<()> {
         }
         return Ok(());
     }
+    // Edits the server refused for good are superseded by the delete (they would block it).
+    let mut ops = ops;
+    for op in ops.iter().filter(|o| o.state == OpState::Failed && !matches!(o.payload, OpPayload::Create(_))) {
+        outbox::remove(conn, op.op_id)?;
+    }
+    ops.retain(|o| o.state != OpState::Failed || matches!(o.payload, OpPayload::Create(_)));
     // Never confirmed and nothing that may have reached the server: nothing to tell the server.
     if conf.is_none() && ops.iter().all(|o| !o.sent || o.state == OpState::Failed) {
         outbox::remove_card_ops(conn, id)?;

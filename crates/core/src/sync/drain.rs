@@ -220,12 +220,13 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, op_id: i64) -> OpResult {
     let prepared = sh
         .db(move |s| {
             s.write(|tx| {
-                let Some(op) = outbox::get(tx, op_id)? else { return Ok(None) };
+                let Some(mut op) = outbox::get(tx, op_id)? else { return Ok(None) };
                 if op.state != OpState::Pending {
                     return Ok(None);
                 }
                 outbox::mark_in_flight(tx, op_id)?;
                 let conf = remote::confirmed(tx, op.card_id)?;
+                outbox::pin_base(tx, &mut op, conf.as_ref())?;
                 Ok(Some((op, conf)))
             })
         })
@@ -256,7 +257,7 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, op_id: i64) -> OpResult {
                     return permanent(sh, op, err).await;
                 }
             },
-            OpPayload::Delete => match conf.as_ref().map(|c| c.version).or(op.base_version) {
+            OpPayload::Delete => match op.base_version.or(conf.as_ref().map(|c| c.version)) {
                 Some(bv) => client.delete(op.card_id, bv, &op.idempotency_key).await,
                 None => {
                     // Nothing on the server to delete.

@@ -26,6 +26,9 @@ pub struct Engine {
 impl Engine {
     /// Open (and migrate) `data_dir/deckhand.db` and start background sync when a server is set.
     pub async fn open(config: EngineConfig) -> Result<Engine, CoreError> {
+        if let Some(s) = &config.server {
+            check_server(s)?;
+        }
         let path = config.db_path();
         let opts = store::OpenOptions { read_only: config.read_only, max_db_bytes: config.max_db_bytes };
         let (store, recovered) = tokio::task::spawn_blocking(move || Store::open_with(&path, opts))
@@ -53,6 +56,7 @@ impl Engine {
             wake: tokio::sync::Notify::new(),
             wake_stream: tokio::sync::Notify::new(),
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
+            status_scheduled: std::sync::atomic::AtomicBool::new(false),
             config,
         });
         let engine = Engine { sh, tasks: Mutex::new(Vec::new()) };
@@ -136,6 +140,7 @@ impl Engine {
             self.sh.emit(EngineEvent::CardsChanged { ids });
         }
         self.sh.wake.notify_one();
+        self.sh.schedule_status();
     }
 
     pub async fn create(&self, input: NewCardInput) -> Result<CardView, CoreError> {
@@ -404,10 +409,24 @@ impl Engine {
         self.db(move |s| s.set_max_db_bytes(bytes)).await
     }
 
+    /// Every persisted counter, by name.
+    pub async fn metrics(&self) -> Result<Vec<(String, i64)>, CoreError> {
+        self.db(|s| s.read(history::metrics)).await
+    }
+
     /// Persisted counter (e.g. `ops_succeeded`, `ops_failed`, `version_conflicts`).
     pub async fn metric(&self, name: &str) -> Result<i64, CoreError> {
         let name = name.to_string();
         self.db(move |s| s.read(|c| history::metric(c, &name))).await
+    }
+}
+
+/// A server URL must be absolute http(s).
+pub fn check_server(s: &ServerSettings) -> Result<(), CoreError> {
+    match reqwest::Url::parse(&s.url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.has_host() => Ok(()),
+        Ok(u) => Err(CoreError::Config(format!("server URL must be http or https, not {}", u.scheme()))),
+        Err(e) => Err(CoreError::Config(format!("server URL {:?}: {e}", s.url))),
     }
 }
 

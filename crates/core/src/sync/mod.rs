@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub wake_stream: Notify,
     pub config: EngineConfig,
     pub backoff: Backoff,
+    /// A trailing `StatusChanged` is already scheduled.
+    pub status_scheduled: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) fn empty_stream_health() -> StreamHealth {
@@ -87,6 +89,10 @@ impl Shared {
     pub fn set_connection(&self, state: ConnectionState) {
         let changed = {
             let mut rt = self.rt();
+            // While paused, late results of work started before the pause don't flip the state.
+            if rt.paused && matches!(state, ConnectionState::Online | ConnectionState::Connecting | ConnectionState::Offline) {
+                return;
+            }
             let changed = rt.connection != state;
             rt.connection = state;
             changed
@@ -149,6 +155,20 @@ impl Shared {
             stream: rt.stream.clone(),
             recovery,
         }
+    }
+
+    /// Emit `StatusChanged` shortly (coalesces bursts of writes into one count over the outbox).
+    pub fn schedule_status(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.status_scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let sh = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            sh.status_scheduled.store(false, Ordering::Release);
+            sh.emit_status().await;
+        });
     }
 
     pub async fn emit_status(&self) {

@@ -170,14 +170,29 @@ async fn follow(
             return (End::Terminal, false);
         }
     };
-    let builder = if cursor > 0 { builder.last_event_id(cursor.to_string()) } else { builder };
+    // Always resume from the stored cursor, 0 included: without `Last-Event-ID` the server streams
+    // from now, and the first live event would move the cursor past every change the catch-up
+    // pull has not fetched yet (found by the chaos suite: a fresh client whose first pull failed
+    // never saw the cards created before it connected).
+    let builder = builder.last_event_id(cursor.to_string());
     let client = builder.reconnect(es::ReconnectOptions::reconnect(false).build()).build_with_transport(transport.clone());
     set_state(sh, StreamState::Connecting);
     let mut stream = client.stream();
     let watchdog = sh.config.heartbeat.saturating_mul(3).max(Duration::from_millis(100));
     let mut got = false;
     loop {
-        let next = match tokio::time::timeout(watchdog, stream.next()).await {
+        let next = tokio::select! {
+            n = tokio::time::timeout(watchdog, stream.next()) => n,
+            _ = sh.wake_stream.notified() => {
+                // Pause (or auth trouble seen elsewhere) closes the stream; resume reopens it.
+                let rt = sh.rt();
+                if rt.paused || rt.connection == ConnectionState::AuthRequired {
+                    return (End::Retry, got);
+                }
+                continue;
+            }
+        };
+        let next = match next {
             Err(_) => {
                 tracing::warn!(?watchdog, "event stream silent; reconnecting");
                 return (End::Retry, got);

@@ -114,8 +114,10 @@ pub async fn list(
         None => None,
         Some(c) => Some(Uuid::parse_str(c).map_err(|_| field_error("cursor", "not a cursor this server issued"))?),
     };
-    let items = state.db(move |s| s.list_cards(user, after, limit)).await?;
-    let next_cursor = if items.len() as u32 == limit { items.last().map(|c| c.id.to_string()) } else { None };
+    // Bounded by count and by bytes (`page_max_bytes`): a page may be shorter than `limit`.
+    let max_bytes = state.config.page_max_bytes;
+    let (items, more) = state.db(move |s| s.cards_page(user, after, limit, max_bytes)).await?;
+    let next_cursor = if more { items.last().map(|c| c.id.to_string()) } else { None };
     Ok(Json(CardsPage { items, next_cursor }))
 }
 

@@ -34,10 +34,9 @@ pub async fn list(
             ApiError::validation(vec![FieldError { field: "since".into(), message: "must be a non-negative integer".into() }])
         })?,
     };
-    // One extra row tells whether more remain without a second query.
-    let mut changes = state.db(move |s| s.changes_since(user, since, limit + 1)).await?;
-    let has_more = changes.len() as u32 > limit;
-    changes.truncate(limit as usize);
+    // Bounded by count and by bytes; the storage tells whether more remain.
+    let max_bytes = state.config.page_max_bytes;
+    let (changes, has_more) = state.db(move |s| s.changes_page(user, since, limit, max_bytes)).await?;
     let next_since = changes.last().map(|c| c.seq).unwrap_or(since);
     Ok(Json(ChangesPage { changes, next_since, has_more }))
 }

@@ -144,17 +144,29 @@ fn events(
         loop {
             // Replay (initially, and after the live channel lagged) straight from the database.
             while catch_up {
-                let page = match state.db(move |s| s.changes_since(user, last, REPLAY_PAGE)).await {
+                // A revocation signalled while we replay (pages can be many) is honoured before
+                // the next page, not after the whole backlog.
+                if revocations.has_changed().unwrap_or(false) {
+                    revocations.borrow_and_update();
+                    if !token_live(&state, user, token).await {
+                        tracing::info!(user, "sse stream ended: token revoked");
+                        return;
+                    }
+                }
+                let max_bytes = state.config.page_max_bytes;
+                let (page, more) = match state.db(move |s| s.changes_page(user, last, REPLAY_PAGE, max_bytes)).await {
                     Ok(p) => p,
                     Err(e) => { tracing::warn!(error = ?e.problem.detail, "sse replay failed"); return; }
                 };
-                catch_up = page.len() as u32 == REPLAY_PAGE;
+                catch_up = more;
                 for change in &page {
                     last = change.seq;
                     yield Ok(event_for(change));
                 }
             }
             tokio::select! {
+                // In this order: after a revoke, no event that is also ready gets out first.
+                biased;
                 _ = &mut shutdown => return,
                 changed = revocations.changed() => {
                     if changed.is_err() || !token_live(&state, user, token).await {

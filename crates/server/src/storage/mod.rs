@@ -69,6 +69,11 @@ pub trait Storage: Send + Sync + 'static {
     fn list_cards(&self, user: UserId, after: Option<Uuid>, limit: u32) -> Result<Vec<Card>>;
     /// The latest state of every card changed after `since`, by seq.
     fn changes_since(&self, user: UserId, since: i64, limit: u32) -> Result<Vec<Change>>;
+    /// Like `list_cards`, but the page also ends once its cards' JSON reaches `max_bytes` (always
+    /// at least one card); the flag tells whether more cards follow.
+    fn cards_page(&self, user: UserId, after: Option<Uuid>, limit: u32, max_bytes: usize) -> Result<(Vec<Card>, bool)>;
+    /// Like `changes_since`, bounded by `max_bytes` the same way; the flag tells whether more follow.
+    fn changes_page(&self, user: UserId, since: i64, limit: u32, max_bytes: usize) -> Result<(Vec<Change>, bool)>;
     /// The user's latest change number (0 before the first write).
     fn last_seq(&self, user: UserId) -> Result<i64>;
     /// Runs `op` and stores its response under `idem` in one transaction.

@@ -87,6 +87,28 @@ fn card_in(tx: &Connection, user: UserId, id: Uuid) -> Result<Option<Card>> {
     data.map(parse_card).transpose()
 }
 
+/// Reads at most `limit` rows, and stops early once they add up to `max_bytes` (at least one row
+/// is always taken); the flag tells whether a row was left unread.
+fn bounded_rows<T>(
+    mut rows: rusqlite::Rows<'_>,
+    limit: u32,
+    max_bytes: usize,
+    read: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    size: impl Fn(&T) -> usize,
+) -> rusqlite::Result<(Vec<T>, bool)> {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next()? {
+        if out.len() as u64 >= u64::from(limit) || (!out.is_empty() && bytes >= max_bytes) {
+            return Ok((out, true));
+        }
+        let item = read(row)?;
+        bytes = bytes.saturating_add(size(&item));
+        out.push(item);
+    }
+    Ok((out, false))
+}
+
 impl Storage for SqliteStorage {
     fn add_user(&self, name: &str, token_hash: [u8; 32]) -> Result<UserId> {
         self.write_tx(|tx| {
@@ -179,6 +201,29 @@ impl Storage for SqliteStorage {
             st.query_map(params![user, since, limit], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
         })?;
         rows.into_iter().map(|(seq, data)| Ok(Change { seq, card: parse_card(data)? })).collect()
+    }
+
+    fn cards_page(&self, user: UserId, after: Option<Uuid>, limit: u32, max_bytes: usize) -> Result<(Vec<Card>, bool)> {
+        let after = after.map(|u| u.to_string()).unwrap_or_default();
+        let (rows, more) = self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT data FROM cards WHERE user_id = ?1 AND deleted = 0 AND id > ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = st.query(params![user, after, i64::from(limit) + 1])?;
+            bounded_rows(rows, limit, max_bytes, |r| r.get::<_, String>(0), |data| data.len())
+        })?;
+        Ok((rows.into_iter().map(parse_card).collect::<Result<_>>()?, more))
+    }
+
+    fn changes_page(&self, user: UserId, since: i64, limit: u32, max_bytes: usize) -> Result<(Vec<Change>, bool)> {
+        let (rows, more) = self.read(|c| {
+            let mut st =
+                c.prepare_cached("SELECT seq, data FROM cards WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+            let rows = st.query(params![user, since, i64::from(limit) + 1])?;
+            bounded_rows(rows, limit, max_bytes, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)), |(_, data)| data.len())
+        })?;
+        let changes = rows.into_iter().map(|(seq, data)| Ok(Change { seq, card: parse_card(data)? })).collect::<Result<_>>()?;
+        Ok((changes, more))
     }
 
     fn last_seq(&self, user: UserId) -> Result<i64> {
