@@ -87,15 +87,15 @@ impl Store {
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.set_prepared_statement_cache_capacity(64);
+        // Before the migrations: a full disk must also be met by the schema's own writes.
+        apply_max_db_bytes(&conn, opts.max_db_bytes)?;
         if !read_only {
             migrate::run(&mut conn, migrate::MIGRATIONS)?;
             // Ops that were in flight when the app stopped may or may not have reached the server:
             // they go back to pending (keeping `sent = 1` and their idempotency key).
             outbox::reset_in_flight(&conn)?;
         }
-        let s = Store { conn: Mutex::new(conn), path: None, read_only, corruption_noted: AtomicBool::new(false) };
-        s.set_max_db_bytes(opts.max_db_bytes)?;
-        Ok(s)
+        Ok(Store { conn: Mutex::new(conn), path: None, read_only, corruption_noted: AtomicBool::new(false) })
     }
 
     /// Opened read-only (by request or because the file is not writable).
@@ -107,14 +107,7 @@ impl Store {
     /// size), or lift the cap. A real SQLite limit (`PRAGMA max_page_count`): writes that would
     /// grow the file past it fail with SQLITE_FULL, exactly as on a full disk.
     pub fn set_max_db_bytes(&self, bytes: Option<u64>) -> Result<()> {
-        let conn = self.lock();
-        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        let pages = match bytes {
-            Some(b) => (b / page_size.max(1) as u64).max(1) as i64,
-            None => 0xFFFF_FFFE,
-        };
-        let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
-        Ok(())
+        apply_max_db_bytes(&self.lock(), bytes)
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -152,6 +145,16 @@ impl Store {
         }
         r
     }
+}
+
+fn apply_max_db_bytes(conn: &Connection, bytes: Option<u64>) -> Result<()> {
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let pages = match bytes {
+        Some(b) => (b / page_size.max(1) as u64).max(1) as i64,
+        None => 0xFFFF_FFFE,
+    };
+    let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
+    Ok(())
 }
 
 pub(crate) fn now_ms() -> i64 {
