@@ -270,3 +270,52 @@ async fn file_truncated_to_half_is_moved_aside_and_rebuilt() {
         assert_eq!(got.len(), 7);
     }
 }
+
+/// The cost of the checks at open on a 100,000-card database (cards, FTS, tags and confirmed
+/// copies: ~80 MB): `quick_check` is about O(pages) and must stay small next to the open itself.
+#[test]
+fn open_checks_stay_cheap_with_100k_cards() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(dir.path());
+    let s = deckhand_core::store::Store::open(&path).unwrap();
+    s.write(|tx| {
+        tx.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99999)
+             INSERT INTO cards(id, title, body, url, tags, lane, position, pinned, created_at, updated_at)
+             SELECT lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || substr(lower(hex(randomblob(2))), 2)
+                    || '-a' || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))),
+                    'card ' || i || ' alpha' || (i % 100), 'a body of a few words for card ' || i,
+                    'https://example.com/' || i, json_array('t' || (i % 50)),
+                    CASE i % 3 WHEN 0 THEN 'todo' WHEN 1 THEN 'doing' ELSE 'done' END, i, 0,
+                    '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z'
+             FROM n;
+             INSERT INTO confirmed(id, version, deleted, card)
+             SELECT id, 1, 0, json_object('id', id, 'title', title, 'body', body, 'url', url, 'tags', json(tags),
+                    'lane', lane, 'position', position, 'pinned', json('false'), 'version', 1,
+                    'created_at', created_at, 'updated_at', updated_at) FROM cards;",
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    drop(s);
+    let size = std::fs::metadata(&path).unwrap().len() + std::fs::metadata(path.with_file_name("deckhand.db-wal")).map(|m| m.len()).unwrap_or(0);
+    let time = |f: &dyn Fn()| {
+        (0..3).map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed()
+        }).min().unwrap()
+    };
+    let open = time(&|| drop(deckhand_core::store::Store::open(&path).unwrap()));
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let qc = time(&|| {
+        let r: String = c.query_row("PRAGMA quick_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(r, "ok");
+    });
+    let ic = time(&|| {
+        let r: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(r, "ok");
+    });
+    eprintln!("100k cards, {} MB: open with checks {open:?} (quick_check alone {qc:?}, integrity_check {ic:?})", size >> 20);
+    assert!(open < std::time::Duration::from_secs(2), "open with checks took {open:?}");
+}
