@@ -20,6 +20,12 @@ pub struct Cli {
     /// Machine-readable output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Open the database read-only: reads work, writes fail with a `read_only` error.
+    #[arg(long, global = true, env = "DECKHAND_READ_ONLY")]
+    pub read_only: bool,
+    /// Cap the database size in bytes (SQLite `max_page_count`); writes past it fail as on a full disk.
+    #[arg(long, global = true, env = "DECKHAND_MAX_DB_BYTES", hide = true)]
+    pub max_db_bytes: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -45,6 +51,11 @@ pub enum Command {
     Conflicts {
         #[command(subcommand)]
         command: ConflictsCommand,
+    },
+    /// After a corrupt local database was moved aside and rebuilt: the ops salvaged from it.
+    Recovery {
+        #[command(subcommand)]
+        command: RecoveryCommand,
     },
     /// Apply a JSON list of card operations in one process (test harnesses; same engine calls as
     /// `cards add/edit/mv/rm`). Prints one JSON result per op.
@@ -185,5 +196,25 @@ pub enum ConflictsCommand {
         /// A JSON file with the merged card fields (title, body, url, tags, lane, position, pinned).
         #[arg(long)]
         merged: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RecoveryCommand {
+    /// The last recovery (where the old file went, why) and the salvaged ops.
+    List,
+    /// Queue salvaged ops again (sync them as new local edits); run it after a `sync run --until-idle`.
+    Requeue {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Drop salvaged ops for good.
+    Discard {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<i64>,
+        #[arg(long)]
+        all: bool,
     },
 }

@@ -21,6 +21,8 @@ fn default_data_dir() -> PathBuf {
 
 fn config(cli: &Cli, online: bool) -> anyhow::Result<EngineConfig> {
     let mut config = EngineConfig::new(cli.data_dir.clone().unwrap_or_else(default_data_dir));
+    config.read_only = cli.read_only;
+    config.max_db_bytes = cli.max_db_bytes;
     if online {
         let (Some(url), Some(token)) = (&cli.server, &cli.token) else {
             anyhow::bail!("sync needs --server URL and --token T (or DECKHAND_SERVER and DECKHAND_TOKEN)");
@@ -46,14 +48,35 @@ fn config(cli: &Cli, online: bool) -> anyhow::Result<EngineConfig> {
     Ok(config)
 }
 
+/// Open the engine; a data dir this user may not write opens read-only (reads work, writes fail
+/// with `read_only`). A database just recovered from corruption is announced on stderr.
+async fn open(mut config: EngineConfig) -> anyhow::Result<Engine> {
+    let engine = match Engine::open(config.clone()).await {
+        Ok(e) => e,
+        Err(e) if e.kind() == "read_only" && !config.read_only => {
+            config.read_only = true;
+            Engine::open(config).await.map_err(|_| e)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(r) = engine.recovered_at_open() {
+        eprintln!(
+            "deckhand-cli: warning: the local database was corrupt ({}); it was moved to {} and rebuilt; {} queued operation(s) salvaged (see `deckhand-cli recovery list`)",
+            r.reason, r.moved_to, r.salvaged
+        );
+    }
+    Ok(engine)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = Out { json: cli.json };
     let online = matches!(cli.command, Command::Sync { .. });
-    let engine = Engine::open(config(&cli, online)?).await?;
+    let engine = open(config(&cli, online)?).await?;
     let code = match cli.command {
         Command::Cards { command } => commands::cards::run(&engine, &out, command).await.map(|_| 0),
         Command::Outbox { command } => commands::outbox::run(&engine, &out, command).await.map(|_| 0),
         Command::Conflicts { command } => commands::conflicts::run(&engine, &out, command).await.map(|_| 0),
+        Command::Recovery { command } => commands::recovery::run(&engine, &out, command).await.map(|_| 0),
         Command::Script { ref file } => commands::script::run(&engine, file).await.map(|_| 0),
         Command::Metrics => commands::script::metrics(&engine).await.map(|_| 0),
         Command::Sync { command } => match commands::sync::run(&engine, &out, command).await {

@@ -21,6 +21,8 @@ use crate::store::{self, Store, cards, conflicts, history, outbox, sync_state, w
 pub struct Engine {
     sh: SharedRef,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Set when this open found the database corrupt and rebuilt it.
+    recovered: Option<RecoveryReport>,
 }
 
 impl Engine {
@@ -59,7 +61,7 @@ impl Engine {
             status_scheduled: std::sync::atomic::AtomicBool::new(false),
             config,
         });
-        let engine = Engine { sh, tasks: Mutex::new(Vec::new()) };
+        let engine = Engine { sh, tasks: Mutex::new(Vec::new()), recovered: recovered.clone() };
         if let Some(report) = recovered {
             // Nobody is subscribed yet at open; faces read `recovery()` / `status().recovery`.
             engine.sh.emit(EngineEvent::DatabaseRecovered { report });
@@ -369,6 +371,11 @@ impl Engine {
     /// The last time the local database was found corrupt, moved aside and rebuilt (persisted).
     pub async fn recovery(&self) -> Result<Option<RecoveryReport>, CoreError> {
         self.db(|s| s.read(store::recovery::last_report)).await
+    }
+
+    /// The report when THIS open found the database corrupt and rebuilt it (for a face to say so).
+    pub fn recovered_at_open(&self) -> Option<&RecoveryReport> {
+        self.recovered.as_ref()
     }
 
     /// Ops read back from the corrupt database's outbox, not yet requeued or discarded.
