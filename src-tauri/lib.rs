@@ -41,7 +41,20 @@ pub fn setup<R: Runtime>(app: &mut App<R>, given: Option<PathBuf>) -> Result<(),
     config.server = commands::settings::server_of(&settings);
     config.drain_window = settings.drain_window.max(1) as usize;
     tracing::info!(data_dir = %data_dir.display(), server = ?settings.server_url, "opening engine");
-    let engine = tauri::async_runtime::block_on(Engine::open(config))?;
+    let engine = match tauri::async_runtime::block_on(Engine::open(config.clone())) {
+        Ok(engine) => engine,
+        // A data dir this user may not write: open read-only, so the cards still show and every
+        // write answers `{kind: "read_only"}` instead of the app not starting.
+        Err(e) if e.kind() == "read_only" => {
+            tracing::error!(error = %e, "database not writable: opening it read-only");
+            config.read_only = true;
+            tauri::async_runtime::block_on(Engine::open(config))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Ok(Some(r)) = tauri::async_runtime::block_on(engine.recovery()) {
+        tracing::warn!(moved_to = %r.moved_to, reason = %r.reason, salvaged = r.salvaged, "last database recovery");
+    }
     if !settings.sync_enabled {
         tauri::async_runtime::block_on(engine.pause());
     }
@@ -70,6 +83,10 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             outbox::outbox_retry,
             outbox::outbox_retry_all,
             outbox::outbox_discard,
+            commands::recovery::recovery_report,
+            commands::recovery::recovery_list,
+            commands::recovery::recovery_requeue,
+            commands::recovery::recovery_discard,
             conflicts::conflicts_list,
             conflicts::conflict_resolve,
             sync::sync_pause,

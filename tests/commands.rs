@@ -119,3 +119,44 @@ fn commands_drive_a_real_engine_against_a_real_server() {
     assert!(stored.contains(&server.url()));
     tauri::async_runtime::block_on(server.stop());
 }
+
+/// A database found corrupt at start: the app still starts, and the recovery commands report the
+/// move-aside and offer the salvaged ops (docs/commands.md, "Recovery").
+#[test]
+fn recovery_commands_report_and_offer_salvaged_ops() {
+    let data_dir = tempfile::tempdir().unwrap();
+    tauri::async_runtime::block_on(async {
+        let engine = deckhand_core::Engine::open(deckhand_core::EngineConfig::new(data_dir.path())).await.unwrap();
+        for t in ["queued one", "queued two"] {
+            engine.create(deckhand_core::model::NewCardInput { title: t.into(), ..Default::default() }).await.unwrap();
+        }
+        engine.shutdown().await;
+    });
+    // What the engine leaves when a corruption error shows up while the app runs.
+    std::fs::write(data_dir.path().join("deckhand.db.needs-recovery"), "database disk image is malformed").unwrap();
+
+    let mut app = deckhand_app::builder(mock_builder()).build(tauri::generate_context!()).expect("app builds");
+    deckhand_app::setup(&mut app, Some(data_dir.path().to_path_buf())).expect("engine opens");
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+
+    let report = invoke(&webview, "recovery_report", json!({})).unwrap();
+    let moved = report["moved_to"].as_str().unwrap();
+    assert!(moved.contains("deckhand.db.corrupt-") && std::path::Path::new(moved).exists(), "{report}");
+    assert!(report["reason"].as_str().unwrap().contains("malformed"), "{report}");
+    assert_eq!(report["salvaged"], 2);
+    assert_eq!(invoke(&webview, "sync_status", json!({})).unwrap()["recovery"], report);
+    assert_eq!(invoke(&webview, "cards_list", json!({ "query": {} })).unwrap()["total"], 0, "fresh database");
+
+    let ops = invoke(&webview, "recovery_list", json!({})).unwrap();
+    let ops = ops.as_array().unwrap().clone();
+    assert_eq!(ops.len(), 2);
+    assert_eq!(ops[0]["kind"], "create");
+    assert_eq!(ops[0]["payload"]["title"], "queued one");
+    let r = invoke(&webview, "recovery_requeue", json!({ "ids": [ops[0]["id"]] })).unwrap();
+    assert_eq!(r, json!({ "requeued": 1, "skipped": 0 }));
+    assert_eq!(invoke(&webview, "outbox_list", json!({})).unwrap().as_array().unwrap().len(), 1);
+    assert_eq!(invoke(&webview, "recovery_discard", json!({ "ids": [] })).unwrap(), 1);
+    assert_eq!(invoke(&webview, "recovery_list", json!({})).unwrap(), json!([]));
+    let page = invoke(&webview, "cards_list", json!({ "query": {} })).unwrap();
+    assert_eq!(page["items"][0]["title"], "queued one", "{page}");
+}
