@@ -87,6 +87,7 @@ let status: SyncStatus = {
     last_event_at: NOW,
     last_event_id: 42,
   },
+  recovery: null,
   ...config.status,
 };
 let nextOp = 100;
