@@ -191,7 +191,8 @@ fn run_and_kill(mode: &str, dir: &Path, env: &[(&str, String)], kill_at: usize, 
 
 /// Open after the kill; integrity_check; outbox and visible cards agree. Returns the local cards.
 fn check_store(path: &Path) -> BTreeMap<Uuid, CardFields> {
-    let store = Store::open(path).expect("opens after kill -9");
+    let (store, recovered) = Store::open_with(path, Default::default()).expect("opens after kill -9");
+    assert!(recovered.is_none(), "a kill must never leave a database the open checks call corrupt: {recovered:?}");
     store
         .read(|c| {
             let ic: Vec<String> =
