@@ -239,12 +239,12 @@ fn kill_during_bulk_writes_leaves_a_prefix() {
         // Half the runs kill inside a bulk, the others inside a create; the offset into the write
         // is random and sometimes past its end.
         let per = BATCH + 1;
-        let (kill_at, spin) = if rng.gen_bool(0.5) {
-            let b = rng.gen_range(0..WRITER_MAX / BATCH);
-            ((b + 1) * per, rng.gen_range(0..(b as u64 + 1) * 4000))
+        let (kill_at, spin) = if rng.random_bool(0.5) {
+            let b = rng.random_range(0..WRITER_MAX / BATCH);
+            ((b + 1) * per, rng.random_range(0..(b as u64 + 1) * 4000))
         } else {
-            let w = rng.gen_range(1..=WRITER_MAX + WRITER_MAX / BATCH);
-            (if w % per == 0 { w - 1 } else { w }, rng.gen_range(0..3000))
+            let w = rng.random_range(1..=WRITER_MAX + WRITER_MAX / BATCH);
+            (if w % per == 0 { w - 1 } else { w }, rng.random_range(0..3000))
         };
         let dir = tempfile::tempdir().unwrap();
         let k = run_and_kill("writer", dir.path(), &[], kill_at, spin);
@@ -360,8 +360,8 @@ async fn kill_during_drain_loses_and_duplicates_nothing() {
     for run in 0..DRAIN_RUNS {
         let s = base.wrapping_add(run);
         let mut rng = rand::rngs::StdRng::seed_from_u64(s);
-        let kill_after = rng.gen_range(1..=40);
-        let spin = rng.gen_range(0..3000);
+        let kill_after = rng.random_range(1..=40);
+        let spin = rng.random_range(0..3000);
         let dir = tempfile::tempdir().unwrap();
         let (settings, want) = drain_setup(&server, dir.path(), &format!("user{run}")).await;
         let env = [(CHILD_URL, settings.url.clone()), (CHILD_TOKEN, settings.token.clone())];
