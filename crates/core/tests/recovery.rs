@@ -319,3 +319,33 @@ fn open_checks_stay_cheap_with_100k_cards() {
     eprintln!("100k cards, {} MB: open with checks {open:?} (quick_check alone {qc:?}, integrity_check {ic:?})", size >> 20);
     assert!(open < std::time::Duration::from_secs(2), "open with checks took {open:?}");
 }
+
+/// Any store access that meets SQLITE_CORRUPT leaves the marker (once), returns
+/// `corrupt_database`, and the next open recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corruption_error_on_access_leaves_the_marker() {
+    use deckhand_core::store::{Store, recovery};
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(dir.path());
+    let store = Store::open(&path).unwrap();
+    let corrupt = || {
+        deckhand_core::StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            Some("database disk image is malformed".into()),
+        ))
+    };
+    // Other errors leave nothing.
+    let e = store.read(|_| -> deckhand_core::store::Result<()> { Err(deckhand_core::StoreError::InvalidState("x".into())) });
+    assert!(e.is_err() && !recovery::marker_path(&path).exists());
+    let e = store.read(|_| -> deckhand_core::store::Result<()> { Err(corrupt()) }).unwrap_err();
+    assert_eq!(deckhand_core::CoreError::from(e).kind(), "corrupt_database");
+    assert!(recovery::marker_path(&path).exists());
+    let e = store.write(|_| -> deckhand_core::store::Result<()> { Err(corrupt()) }).unwrap_err();
+    assert!(recovery::is_corruption(&e));
+    drop(store);
+    let engine = Engine::open(test_config(dir.path(), None)).await.unwrap();
+    let r = engine.recovered_at_open().expect("recovered at the next open").clone();
+    assert!(r.reason.contains("malformed"), "{r:?}");
+    assert!(!recovery::marker_path(&path).exists());
+    engine.shutdown().await;
+}
