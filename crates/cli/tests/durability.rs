@@ -117,3 +117,42 @@ async fn corrupt_database_is_rebuilt_from_the_server_and_salvaged_ops_requeued()
     .await
     .unwrap();
 }
+
+/// A real read-only data dir (chmod 555 dir, 444 file). The tests run as root, for whom chmod
+/// changes nothing, so the CLI then runs as `nobody` (setpriv); as any other user it runs as is.
+#[test]
+fn chmod_read_only_data_dir_reads_and_refuses_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&cli(&data, &["cards", "add", "--title", "kept"], &[]));
+    // A copy of the binary that `nobody` may run (the target dir may not be reachable for it).
+    let bin = dir.path().join("deckhand-cli");
+    std::fs::copy(env!("CARGO_BIN_EXE_deckhand-cli"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for e in std::fs::read_dir(&data).unwrap() {
+        std::fs::set_permissions(e.unwrap().path(), std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before = std::fs::read(data.join("deckhand.db")).unwrap();
+    let root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    let run = |args: &[&str]| {
+        let mut c = if root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        c.arg("--data-dir").arg(&data).args(args).env_remove("RUST_LOG").env_remove("DECKHAND_READ_ONLY");
+        c.output().unwrap()
+    };
+    let o = run(&["cards", "list"]);
+    assert!(ok(&o).contains(" kept "), "reads work in a read-only data dir");
+    one_line_error(&run(&["cards", "add", "--title", "new"]), "read-only");
+    one_line_error(&run(&["outbox", "discard", "1"]), "read-only");
+    assert_eq!(std::fs::read(data.join("deckhand.db")).unwrap(), before, "not touched");
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 1, "no -wal/-shm/-journal created");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+}

@@ -63,7 +63,19 @@ impl Store {
         } else {
             Connection::open(path)?
         };
-        let mut s = Self::setup(conn, opts, true)?;
+        let mut s = match Self::setup(conn, opts, true) {
+            Ok(s) => s,
+            // A WAL database in a directory we may not write cannot even be read normally: SQLite
+            // must create `-shm` first (SQLITE_READONLY / SQLITE_CANTOPEN). Opened `immutable`
+            // (no locks, no -shm; nobody can write there either) it reads fine, read-only.
+            Err(e) if is_unwritable(&e) && path.exists() => {
+                tracing::warn!(error = %e, path = %path.display(), "database not writable: opening it immutable, read-only");
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+                let conn = Connection::open_with_flags(immutable_uri(path), flags)?;
+                Self::setup(conn, OpenOptions { read_only: true, ..opts }, true)?
+            }
+            Err(e) => return Err(e),
+        };
         s.path = Some(path.to_path_buf());
         Ok(s)
     }
@@ -145,6 +157,24 @@ impl Store {
         }
         r
     }
+}
+
+fn is_unwritable(e: &StoreError) -> bool {
+    use rusqlite::ErrorCode as C;
+    matches!(e, StoreError::Sqlite(s) if matches!(s.sqlite_error_code(), Some(C::ReadOnly) | Some(C::CannotOpen)))
+}
+
+/// `file:<percent-encoded path>?immutable=1`
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for b in path.as_os_str().as_encoded_bytes() {
+        match *b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => uri.push(*b as char),
+            b => uri.push_str(&format!("%{b:02X}")),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 fn apply_max_db_bytes(conn: &Connection, bytes: Option<u64>) -> Result<()> {
