@@ -30,6 +30,15 @@ fn data_dir<R: Runtime>(app: &App<R>, given: Option<PathBuf>) -> Result<PathBuf,
 
 /// Opens the engine on the local database (cards show at once) and starts syncing in the background.
 pub fn setup<R: Runtime>(app: &mut App<R>, given: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
+    setup_with(app, given, |_| {})
+}
+
+/// `setup`, letting the caller adjust the engine config last (tests: a size cap, read-only).
+pub fn setup_with<R: Runtime>(
+    app: &mut App<R>,
+    given: Option<PathBuf>,
+    adjust: impl FnOnce(&mut EngineConfig),
+) -> Result<(), Box<dyn std::error::Error>> {
     let data_dir = data_dir(app, given)?;
     let log_dir = data_dir.join("logs");
     std::fs::create_dir_all(&log_dir)?;
@@ -40,6 +49,7 @@ pub fn setup<R: Runtime>(app: &mut App<R>, given: Option<PathBuf>) -> Result<(),
     let mut config = EngineConfig::new(&data_dir);
     config.server = commands::settings::server_of(&settings);
     config.drain_window = settings.drain_window.max(1) as usize;
+    adjust(&mut config);
     tracing::info!(data_dir = %data_dir.display(), server = ?settings.server_url, "opening engine");
     let engine = match tauri::async_runtime::block_on(Engine::open(config.clone())) {
         Ok(engine) => engine,

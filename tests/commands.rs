@@ -160,3 +160,48 @@ fn recovery_commands_report_and_offer_salvaged_ops() {
     let page = invoke(&webview, "cards_list", json!({ "query": {} })).unwrap();
     assert_eq!(page["items"][0]["title"], "queued one", "{page}");
 }
+
+fn app_on(
+    data_dir: &std::path::Path,
+    adjust: impl FnOnce(&mut deckhand_core::EngineConfig),
+) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let mut app = deckhand_app::builder(mock_builder()).build(tauri::generate_context!()).expect("app builds");
+    deckhand_app::setup_with(&mut app, Some(data_dir.to_path_buf()), adjust).expect("engine opens");
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    (app, webview)
+}
+
+fn seed_card(data_dir: &std::path::Path, title: &str) {
+    tauri::async_runtime::block_on(async {
+        let engine = deckhand_core::Engine::open(deckhand_core::EngineConfig::new(data_dir)).await.unwrap();
+        engine.create(deckhand_core::model::NewCardInput { title: title.into(), ..Default::default() }).await.unwrap();
+        engine.shutdown().await;
+    });
+}
+
+/// Disk full and read-only reach the UI as `{kind, message}`; reads keep working; nothing is written.
+#[test]
+fn disk_full_and_read_only_are_typed_command_errors() {
+    let data_dir = tempfile::tempdir().unwrap();
+    seed_card(data_dir.path(), "kept");
+
+    // A size cap at the current size (SQLite max_page_count): the next page is "the full disk".
+    let (_app, webview) = app_on(data_dir.path(), |c| c.max_db_bytes = Some(1));
+    let big = "x".repeat(20_000);
+    let err = invoke(&webview, "card_create", json!({ "input": { "title": "big", "body": big } })).unwrap_err();
+    assert_eq!(err["kind"], "disk_full", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("disk is full"), "{err}");
+    let page = invoke(&webview, "cards_list", json!({ "query": {} })).unwrap();
+    assert_eq!(page["total"], 1, "reads work, the failed card is absent: {page}");
+    assert_eq!(invoke(&webview, "outbox_list", json!({})).unwrap().as_array().unwrap().len(), 1);
+    drop(webview);
+    drop(_app);
+
+    let (_app, webview) = app_on(data_dir.path(), |c| c.read_only = true);
+    let err = invoke(&webview, "card_create", json!({ "input": { "title": "new" } })).unwrap_err();
+    assert_eq!(err["kind"], "read_only", "{err}");
+    let id = invoke(&webview, "cards_list", json!({ "query": {} })).unwrap()["items"][0]["id"].clone();
+    let err = invoke(&webview, "card_delete", json!({ "id": id })).unwrap_err();
+    assert_eq!(err["kind"], "read_only", "{err}");
+    assert_eq!(invoke(&webview, "cards_list", json!({ "query": {} })).unwrap()["total"], 1);
+}
