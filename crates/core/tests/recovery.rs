@@ -349,3 +349,29 @@ async fn a_corruption_error_on_access_leaves_the_marker() {
     assert!(!recovery::marker_path(&path).exists());
     engine.shutdown().await;
 }
+
+/// A recovery interrupted after the move (crash): the next open salvages from the moved file
+/// named in the marker, and sets aside (keeps) whatever had been started in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_recovery_resumes_from_the_moved_file() {
+    use deckhand_core::store::recovery;
+    let s = setup().await;
+    let path = db(s.dir.path());
+    let moved = s.dir.path().join("deckhand.db.corrupt-20260101T000000.000Z");
+    std::fs::rename(&path, &moved).unwrap();
+    std::fs::write(&path, b"half-made new database").unwrap();
+    std::fs::write(recovery::marker_path(&path), format!("file is not a database\nmoved_to {}\n", moved.display())).unwrap();
+    let engine = Engine::open(test_config(s.dir.path(), Some(s.settings.clone()))).await.unwrap();
+    let r = engine.recovered_at_open().unwrap().clone();
+    assert_eq!(Path::new(&r.moved_to), moved);
+    assert_eq!(r.salvaged, 7, "salvaged from the file moved before the crash");
+    let kept = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_str().unwrap().starts_with("deckhand.db.corrupt-"))
+        .count();
+    assert_eq!(kept, 2, "the half-made database is kept too");
+    assert!(!recovery::marker_path(&path).exists());
+    engine.wait_idle(DEADLINE).await.unwrap();
+    assert_eq!(engine.requeue_salvaged(Vec::new()).await.unwrap().requeued, 7);
+    engine.shutdown().await;
+}

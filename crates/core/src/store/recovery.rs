@@ -46,7 +46,8 @@ fn sibling(db: &Path, suffix: &str) -> PathBuf {
 }
 
 pub fn leave_marker(db: &Path, reason: &str) {
-    if let Err(e) = std::fs::write(marker_path(db), reason) {
+    let line = format!("a corruption error was seen while it was in use: {}\n", reason.replace('\n', " "));
+    if let Err(e) = std::fs::write(marker_path(db), line) {
         tracing::error!(error = %e, "could not write the recovery marker");
     }
 }
@@ -65,22 +66,40 @@ pub fn check_header_and_pages(conn: &Connection) -> Result<()> {
 
 pub(super) fn open_checked(path: &Path, opts: OpenOptions) -> Result<(Store, Option<RecoveryReport>)> {
     let marker = marker_path(path);
-    let reason = if marker.exists() {
-        let why = std::fs::read_to_string(&marker).unwrap_or_default();
-        Some(format!("a corruption error was seen while it was in use: {}", why.trim()))
+    // Marker: line 1 the reason; once the file was moved, line 2 `moved_to <path>` (so a recovery
+    // interrupted by a crash resumes from the moved file instead of moving a half-made new one).
+    let (reason, already_moved) = if marker.exists() {
+        let text = std::fs::read_to_string(&marker).unwrap_or_default();
+        let mut lines = text.lines();
+        let why = lines.next().unwrap_or("").trim().to_string();
+        let moved = lines.find_map(|l| l.strip_prefix("moved_to ")).map(PathBuf::from).filter(|p| p.exists());
+        (why, moved)
     } else {
         match Store::open_plain(path, opts) {
             Ok(s) => return Ok((s, None)),
-            Err(e) if is_corruption(&e) => Some(e.to_string()),
+            Err(e) if is_corruption(&e) => (e.to_string(), None),
             Err(e) => return Err(e),
         }
     };
-    let reason = reason.unwrap_or_default();
     if opts.read_only {
         return Err(StoreError::Damaged(format!("{reason} (read-only: not recovered)")));
     }
     tracing::error!(%reason, path = %path.display(), "local database is corrupt: moving it aside and rebuilding");
-    let moved_to = move_aside(path)?;
+    let moved_to = match already_moved {
+        Some(moved) => {
+            // Interrupted earlier: whatever was started at `path` is set aside as well (kept).
+            if path.exists() {
+                move_aside(path)?;
+            }
+            moved
+        }
+        None => {
+            std::fs::write(&marker, format!("{reason}\n"))?;
+            let moved = move_aside(path)?;
+            std::fs::write(&marker, format!("{reason}\nmoved_to {}\n", moved.display()))?;
+            moved
+        }
+    };
     let (ops, unreadable) = salvage(&moved_to);
     let store = Store::open_plain(path, opts)?;
     let report = RecoveryReport {
