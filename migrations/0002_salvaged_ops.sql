@@ -9,7 +9,7 @@ CREATE TABLE salvaged_ops (
     kind            TEXT NOT NULL,         -- create | update | delete
     payload         TEXT NOT NULL,         -- as in outbox.payload
     base_version    INTEGER,
-    idempotency_key TEXT,                  -- reused on requeue only for creates of unknown cards
+    idempotency_key TEXT,                  -- as queued (kept for reference; a requeue makes a new op and key)
     created_at      TEXT NOT NULL,         -- when the op was first queued
     salvaged_at     TEXT NOT NULL,
     source          TEXT NOT NULL          -- path of the moved-aside database
