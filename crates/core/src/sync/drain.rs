@@ -2,6 +2,7 @@
 //! to the window, high priority first), classify answers, probe `/healthz` while offline.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,11 @@ pub(crate) enum OpResult {
 pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
     let mut tasks: JoinSet<(Uuid, OpResult)> = JoinSet::new();
     let confirmer = Arc::new(Confirmer::default());
+    // Requests in flight (the window), as opposed to `busy`: cards whose send has not finished.
+    // A slot frees as soon as the server has answered, so the next request goes out while the
+    // answer is still being recorded.
+    let requests = Arc::new(AtomicUsize::new(0));
+    let slot_freed = Arc::new(tokio::sync::Notify::new());
     let mut busy: HashSet<Uuid> = HashSet::new();
     let mut offline_attempt: u32 = 0;
     let mut pull_attempt: u32 = 0;
@@ -103,10 +109,11 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         // Fill the window: pick the ready head ops and mark them in flight in ONE transaction
         // (one store round trip per refill, however many slots are free).
         let mut found_ready = false;
-        if busy.len() < window {
+        let in_flight = requests.load(Ordering::SeqCst);
+        if in_flight < window {
             let want = window * 4 + busy.len();
             let (sh2, taken) = (sh.clone(), busy.clone());
-            let free = window - busy.len();
+            let free = window - in_flight;
             let claimed = sh
                 .db(move |s| {
                     s.write(|tx| {
@@ -142,8 +149,9 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                     }
                     for (op, conf) in ops {
                         busy.insert(op.card_id);
+                        let slot = Slot::take(&requests, &slot_freed);
                         let (sh2, client2, confirmer2) = (sh.clone(), client.clone(), confirmer.clone());
-                        tasks.spawn(async move { (op.card_id, send_one(&sh2, &client2, &confirmer2, op, conf).await) });
+                        tasks.spawn(async move { (op.card_id, send_one(&sh2, &client2, &confirmer2, slot, op, conf).await) });
                     }
                 }
                 Err(e) => {
@@ -156,7 +164,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
 
         // Wait for a completion, a wake-up, the next due op, the breaker probe or a pull retry.
         let mut wait = Duration::from_secs(5);
-        if busy.len() < window {
+        if requests.load(Ordering::SeqCst) < window {
             let due_in = if found_ready {
                 Some(Duration::ZERO)
             } else {
@@ -187,8 +195,36 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                 }
             }
             _ = sh.wake.notified() => {}
+            _ = slot_freed.notified() => {}
             _ = tokio::time::sleep(wait), if !wait.is_zero() => {}
         }
+    }
+}
+
+/// One request slot of the window; freed once the server has answered (or when the send ends).
+struct Slot {
+    requests: Arc<AtomicUsize>,
+    freed: Arc<tokio::sync::Notify>,
+    held: bool,
+}
+
+impl Slot {
+    fn take(requests: &Arc<AtomicUsize>, freed: &Arc<tokio::sync::Notify>) -> Slot {
+        requests.fetch_add(1, Ordering::SeqCst);
+        Slot { requests: requests.clone(), freed: freed.clone(), held: true }
+    }
+
+    fn free(&mut self) {
+        if std::mem::replace(&mut self.held, false) {
+            self.requests.fetch_sub(1, Ordering::SeqCst);
+            self.freed.notify_one();
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.free();
     }
 }
 
@@ -237,7 +273,7 @@ fn op_error(code: &str, message: impl Into<String>, status: Option<u16>) -> OpEr
 
 /// Send one op (already marked in flight by the loop) and apply the answer. Never panics on store
 /// errors: they leave the op pending.
-async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, op: Op, conf: Option<Card>) -> OpResult {
+async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, mut slot: Slot, op: Op, conf: Option<Card>) -> OpResult {
     let span = tracing::info_span!(
         "send_op",
         op_id = op.op_id,
@@ -266,6 +302,7 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, op
                 }
             },
         };
+        slot.free();
         handle_answer(sh, confirmer, op, answer).await
     }
     .instrument(span)
