@@ -46,7 +46,7 @@ fn usage() -> ! {
          \n  --only      run only these figures\
          \n  --runs      runs per figure (default 3, minimum 3)\
          \n  --data-dir  where generated databases are cached (default $CARGO_TARGET_DIR/bench-data or target/bench-data)\
-         \n  --notes     markdown appended to the report (profiling notes, before/after)"
+         \n  --notes     markdown appended to the report (default: benchmarks-notes.md beside --out)"
     );
     std::process::exit(2)
 }
@@ -129,7 +129,9 @@ fn main() -> Result<()> {
     let _ = std::fs::remove_dir_all(&ctx.tmp);
     let total = started.elapsed().as_secs_f64();
     if let Some(out) = &args.out {
-        let notes = args.notes.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+        // Profiling notes and before/after figures live beside the report and are appended to it.
+        let notes_path = args.notes.clone().unwrap_or_else(|| out.with_file_name("benchmarks-notes.md"));
+        let notes = std::fs::read_to_string(&notes_path).ok();
         std::fs::write(out, report(&ctx, &rows, &failures, &date, total, notes.as_deref()))?;
         eprintln!("wrote {}", out.display());
     }
@@ -185,7 +187,7 @@ fn report(ctx: &Ctx, rows: &[Row], failures: &[String], date: &str, total: f64, 
         s.push_str("**`--quick` smoke run: reduced counts, not comparable with a full run.**\n\n");
     }
     s.push_str(&format!(
-        "Command: `cargo run --release --locked -p deckhand-bench -- --out docs/benchmarks.md{}`  \n",
+        "Command: `cargo run --release --locked -p deckhand-bench -- --out docs/benchmarks.md{}` (the binary raises its own open-file limit to the hard limit for P5's 1,000 streams; if the hard limit is below ~2,100, run under `ulimit -n 8192`)  \n",
         if ctx.quick { " --quick" } else { "" }
     ));
     s.push_str(&format!("Date: {date}; full run took {total:.0} s.\n\n"));
@@ -237,7 +239,9 @@ const METHOD: &str = r#"
   (update: `UPDATE cards` + outbox insert). Ratio = engine total time / baseline total time for the
   same number of writes. Updates run on a database of 10,000 confirmed cards, one edit per card (so
   each appends an op rather than coalescing). Default pragmas (crates/core/src/store/mod.rs):
-  `journal_mode=WAL`, `synchronous=NORMAL`, `foreign_keys=ON`, `busy_timeout=5s`. In WAL mode
+  `journal_mode=WAL`, `synchronous=NORMAL`, `foreign_keys=ON`, `busy_timeout=5s`,
+  `wal_autocheckpoint=8192` (the engine checkpoints on a background thread every 250 ms; the raw
+  baseline has the same pragma but no such thread). In WAL mode
   NORMAL syncs the WAL only at checkpoints: a committed write survives an application crash, and a
   power loss can lose at most the last few commits, never corrupt the database; that is the right
   trade for a local-first client whose outbox is replayable and whose server holds the truth.
