@@ -93,6 +93,36 @@ pub fn upsert_local(conn: &Connection, c: &LocalCard) -> Result<()> {
     Ok(())
 }
 
+/// Update an existing card row, writing only the columns that differ from `old` (plus
+/// `updated_at`). The FTS and tag triggers fire on `UPDATE OF` their columns whether or not the
+/// value changed, so a move or a title edit no longer rewrites the card's tag rows, and a move no
+/// longer re-indexes its text.
+pub fn update_local(conn: &Connection, old: &CardFields, c: &LocalCard) -> Result<()> {
+    let f = &c.fields;
+    let mut sets: Vec<&str> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = vec![c.id.to_string().into(), ts(&c.updated_at).into()];
+    let mut set = |col: &'static str, changed: bool, v: rusqlite::types::Value| {
+        if changed {
+            sets.push(col);
+            args.push(v);
+        }
+    };
+    set("title", f.title != old.title, f.title.clone().into());
+    set("body", f.body != old.body, f.body.clone().into());
+    set("url", f.url != old.url, f.url.clone().into());
+    set("tags", f.tags != old.tags, serde_json::to_string(&f.tags)?.into());
+    set("lane", f.lane != old.lane, f.lane.clone().into());
+    set("position", f.position != old.position, f.position.into());
+    set("pinned", f.pinned != old.pinned, f.pinned.into());
+    let mut sql = String::from("UPDATE cards SET updated_at = ?2");
+    for (i, col) in sets.iter().enumerate() {
+        sql.push_str(&format!(", {col} = ?{}", i + 3));
+    }
+    sql.push_str(" WHERE id = ?1");
+    conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(args))?;
+    Ok(())
+}
+
 pub fn delete_local(conn: &Connection, id: Uuid) -> Result<bool> {
     let mut st = conn.prepare_cached("DELETE FROM cards WHERE id = ?1")?;
     Ok(st.execute([id.to_string()])? > 0)
