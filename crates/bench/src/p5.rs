@@ -115,28 +115,36 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_idle = rss_kb(pid);
 
-    // Writer: one POST every 1/rate s, sequential, never catching up in bursts.
+    // Writer: one POST started every 1/rate s on its own task, so a slow answer does not lower the
+    // rate (an open-loop load, as 100 independent users would produce).
     let writer_http = reqwest::Client::new();
     let cpu0 = cpu_secs(pid);
     let t0 = Instant::now();
     let period = Duration::from_secs_f64(1.0 / rate);
+    let mut posts = Vec::with_capacity(writes);
     for k in 0..writes {
         let due = t0 + period * k as u32;
         tokio::time::sleep_until(due.into()).await;
         let body = serde_json::json!({ "id": uuid::Uuid::now_v7(), "title": format!("fanout {k}") }).to_string();
-        let resp = writer_http
+        let req = writer_http
             .post(format!("{url}/v1/cards"))
             .bearer_auth(&token)
             .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await?;
-        let status = resp.status();
-        ok_at[k].store(ns(), Ordering::Relaxed);
-        if status.as_u16() != 201 {
-            return Err(anyhow!("write {k}: {status}"));
-        }
+            .body(body);
+        let ok_at = ok_at.clone();
+        posts.push(tokio::spawn(async move {
+            let resp = req.send().await?;
+            let status = resp.status();
+            ok_at[k].store(ns(), Ordering::Relaxed);
+            if status.as_u16() != 201 {
+                return Err(anyhow!("write {k}: {status}"));
+            }
+            Ok::<(), anyhow::Error>(())
+        }));
+    }
+    for p in posts {
+        p.await??;
     }
     let write_secs = t0.elapsed().as_secs_f64();
     stop_at.store(ns() + 5_000_000_000, Ordering::Relaxed);
