@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos
+.PHONY: help setup bindings ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos bench
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
@@ -60,3 +60,7 @@ run: app
 clean:
 	$(CARGO) clean
 	rm -rf ui/dist ui/src/bindings
+
+# P1-P6 against same-run baselines (release build); writes docs/benchmarks.md. --quick for a smoke run.
+bench: setup
+	$(CARGO) run --release --locked -p deckhand-bench -- --out docs/benchmarks.md

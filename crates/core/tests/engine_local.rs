@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use deckhand_core::model::*;
 use deckhand_core::{Engine, IdleError};
@@ -56,22 +56,6 @@ async fn works_offline_by_choice() {
     ev.wait_for("bulk done", |x| matches!(x, EngineEvent::BulkProgress { done: 250, total: 250, .. })).await;
     assert!(ev.seen.iter().any(|x| matches!(x, EngineEvent::BulkProgress { done: 100, .. })));
     e.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn optimistic_writes_are_fast() {
-    let dir = tempfile::tempdir().unwrap();
-    let e = Engine::open(test_config(dir.path(), None)).await.unwrap();
-    let c = e.create(input("hot")).await.unwrap();
-    let n = 300;
-    let t = Instant::now();
-    for i in 0..n {
-        e.update(c.id, CardChanges { title: Some(format!("t{i}")), ..Default::default() }).await.unwrap();
-    }
-    let per = t.elapsed() / n;
-    eprintln!("optimistic update: {per:?} per write");
-    // Debug build on a shared 2-core box: generous bound; release is far below 1 ms.
-    assert!(per < Duration::from_millis(5), "{per:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -93,6 +93,36 @@ pub fn upsert_local(conn: &Connection, c: &LocalCard) -> Result<()> {
     Ok(())
 }
 
+/// Update an existing card row, writing only the columns that differ from `old` (plus
+/// `updated_at`). The FTS and tag triggers fire on `UPDATE OF` their columns whether or not the
+/// value changed, so a move or a title edit no longer rewrites the card's tag rows, and a move no
+/// longer re-indexes its text.
+pub fn update_local(conn: &Connection, old: &CardFields, c: &LocalCard) -> Result<()> {
+    let f = &c.fields;
+    let mut sets: Vec<&str> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = vec![c.id.to_string().into(), ts(&c.updated_at).into()];
+    let mut set = |col: &'static str, changed: bool, v: rusqlite::types::Value| {
+        if changed {
+            sets.push(col);
+            args.push(v);
+        }
+    };
+    set("title", f.title != old.title, f.title.clone().into());
+    set("body", f.body != old.body, f.body.clone().into());
+    set("url", f.url != old.url, f.url.clone().into());
+    set("tags", f.tags != old.tags, serde_json::to_string(&f.tags)?.into());
+    set("lane", f.lane != old.lane, f.lane.clone().into());
+    set("position", f.position != old.position, f.position.into());
+    set("pinned", f.pinned != old.pinned, f.pinned.into());
+    let mut sql = String::from("UPDATE cards SET updated_at = ?2");
+    for (i, col) in sets.iter().enumerate() {
+        sql.push_str(&format!(", {col} = ?{}", i + 3));
+    }
+    sql.push_str(" WHERE id = ?1");
+    conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(args))?;
+    Ok(())
+}
+
 pub fn delete_local(conn: &Connection, id: Uuid) -> Result<bool> {
     let mut st = conn.prepare_cached("DELETE FROM cards WHERE id = ?1")?;
     Ok(st.execute([id.to_string()])? > 0)
@@ -167,6 +197,10 @@ pub fn fts_query(text: &str) -> Option<String> {
 pub const LIST_LIMIT_DEFAULT: u32 = 100;
 pub const LIST_LIMIT_MAX: u32 = 1000;
 
+/// Matches above which a text search walks `cards_lane_position` in page order and probes the
+/// match set, instead of fetching and sorting every matching card.
+const FTS_SCAN_THRESHOLD: i64 = 1000;
+
 pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
     let mut where_ = Vec::new();
     let mut args: Vec<String> = Vec::new();
@@ -178,8 +212,9 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
         args.push(tag.clone());
         where_.push(format!("c.id IN (SELECT card_id FROM card_tags WHERE tag = ?{})", args.len()));
     }
-    if let Some(fts) = q.text.as_deref().and_then(fts_query) {
-        args.push(fts);
+    let fts = q.text.as_deref().and_then(fts_query);
+    if let Some(fts) = &fts {
+        args.push(fts.clone());
         where_.push(format!("c.rid IN (SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?{})", args.len()));
     }
     let where_sql = if where_.is_empty() { String::new() } else { format!("WHERE {}", where_.join(" AND ")) };
@@ -187,11 +222,28 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
     let limit = q.limit.unwrap_or(LIST_LIMIT_DEFAULT).min(LIST_LIMIT_MAX);
     let offset = q.offset.unwrap_or(0);
 
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM cards c {where_sql}"))?
-        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+    let total: i64 = match &fts {
+        // Text only: the FTS index counts its own matches (every card has exactly one FTS row),
+        // without a lookup per match into `cards`.
+        Some(fts) if where_.len() == 1 => {
+            conn.prepare_cached("SELECT count(*) FROM cards_fts WHERE cards_fts MATCH ?1")?.query_row([fts], |r| r.get(0))?
+        }
+        _ => conn
+            .prepare_cached(&format!("SELECT count(*) FROM cards c {where_sql}"))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?,
+    };
+    // Broad text matches: walk the lane/position index in page order, testing membership, and
+    // stop after the page (a rare term keeps the default plan: fetch the few matches, sort them).
+    let from = if fts.is_some() && q.tag.is_none() && total > FTS_SCAN_THRESHOLD {
+        "cards c INDEXED BY cards_lane_position"
+    } else {
+        "cards c"
+    };
+    // Pick the page's rowids first and compute the view columns (three correlated subqueries)
+    // for those rows only, not for every row that goes through the sort.
     let mut st = conn.prepare_cached(&format!(
-        "SELECT {VIEW_COLS} FROM cards c {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        "SELECT {VIEW_COLS} FROM (SELECT c.rid FROM {from} {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}) p
+         CROSS JOIN cards c ON c.rid = p.rid ORDER BY {order}"
     ))?;
     let raws = st
         .query_map(rusqlite::params_from_iter(args.iter()), view_from_row)?

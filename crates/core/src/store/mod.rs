@@ -32,6 +32,12 @@ pub struct OpenOptions {
     pub max_db_bytes: Option<u64>,
 }
 
+/// WAL pages the writer lets pile up before it checkpoints inline (a safety valve: normally the
+/// background checkpointer keeps the WAL well below this).
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 8192;
+/// How often the background checkpointer copies the WAL back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
 /// The single writer connection. All access goes through `lock()`.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -40,6 +46,8 @@ pub struct Store {
     path: Option<PathBuf>,
     read_only: bool,
     corruption_noted: AtomicBool,
+    /// Dropping it stops the background checkpointer.
+    _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
 
 impl Store {
@@ -77,6 +85,9 @@ impl Store {
             Err(e) => return Err(e),
         };
         s.path = Some(path.to_path_buf());
+        if !s.read_only {
+            s._checkpointer = Some(spawn_checkpointer(path)?);
+        }
         Ok(s)
     }
 
@@ -98,6 +109,10 @@ impl Store {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // SQLite's default (1000 pages) makes every ~100th commit copy the WAL back and fsync
+        // twice inside the writer's transaction: a multi-millisecond stall on the write path. The
+        // background checkpointer does that work instead; this is only the upper bound.
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
         conn.set_prepared_statement_cache_capacity(64);
         // Before the migrations: a full disk must also be met by the schema's own writes.
         apply_max_db_bytes(&conn, opts.max_db_bytes)?;
@@ -107,7 +122,13 @@ impl Store {
             // they go back to pending (keeping `sent = 1` and their idempotency key).
             outbox::reset_in_flight(&conn)?;
         }
-        Ok(Store { conn: Mutex::new(conn), path: None, read_only, corruption_noted: AtomicBool::new(false) })
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: None,
+            read_only,
+            corruption_noted: AtomicBool::new(false),
+            _checkpointer: None,
+        })
     }
 
     /// Opened read-only (by request or because the file is not writable).
@@ -185,6 +206,22 @@ fn apply_max_db_bytes(conn: &Connection, bytes: Option<u64>) -> Result<()> {
     };
     let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
     Ok(())
+}
+
+/// A thread with its own connection that runs a PASSIVE checkpoint every `CHECKPOINT_EVERY`:
+/// it never blocks the writer or readers (WAL lets them run alongside), and the fsyncs happen
+/// here instead of in a user's write. Stops when the returned sender is dropped.
+fn spawn_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<()>> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_millis(100))?;
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new().name("deckhand-checkpoint".into()).spawn(move || {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(CHECKPOINT_EVERY) {
+            // (busy, wal frames, frames checkpointed); nothing to do when the WAL is empty.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        }
+    })?;
+    Ok(tx)
 }
 
 pub(crate) fn now_ms() -> i64 {

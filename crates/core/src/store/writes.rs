@@ -52,9 +52,9 @@ pub fn update(conn: &Connection, id: Uuid, changes: &CardChanges, priority: Prio
     if delta.is_empty() {
         return Ok(false);
     }
-    local.fields = f;
+    let old = std::mem::replace(&mut local.fields, f);
     local.updated_at = Utc::now();
-    cards::upsert_local(conn, &local)?;
+    cards::update_local(conn, &old, &local)?;
     let base = remote::confirmed(conn, id)?.filter(|c| !c.deleted);
     outbox::enqueue(conn, id, OpPayload::Update(delta), base.as_ref(), priority)?;
     Ok(true)

@@ -2,6 +2,8 @@
 //! to the window, high priority first), classify answers, probe `/healthz` while offline.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deckhand_protocol::{Card, ErrorCode};
@@ -12,7 +14,7 @@ use uuid::Uuid;
 use super::SharedRef;
 use super::client::{Answer, SyncClient, TransportFailure};
 use super::pull::{self, PullError};
-use crate::model::{ConnectionState, EngineEvent, OpError, OpState};
+use crate::model::{ConnectionState, EngineEvent, OpError};
 use crate::store::apply::{self, ConflictOutcome};
 use crate::store::outbox::{self, Op, OpPayload};
 use crate::store::{now_ms, remote};
@@ -27,12 +29,18 @@ pub(crate) enum OpResult {
     /// Timeout, 408, 429, 5xx: counts toward the breaker.
     Transient,
     Auth,
-    /// Not sent (op vanished or changed meanwhile).
+    /// The send task died (a bug); its op went back to pending.
     Skipped,
 }
 
 pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
     let mut tasks: JoinSet<(Uuid, OpResult)> = JoinSet::new();
+    let confirmer = Arc::new(Confirmer::default());
+    // Requests in flight (the window), as opposed to `busy`: cards whose send has not finished.
+    // A slot frees as soon as the server has answered, so the next request goes out while the
+    // answer is still being recorded.
+    let requests = Arc::new(AtomicUsize::new(0));
+    let slot_freed = Arc::new(tokio::sync::Notify::new());
     let mut busy: HashSet<Uuid> = HashSet::new();
     let mut offline_attempt: u32 = 0;
     let mut pull_attempt: u32 = 0;
@@ -100,33 +108,67 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
             }
         }
 
-        // Fill the window.
+        // Fill the window: pick the ready head ops and mark them in flight in ONE transaction
+        // (one store round trip per refill, however many slots are free).
         let mut found_ready = false;
-        if busy.len() < window {
+        let in_flight = requests.load(Ordering::SeqCst);
+        if in_flight < window {
             let want = window * 4 + busy.len();
-            let heads = sh.db(move |s| s.read(|c| outbox::ready_heads(c, now_ms(), want))).await.unwrap_or_default();
-            found_ready = !heads.is_empty();
-            for op in heads {
-                if busy.len() >= window {
-                    break;
+            let (sh2, taken) = (sh.clone(), busy.clone());
+            let free = window - in_flight;
+            let claimed = sh
+                .db(move |s| {
+                    s.write(|tx| {
+                        let heads = outbox::ready_heads(tx, now_ms(), want)?;
+                        let found = !heads.is_empty();
+                        let mut out = Vec::new();
+                        let mut changes = Vec::new();
+                        for mut op in heads {
+                            if out.len() >= free {
+                                break;
+                            }
+                            if taken.contains(&op.card_id) {
+                                continue;
+                            }
+                            let (ok, change) = sh2.rt().breaker.try_acquire(Instant::now());
+                            changes.push(change);
+                            if !ok {
+                                break;
+                            }
+                            outbox::mark_in_flight(tx, op.op_id)?;
+                            let conf = remote::confirmed(tx, op.card_id)?;
+                            // Retries must repeat the request their Idempotency-Key was first used for.
+                            outbox::pin_base(tx, &mut op, conf.as_ref())?;
+                            out.push((op, conf));
+                        }
+                        Ok((found, out, changes))
+                    })
+                })
+                .await;
+            match claimed {
+                Ok((found, ops, changes)) => {
+                    found_ready = found;
+                    for change in changes {
+                        sh.breaker_changed(change);
+                    }
+                    for (op, conf) in ops {
+                        busy.insert(op.card_id);
+                        let slot = Slot::take(&requests, &slot_freed);
+                        let (sh2, client2, confirmer2) = (sh.clone(), client.clone(), confirmer.clone());
+                        tasks.spawn(spawn_send(sh2, client2, confirmer2, slot, op, conf));
+                    }
                 }
-                if busy.contains(&op.card_id) {
-                    continue;
+                Err(e) => {
+                    // Rolled back: nothing is in flight. A probe the breaker handed out goes back.
+                    tracing::error!(error = %e, "could not claim ops");
+                    sh.rt().breaker.release_probe();
                 }
-                let (ok, change) = sh.rt().breaker.try_acquire(Instant::now());
-                sh.breaker_changed(change);
-                if !ok {
-                    break;
-                }
-                busy.insert(op.card_id);
-                let (sh2, client2) = (sh.clone(), client.clone());
-                tasks.spawn(spawn_send(sh2, client2, op.card_id, op.op_id));
             }
         }
 
         // Wait for a completion, a wake-up, the next due op, the breaker probe or a pull retry.
         let mut wait = Duration::from_secs(5);
-        if busy.len() < window {
+        if requests.load(Ordering::SeqCst) < window {
             let due_in = if found_ready {
                 Some(Duration::ZERO)
             } else {
@@ -149,10 +191,44 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
             wait = Duration::from_millis(5);
         }
         tokio::select! {
-            Some(r) = tasks.join_next(), if !tasks.is_empty() => finish(&sh, &mut busy, r).await,
+            Some(r) = tasks.join_next(), if !tasks.is_empty() => {
+                finish(&sh, &mut busy, r).await;
+                // Take every other finished send too, so one refill serves them all.
+                while let Some(r) = tasks.try_join_next() {
+                    finish(&sh, &mut busy, r).await;
+                }
+            }
             _ = sh.wake.notified() => {}
+            _ = slot_freed.notified() => {}
             _ = tokio::time::sleep(wait), if !wait.is_zero() => {}
         }
+    }
+}
+
+/// One request slot of the window; freed once the server has answered (or when the send ends).
+struct Slot {
+    requests: Arc<AtomicUsize>,
+    freed: Arc<tokio::sync::Notify>,
+    held: bool,
+}
+
+impl Slot {
+    fn take(requests: &Arc<AtomicUsize>, freed: &Arc<tokio::sync::Notify>) -> Slot {
+        requests.fetch_add(1, Ordering::SeqCst);
+        Slot { requests: requests.clone(), freed: freed.clone(), held: true }
+    }
+
+    fn free(&mut self) {
+        if std::mem::replace(&mut self.held, false) {
+            self.requests.fetch_sub(1, Ordering::SeqCst);
+            self.freed.notify_one();
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.free();
     }
 }
 
@@ -199,9 +275,10 @@ async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Uuid, OpRes
 
 /// One send, with a panic turned into "not sent" (the op goes back to pending) so the card never
 /// stays marked busy.
-async fn spawn_send(sh: SharedRef, client: SyncClient, card: Uuid, op_id: i64) -> (Uuid, OpResult) {
+async fn spawn_send(sh: SharedRef, client: SyncClient, confirmer: Arc<Confirmer>, slot: Slot, op: Op, conf: Option<Card>) -> (Uuid, OpResult) {
     use futures::FutureExt;
-    match std::panic::AssertUnwindSafe(send_one(&sh, &client, op_id)).catch_unwind().await {
+    let (card, op_id) = (op.card_id, op.op_id);
+    match std::panic::AssertUnwindSafe(send_one(&sh, &client, &confirmer, slot, op, conf)).catch_unwind().await {
         Ok(r) => (card, r),
         Err(_) => {
             tracing::error!(op_id, "send task panicked; op requeued");
@@ -215,30 +292,9 @@ fn op_error(code: &str, message: impl Into<String>, status: Option<u16>) -> OpEr
     OpError { code: code.to_string(), message: message.into(), status }
 }
 
-/// Send one op and apply the answer. Never panics on store errors: they leave the op pending.
-async fn send_one(sh: &SharedRef, client: &SyncClient, op_id: i64) -> OpResult {
-    let prepared = sh
-        .db(move |s| {
-            s.write(|tx| {
-                let Some(mut op) = outbox::get(tx, op_id)? else { return Ok(None) };
-                if op.state != OpState::Pending {
-                    return Ok(None);
-                }
-                outbox::mark_in_flight(tx, op_id)?;
-                let conf = remote::confirmed(tx, op.card_id)?;
-                outbox::pin_base(tx, &mut op, conf.as_ref())?;
-                Ok(Some((op, conf)))
-            })
-        })
-        .await;
-    let (op, conf) = match prepared {
-        Ok(Some(p)) => p,
-        Ok(None) => return OpResult::Skipped,
-        Err(e) => {
-            tracing::error!(op_id, error = %e, "could not prepare op");
-            return OpResult::Skipped;
-        }
-    };
+/// Send one op (already marked in flight by the loop) and apply the answer. Never panics on store
+/// errors: they leave the op pending.
+async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, mut slot: Slot, op: Op, conf: Option<Card>) -> OpResult {
     let span = tracing::info_span!(
         "send_op",
         op_id = op.op_id,
@@ -267,13 +323,14 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, op_id: i64) -> OpResult {
                 }
             },
         };
-        handle_answer(sh, op, answer).await
+        slot.free();
+        handle_answer(sh, confirmer, op, answer).await
     }
     .instrument(span)
     .await
 }
 
-async fn handle_answer(sh: &SharedRef, op: Op, answer: Result<Answer, TransportFailure>) -> OpResult {
+async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op, answer: Result<Answer, TransportFailure>) -> OpResult {
     let card_id = op.card_id;
     match answer {
         Err(t) => {
@@ -285,11 +342,7 @@ async fn handle_answer(sh: &SharedRef, op: Op, answer: Result<Answer, TransportF
         }
         Ok(Answer::Ok(card)) => {
             tracing::info!(version = card.version, "op confirmed");
-            let r = sh.db(move |s| s.write(|tx| apply::succeeded(tx, &op, &card))).await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "could not record success");
-            }
-            sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
+            confirmer.confirm(sh, op, card).await;
             OpResult::Answered
         }
         Ok(Answer::Problem { status, problem, retry_after }) => {
@@ -361,4 +414,72 @@ async fn permanent(sh: &SharedRef, op: Op, err: OpError) -> OpResult {
     sh.emit(EngineEvent::OpFailed { op_id, card_id, error: err });
     sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
     OpResult::Answered
+}
+
+/// Group commit of confirmed ops. The first send to finish applies its success at once; the ones
+/// that finish while that transaction runs are applied together in the next one (one commit and
+/// one `CardsChanged` for the lot). Each `confirm` returns once its op is recorded.
+#[derive(Default)]
+struct Confirmer {
+    /// Waiting successes, and whether a sender is currently applying them.
+    queue: Mutex<(Vec<(Op, Card, tokio::sync::oneshot::Sender<()>)>, bool)>,
+}
+
+impl Confirmer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<(Op, Card, tokio::sync::oneshot::Sender<()>)>, bool)> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn confirm(&self, sh: &SharedRef, op: Op, card: Card) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut q = self.lock();
+            q.0.push((op, card, tx));
+            !std::mem::replace(&mut q.1, true)
+        };
+        if !lead {
+            let _ = rx.await;
+            return;
+        }
+        loop {
+            let batch = {
+                let mut q = self.lock();
+                if q.0.is_empty() {
+                    q.1 = false;
+                    break;
+                }
+                std::mem::take(&mut q.0)
+            };
+            let (items, waiters): (Vec<(Op, Card)>, Vec<_>) = batch.into_iter().map(|(o, c, w)| ((o, c), w)).unzip();
+            let ids: Vec<Uuid> = items.iter().map(|(o, _)| o.card_id).collect();
+            let r = sh
+                .db(move |s| {
+                    s.write(|tx| {
+                        for (op, card) in &items {
+                            apply::succeeded(tx, op, card)?;
+                        }
+                        Ok(())
+                    })
+                    .or_else(|e| {
+                        // One bad op must not lose the others: record them one by one.
+                        tracing::warn!(error = %e, "batched confirm failed; applying one by one");
+                        for (op, card) in &items {
+                            if let Err(e) = s.write(|tx| apply::succeeded(tx, op, card)) {
+                                tracing::error!(op_id = op.op_id, error = %e, "could not record success");
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "could not record success");
+            }
+            sh.emit(EngineEvent::CardsChanged { ids });
+            for w in waiters {
+                let _ = w.send(());
+            }
+        }
+        let _ = rx.await;
+    }
 }

@@ -328,34 +328,35 @@ impl Engine {
     pub async fn wait_idle(&self, timeout: Duration) -> Result<(), IdleError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let r = self
-                .sh
-                .db(|s| s.read(|c| Ok((outbox::counts(c)?, conflicts::count(c)?))))
-                .await;
-            let (counts, nconf) = r.map_err(|e| IdleError::Storage(e.to_string()))?;
+            // Polled every 10 ms: index lookups only; the full count is taken when it is reported.
+            let r = self.sh.db(|s| s.read(|c| Ok((outbox::idle_probe(c)?, conflicts::count(c)?)))).await;
+            let ((any_ops, failed), nconf) = r.map_err(|e| IdleError::Storage(e.to_string()))?;
             let (conn, caught_up, pull) = {
                 let rt = self.sh.rt();
                 (rt.connection, rt.caught_up, rt.pull_requested)
             };
-            let pending = counts.total();
             if nconf > 0 {
                 return Err(IdleError::Conflicts(nconf));
             }
-            if counts.failed > 0 {
-                return Err(IdleError::Failed(counts.failed));
+            if failed > 0 {
+                return Err(IdleError::Failed(failed));
             }
+            let pending = || async {
+                self.sh.db(|s| s.read(outbox::counts)).await.map(|c| c.total()).map_err(|e| IdleError::Storage(e.to_string()))
+            };
             match conn {
                 ConnectionState::AuthRequired => return Err(IdleError::AuthRequired),
                 ConnectionState::Disabled => {
-                    return if pending == 0 { Ok(()) } else { Err(IdleError::Disabled { pending }) };
+                    return if !any_ops { Ok(()) } else { Err(IdleError::Disabled { pending: pending().await? }) };
                 }
-                ConnectionState::Paused => return Err(IdleError::Paused { pending }),
+                ConnectionState::Paused => return Err(IdleError::Paused { pending: pending().await? }),
                 _ => {}
             }
-            if pending == 0 && caught_up && !pull && conn == ConnectionState::Online {
+            if !any_ops && caught_up && !pull && conn == ConnectionState::Online {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
+                let pending = pending().await?;
                 return Err(if conn == ConnectionState::Offline {
                     IdleError::Offline { pending }
                 } else {

@@ -1,0 +1,274 @@
+//! `deckhand-bench`: Deckhand's performance figures (P1–P6), each measured against a baseline in the
+//! same run on the same machine, each run at least 3 times. Writes docs/benchmarks.md.
+//!
+//! ```text
+//! cargo run --release --locked -p deckhand-bench -- [--quick] [--out docs/benchmarks.md] [--only P1,P3]
+//!                                                    [--runs N] [--data-dir DIR]
+//! ```
+//! This is a benchmark, not a test: nothing here asserts on time.
+
+mod data;
+mod p1;
+mod p2;
+mod p3;
+mod p4;
+mod p5;
+mod p6;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, anyhow};
+use stats::Row;
+
+pub struct Ctx {
+    pub quick: bool,
+    pub runs: usize,
+    pub data_dir: PathBuf,
+    pub tmp: PathBuf,
+}
+
+struct Args {
+    quick: bool,
+    out: Option<PathBuf>,
+    only: Option<Vec<String>>,
+    runs: Option<usize>,
+    data_dir: Option<PathBuf>,
+    notes: Option<PathBuf>,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: deckhand-bench [--quick] [--out FILE] [--only P1,P2,...] [--runs N] [--data-dir DIR] [--notes FILE]\n\
+         \n  --quick     smoke run: smaller counts (figures are not comparable with a full run)\
+         \n  --out       write the markdown report there (default: print only)\
+         \n  --only      run only these figures\
+         \n  --runs      runs per figure (default 3, minimum 3)\
+         \n  --data-dir  where generated databases are cached (default $CARGO_TARGET_DIR/bench-data or target/bench-data)\
+         \n  --notes     markdown appended to the report (default: benchmarks-notes.md beside --out)"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut a = Args { quick: false, out: None, only: None, runs: None, data_dir: None, notes: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--quick" => a.quick = true,
+            "--out" => a.out = Some(it.next().unwrap_or_else(|| usage()).into()),
+            "--only" => a.only = Some(it.next().unwrap_or_else(|| usage()).split(',').map(|s| s.trim().to_uppercase()).collect()),
+            "--runs" => a.runs = it.next().and_then(|s| s.parse().ok()).or_else(|| usage()),
+            "--data-dir" => a.data_dir = Some(it.next().unwrap_or_else(|| usage()).into()),
+            "--notes" => a.notes = Some(it.next().unwrap_or_else(|| usage()).into()),
+            _ => usage(),
+        }
+    }
+    a
+}
+
+fn child(args: &[String]) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    match args.first().map(String::as_str) {
+        Some("p4-engine") => rt.block_on(p4::child_engine(&args[1], &args[2], &args[3])),
+        Some("p4-raw") => p4::child_raw(&args[1]),
+        Some("server") => rt.block_on(p5::child_server(&args[1])),
+        other => Err(anyhow!("unknown child {other:?}")),
+    }
+}
+
+fn main() -> Result<()> {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--child") {
+        return child(&argv[2..]);
+    }
+    let args = parse_args();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| target.join("bench-data"));
+    let tmp = data_dir.join("tmp");
+    std::fs::create_dir_all(&tmp)?;
+    let ctx = Ctx { quick: args.quick, runs: args.runs.unwrap_or(3).max(3), data_dir, tmp };
+    data::raise_fd_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let started = Instant::now();
+    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    let want = |id: &str| args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == id));
+    let mut rows: Vec<Row> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    type Bench = for<'a> fn(&'a Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>>> + 'a>>;
+    let benches: [(&str, Bench); 6] = [
+        ("P1", |c| Box::pin(p1::run(c))),
+        ("P2", |c| Box::pin(p2::run(c))),
+        ("P3", |c| Box::pin(p3::run(c))),
+        ("P4", |c| Box::pin(p4::run(c))),
+        ("P5", |c| Box::pin(p5::run(c))),
+        ("P6", |c| Box::pin(p6::run(c))),
+    ];
+    for (id, f) in benches {
+        if !want(id) {
+            continue;
+        }
+        let t0 = Instant::now();
+        eprintln!("{id}...");
+        match rt.block_on(f(&ctx)) {
+            Ok(rs) => {
+                for r in &rs {
+                    r.print();
+                }
+                rows.extend(rs);
+            }
+            Err(e) => {
+                eprintln!("{id} FAILED: {e:#}");
+                failures.push(format!("{id}: {e:#}"));
+            }
+        }
+        eprintln!("{id} took {:.1} s", t0.elapsed().as_secs_f64());
+    }
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&ctx.tmp);
+    let total = started.elapsed().as_secs_f64();
+    if let Some(out) = &args.out {
+        // Profiling notes and before/after figures live beside the report and are appended to it.
+        let notes_path = args.notes.clone().unwrap_or_else(|| out.with_file_name("benchmarks-notes.md"));
+        let notes = std::fs::read_to_string(&notes_path).ok();
+        std::fs::write(out, report(&ctx, &rows, &failures, &date, total, notes.as_deref()))?;
+        eprintln!("wrote {}", out.display());
+    }
+    if !failures.is_empty() {
+        return Err(anyhow!("{} figure(s) failed", failures.len()));
+    }
+    Ok(())
+}
+
+fn cmd(c: &str, args: &[&str]) -> String {
+    std::process::Command::new(c)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn machine() -> Vec<(String, String)> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    vec![
+        ("nproc".into(), cmd("nproc", &[])),
+        ("CPU".into(), model),
+        ("memory".into(), format!("{:.1} GiB", mem_kb / 1024.0 / 1024.0)),
+        ("rustc".into(), cmd("rustc", &["--version"])),
+        ("kernel".into(), cmd("uname", &["-sr"])),
+        ("git".into(), cmd("git", &["rev-parse", "--short", "HEAD"])),
+    ]
+}
+
+fn report(ctx: &Ctx, rows: &[Row], failures: &[String], date: &str, total: f64, notes: Option<&str>) -> String {
+    let mut s = String::new();
+    s.push_str("# Deckhand benchmarks\n\n");
+    s.push_str("Generated by `deckhand-bench` (crates/bench). Every figure runs at least 3 times; each row gives the\n");
+    s.push_str("median over runs of the per-run p50 and p99, the same-run baseline, the ratio, the sample count and\n");
+    s.push_str("the spread across runs (min–max). Times are wall-clock on a shared machine: compare ratios, not\n");
+    s.push_str("absolute numbers, across machines. This is a benchmark, not a test: nothing asserts on time.\n\n");
+    if ctx.quick {
+        s.push_str("**`--quick` smoke run: reduced counts, not comparable with a full run.**\n\n");
+    }
+    s.push_str(&format!(
+        "Command: `cargo run --release --locked -p deckhand-bench -- --out docs/benchmarks.md{}` (the binary raises its own open-file limit to the hard limit for P5's 1,000 streams; if the hard limit is below ~2,100, run under `ulimit -n 8192`)  \n",
+        if ctx.quick { " --quick" } else { "" }
+    ));
+    s.push_str(&format!("Date: {date}; full run took {total:.0} s.\n\n"));
+    s.push_str("| machine | |\n|---|---|\n");
+    for (k, v) in machine() {
+        s.push_str(&format!("| {k} | {v} |\n"));
+    }
+    s.push_str("\n## Results\n\n");
+    s.push_str("| # | what | p50 / value | p99 | baseline (same run) | ratio | samples | spread (min–max over runs) | target | result | notes |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.id,
+            r.what,
+            r.p50,
+            r.p99,
+            r.baseline,
+            r.ratio,
+            r.samples,
+            r.spread,
+            r.target,
+            r.verdict.label(),
+            r.extra
+        ));
+    }
+    if !failures.is_empty() {
+        s.push_str("\n**Failed figures:**\n\n");
+        for f in failures {
+            s.push_str(&format!("- {f}\n"));
+        }
+    }
+    s.push_str(METHOD);
+    if let Some(n) = notes {
+        s.push('\n');
+        s.push_str(n);
+    }
+    s
+}
+
+const METHOD: &str = r#"
+## How each figure is measured
+
+- **P1 optimistic write.** `Engine::create` / `Engine::update` on an offline engine (no server), one
+  awaited call at a time; each call is one IMMEDIATE transaction writing the card row (FTS and tag
+  triggers fire) and the outbox op, then reads the card view back; the `CardsChanged` event is
+  checked after every call. Baseline: raw rusqlite on the same schema (created by the engine's
+  migrations) and pragmas, one IMMEDIATE transaction inserting the same card row and outbox row
+  (update: `UPDATE cards` + outbox insert). Ratio = engine total time / baseline total time for the
+  same number of writes. Updates run on a database of 10,000 confirmed cards, one edit per card (so
+  each appends an op rather than coalescing). Default pragmas (crates/core/src/store/mod.rs):
+  `journal_mode=WAL`, `synchronous=NORMAL`, `foreign_keys=ON`, `busy_timeout=5s`,
+  `wal_autocheckpoint=8192` (the engine checkpoints on a background thread every 250 ms; the raw
+  baseline has the same pragma but no such thread). In WAL mode
+  NORMAL syncs the WAL only at checkpoints: a committed write survives an application crash, and a
+  power loss can lose at most the last few commits, never corrupt the database; that is the right
+  trade for a local-first client whose outbox is replayable and whose server holds the truth.
+  `synchronous=FULL` (fsync on every commit) is reported separately through the engine's store path
+  (`Store::write` + `writes::create` + view read, i.e. the engine minus its async hop, since the
+  engine does not expose the pragma) against raw rusqlite with FULL.
+- **P2 drain.** A client database with N queued creates (bulk-built) is copied to a fresh
+  directory; a fresh in-process `TestServer` (rate limit raised to 10M/s for everyone) gets a new
+  user. Time from `Engine::open` (background sync starts, catches up, drains) until
+  `wait_idle` returns (outbox empty, change feed caught up); `ops_succeeded` is checked. Baseline:
+  a bare reqwest client POSTing the same JSON bodies to its own fresh server with the same number of
+  requests in flight (`buffer_unordered`). Ratio = engine throughput / baseline throughput.
+  The engine runs with its defaults (realtime stream on).
+- **P3 propagation.** Two engines on one user, realtime on, both caught up. Sequential
+  `A.create()`; the clock stops when B emits `CardsChanged` containing the id; B's database is then
+  checked to hold the card.
+- **P4 cold start.** A 100,000-card database (90,000 confirmed, 10,000 pending creates; FTS and tag
+  index built by the triggers) is copied, then a fresh child process opens the engine with a server
+  set, lists the first page (100 cards + total), waits for the first confirmed op and samples its own
+  RSS. Baseline: another fresh child that opens the file with rusqlite and runs the identical
+  count + page SQL. Page cache warm for both.
+- **P5 fan-out.** The server runs as a child process (`deckhand-bench --child server`, the same
+  `serve` code path as the binary); 1,000 reqwest readers hold `/v1/events` for one user; one writer
+  POSTs at 100/s. Delivery = reader receive time − the write's 2xx time (clamped at 0: the hub
+  publishes before the response is written). Server CPU from `/proc/PID/stat` (utime+stime) over
+  the write phase; RSS/peak from `/proc/PID/status`. Readers and server share the 2 cores.
+- **P6 search.** `Engine::list { text }` (the app's search box: every word a prefix match, first
+  page of 100 ordered by lane/position, plus the total) on the 100,000-card database. Corpus: titles
+  of 5 and bodies of 30 words drawn uniformly from 5,000 pseudo-words. 20 warm-up queries first.
+"#;

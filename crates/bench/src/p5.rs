@@ -1,0 +1,215 @@
+//! P5: server fan-out. The server runs in its own child process (so its CPU and RSS are its own);
+//! 1,000 raw SSE readers (reqwest, loopback) follow one user's stream while one writer POSTs 100
+//! cards/s. Delivery = time from the write's 2xx (as the writer saw it) to each reader seeing the
+//! event. Both sides share this machine's 2 cores.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use deckhand_server::testing::TestServer;
+use futures::StreamExt;
+
+use crate::Ctx;
+use crate::data::{cpu_secs, hwm_kb, rss_kb};
+use crate::stats::*;
+
+/// Child: serve until stdin closes. Prints "URL TOKEN".
+pub async fn child_server(db: &str) -> Result<()> {
+    let server = TestServer::start_with(crate::p2::server_config(std::path::Path::new(db))).await;
+    let token = server.add_user("bench");
+    println!("{} {}", server.url(), token);
+    tokio::task::spawn_blocking(|| {
+        let mut s = String::new();
+        let _ = std::io::stdin().read_to_string(&mut s);
+    })
+    .await?;
+    server.stop().await;
+    Ok(())
+}
+
+struct Result1 {
+    deliveries: Vec<f64>,
+    missing: usize,
+    cpu_pct: f64,
+    rss_idle_kb: u64,
+    rss_end_kb: u64,
+    hwm_kb: u64,
+    achieved_rate: f64,
+}
+
+async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Result1> {
+    let d = tempfile::tempdir_in(&ctx.tmp)?;
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args(["--child", "server", d.path().join("server.db").to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("spawning the server")?;
+    let pid = child.id();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let (url, token) = (parts.next().ok_or_else(|| anyhow!("no url"))?.to_string(), parts.next().ok_or_else(|| anyhow!("no token"))?.to_string());
+
+    let epoch = Instant::now();
+    let ns = move || epoch.elapsed().as_nanos() as i64;
+    let connected = Arc::new(AtomicUsize::new(0));
+    let ok_at: Arc<Vec<AtomicI64>> = Arc::new((0..writes).map(|_| AtomicI64::new(-1)).collect());
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let mut readers = Vec::with_capacity(subs);
+    let stop_at = Arc::new(AtomicI64::new(i64::MAX));
+    for _ in 0..subs {
+        let (http, url, token, connected, stop_at) = (http.clone(), url.clone(), token.clone(), connected.clone(), stop_at.clone());
+        readers.push(tokio::spawn(async move {
+            let mut got: Vec<(usize, i64)> = Vec::with_capacity(writes);
+            let resp = match http.get(format!("{url}/v1/events")).bearer_auth(&token).send().await {
+                Ok(r) if r.status().is_success() => r,
+                _ => return got,
+            };
+            let mut stream = resp.bytes_stream();
+            let mut buf: Vec<u8> = Vec::with_capacity(4096);
+            let mut seen_connected = false;
+            loop {
+                if got.len() >= writes || ns() > stop_at.load(Ordering::Relaxed) {
+                    return got;
+                }
+                let chunk = match tokio::time::timeout(Duration::from_millis(200), stream.next()).await {
+                    Ok(Some(Ok(c))) => c,
+                    Ok(_) => return got,
+                    Err(_) => continue,
+                };
+                let now = ns();
+                buf.extend_from_slice(&chunk);
+                while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let l = &buf[..pos];
+                    if !seen_connected && l.starts_with(b": connected") {
+                        seen_connected = true;
+                        connected.fetch_add(1, Ordering::Relaxed);
+                    } else if l.starts_with(b"data:") {
+                        // Title "fanout N": find it without parsing the whole card.
+                        if let Some(i) = find(l, b"\"title\":\"fanout ") {
+                            let digits = &l[i + 16..];
+                            let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+                            if let Ok(k) = std::str::from_utf8(&digits[..end]).unwrap_or("x").parse::<usize>() {
+                                got.push((k, now));
+                            }
+                        }
+                    }
+                    buf.drain(..=pos);
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while connected.load(Ordering::Relaxed) < subs {
+        if Instant::now() > deadline {
+            return Err(anyhow!("only {} of {subs} SSE readers connected", connected.load(Ordering::Relaxed)));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_idle = rss_kb(pid);
+
+    // Writer: one POST started every 1/rate s on its own task, so a slow answer does not lower the
+    // rate (an open-loop load, as 100 independent users would produce).
+    let writer_http = reqwest::Client::new();
+    let cpu0 = cpu_secs(pid);
+    let t0 = Instant::now();
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let mut posts = Vec::with_capacity(writes);
+    for k in 0..writes {
+        let due = t0 + period * k as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let body = serde_json::json!({ "id": uuid::Uuid::now_v7(), "title": format!("fanout {k}") }).to_string();
+        let req = writer_http
+            .post(format!("{url}/v1/cards"))
+            .bearer_auth(&token)
+            .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let ok_at = ok_at.clone();
+        posts.push(tokio::spawn(async move {
+            let resp = req.send().await?;
+            let status = resp.status();
+            ok_at[k].store(ns(), Ordering::Relaxed);
+            if status.as_u16() != 201 {
+                return Err(anyhow!("write {k}: {status}"));
+            }
+            Ok::<(), anyhow::Error>(())
+        }));
+    }
+    for p in posts {
+        p.await??;
+    }
+    let write_secs = t0.elapsed().as_secs_f64();
+    stop_at.store(ns() + 5_000_000_000, Ordering::Relaxed);
+    let mut deliveries = Vec::with_capacity(subs * writes);
+    let mut missing = 0;
+    for r in readers {
+        let got = r.await?;
+        missing += writes.saturating_sub(got.len());
+        for (k, at) in got {
+            let ok = ok_at.get(k).map(|a| a.load(Ordering::Relaxed)).unwrap_or(-1);
+            if ok >= 0 {
+                // An event can beat the 2xx to a reader (the hub publishes before the response
+                // is written): that counts as 0.
+                deliveries.push(((at - ok).max(0)) as f64 / 1000.0);
+            }
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu_pct = 100.0 * (cpu_secs(pid) - cpu0) / wall;
+    let (rss_end, hwm) = (rss_kb(pid), hwm_kb(pid));
+    drop(child.stdin.take());
+    let _ = child.wait();
+    Ok(Result1 { deliveries, missing, cpu_pct, rss_idle_kb: rss_idle, rss_end_kb: rss_end, hwm_kb: hwm, achieved_rate: writes as f64 / write_secs })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+pub async fn run(ctx: &Ctx) -> Result<Vec<Row>> {
+    let limit = crate::data::raise_fd_limit();
+    let subs = if ctx.quick { 100 } else { 1_000 };
+    let writes = if ctx.quick { 200 } else { 500 };
+    if (limit as usize) < subs * 2 + 64 {
+        return Err(anyhow!("fd limit {limit} too low for {subs} streams; run with `ulimit -n 8192`"));
+    }
+    let mut runs = Runs::default();
+    let (mut cpu, mut rss_idle, mut rss_end, mut hwm, mut missing, mut rates) = (vec![], vec![], vec![], vec![], 0usize, vec![]);
+    for run in 0..ctx.runs {
+        eprintln!("  P5 run {}/{} ({subs} subscribers, {writes} writes at 100/s)", run + 1, ctx.runs);
+        let r = one_run(ctx, subs, writes, 100.0).await?;
+        runs.push(RunStat::of(&r.deliveries));
+        cpu.push(r.cpu_pct);
+        rss_idle.push(r.rss_idle_kb as f64);
+        rss_end.push(r.rss_end_kb as f64);
+        hwm.push(r.hwm_kb as f64);
+        missing += r.missing;
+        rates.push(r.achieved_rate);
+    }
+    let mut row = Row::new("P5", format!("SSE fan-out: {} subscribers, 100 writes/s", thousands(subs as f64)));
+    row.p50 = t(runs.p50());
+    row.p99 = t(runs.p99());
+    row.samples = format!("{} × {} writes × {} subs", ctx.runs, writes, thousands(subs as f64));
+    row.spread = format!("p50 {}; p99 {}", trange(runs.p50_range()), trange(runs.p99_range()));
+    row.target = "p99 delivery < 100 ms".into();
+    row.verdict = Verdict::of(runs.p99() < 100_000.0 && missing == 0);
+    row.extra = format!(
+        "server CPU {:.0}% of one core ({:.0}–{:.0}); server RSS {:.1} MiB idle with streams, {:.1} MiB after, peak {:.1} MiB; missing deliveries {missing}; write rate {:.1}/s",
+        median(&cpu),
+        range(&cpu).0,
+        range(&cpu).1,
+        median(&rss_idle) / 1024.0,
+        median(&rss_end) / 1024.0,
+        median(&hwm) / 1024.0,
+        median(&rates)
+    );
+    Ok(vec![row])
+}
