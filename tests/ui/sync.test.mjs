@@ -69,6 +69,21 @@ describe("sync state", () => {
     await done(page);
   });
 
+  test("a database recovered at start is reported, and its salvaged changes can be re-queued", async () => {
+    const page = await app();
+    const report = { moved_to: "/data/deckhand.db.corrupt-20261124T110000Z", reason: "database disk image is malformed", at: T, salvaged: 3, unreadable: 1 };
+    await page.evaluate((r) => window.__fake.setStatus({ recovery: r }), report);
+    const banner = page.getByRole("alert", { name: "Database recovered" });
+    await banner.getByText("Your local database was damaged and has been rebuilt from the server.").waitFor();
+    await banner.getByText(report.moved_to).waitFor();
+    await banner.getByText(/3 unsynced changes could be read back from it \(1 could not\)/).waitFor();
+    await banner.getByRole("button", { name: "Re-queue changes" }).click();
+    await page.getByRole("status", { name: "Notifications" }).getByText("2 change(s) queued again, 1 no longer applied").waitFor();
+    assert.deepEqual(await page.evaluate(() => window.__fake.callsOf("recovery_requeue")), [{ ids: [] }]);
+    await banner.waitFor({ state: "hidden" });
+    await done(page);
+  });
+
   test("status bar follows status events and opens the dashboard", async () => {
     const page = await app();
     const bar = page.getByRole("button", { name: /Sync status:/ });

@@ -15,6 +15,7 @@ import type { LaneSummary } from "./bindings/LaneSummary";
 import type { ListQuery } from "./bindings/ListQuery";
 import type { NewCardInput } from "./bindings/NewCardInput";
 import type { OutboxEntry } from "./bindings/OutboxEntry";
+import type { RequeueReport } from "./bindings/RequeueReport";
 import type { Resolution } from "./bindings/Resolution";
 import type { SyncStatus } from "./bindings/SyncStatus";
 
@@ -45,6 +46,9 @@ export const api = {
   settingsGet: () => invoke<AppSettings>("settings_get"),
   settingsSet: (settings: AppSettings) => invoke<AppSettings>("settings_set", { settings }),
   openLogsFolder: () => invoke<null>("open_logs_folder"),
+  /** `[]` = every salvaged op. */
+  recoveryRequeue: (ids: number[]) => invoke<RequeueReport>("recovery_requeue", { ids }),
+  recoveryDiscard: (ids: number[]) => invoke<number>("recovery_discard", { ids }),
 };
 
 export function onEngineEvent(handler: (ev: EngineEvent) => void): Promise<UnlistenFn> {

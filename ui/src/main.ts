@@ -7,6 +7,7 @@ import { mountDashboardRefresh } from "./components/dashboard";
 import { mountEditor } from "./components/editor";
 import { openFirstRun } from "./components/firstrun";
 import { mountList } from "./components/list";
+import { mountRecoveryBanner } from "./components/recovery";
 import { mountSettings } from "./components/settings";
 import { mountStatusBar } from "./components/statusbar";
 import { mountToasts, toast } from "./components/toasts";
@@ -26,6 +27,7 @@ async function start(): Promise<void> {
   const main = h("main", { class: "content" }, board, list, settings);
   mountToolbar(app);
   mountBulkBar(app);
+  mountRecoveryBanner(app);
   app.appendChild(main);
   mountEditor(app);
   mountStatusBar(app);

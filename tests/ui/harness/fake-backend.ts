@@ -276,6 +276,10 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       settings = { ...next, token: null, token_set: tokenSet };
       return settings;
     }
+    case "recovery_requeue":
+      return { requeued: 2, skipped: 1 };
+    case "recovery_discard":
+      return 3;
     case "open_logs_folder":
       return null;
     default:
