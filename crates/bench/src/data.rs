@@ -155,7 +155,10 @@ pub fn build_db(dir: &Path, cards: usize, pending: usize) -> Result<()> {
 
 /// A cached database under `root/name` (rebuilt when missing or out of date).
 pub fn cached_db(root: &Path, name: &str, cards: usize, pending: usize) -> Result<PathBuf> {
-    let dir = root.join(format!("{name}-v{DATA_VERSION}"));
+    // The schema is part of the key: a cache built before a migration would make every copy
+    // migrate at open and P4 would time the migration.
+    let schema = deckhand_core::store::migrate::MIGRATIONS.len();
+    let dir = root.join(format!("{name}-v{DATA_VERSION}-s{schema}"));
     let marker = dir.join("complete");
     if !marker.exists() {
         let t0 = std::time::Instant::now();

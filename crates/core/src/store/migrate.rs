@@ -16,6 +16,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0001_init", sql: include_str!("../../../../migrations/0001_init.sql") },
     Migration { name: "0002_salvaged_ops", sql: include_str!("../../../../migrations/0002_salvaged_ops.sql") },
+    Migration { name: "0003_fts_prefix_index", sql: include_str!("../../../../migrations/0003_fts_prefix_index.sql") },
 ];
 
 fn sha256(s: &str) -> String {
