@@ -274,7 +274,7 @@ async fn file_truncated_to_half_is_moved_aside_and_rebuilt() {
 /// The cost of the checks at open on a 100,000-card database (cards, FTS, tags and confirmed
 /// copies: ~80 MB): `quick_check` is about O(pages) and must stay small next to the open itself.
 #[test]
-fn open_checks_stay_cheap_with_100k_cards() {
+fn large_files_are_page_checked_after_open_and_recovered_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = db(dir.path());
     let s = deckhand_core::store::Store::open(&path).unwrap();
@@ -317,7 +317,29 @@ fn open_checks_stay_cheap_with_100k_cards() {
         assert_eq!(r, "ok");
     });
     eprintln!("100k cards, {} MB: open with checks {open:?} (quick_check alone {qc:?}, integrity_check {ic:?})", size >> 20);
-    assert!(open < std::time::Duration::from_secs(2), "open with checks took {open:?}");
+    drop(c);
+
+    // Large files are page-checked after open, in the background: damage in the middle of the
+    // cards table does not fail the open, leaves the marker, and the next open recovers.
+    let _ = std::fs::remove_file(deckhand_core::store::recovery::marker_path(&path));
+    let (outbox, cards, total) = pages(&path);
+    let victim = *cards.iter().filter(|p| !outbox.contains(p)).min_by_key(|p| (**p - total / 2).abs()).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let off = (victim as usize - 1) * 4096;
+    rand::rngs::StdRng::seed_from_u64(5).fill(&mut bytes[off..off + 4096]);
+    std::fs::write(&path, &bytes).unwrap();
+    let _ = std::fs::remove_file(path.with_file_name("deckhand.db-wal"));
+    let store = deckhand_core::store::Store::open(&path).expect("a large file opens before its pages are checked");
+    let marker = deckhand_core::store::recovery::marker_path(&path);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(std::time::Instant::now() < deadline, "the background page check never flagged the damage");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(store);
+    let (_store, report) = deckhand_core::store::Store::open_with(&path, Default::default()).unwrap();
+    let report = report.expect("recovered at the next open");
+    assert!(std::path::Path::new(&report.moved_to).exists(), "{report:?}");
 }
 
 /// Any store access that meets SQLITE_CORRUPT leaves the marker (once), returns

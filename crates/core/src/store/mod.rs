@@ -38,6 +38,14 @@ const WRITER_AUTOCHECKPOINT_PAGES: i64 = 8192;
 /// How often the background checkpointer copies the WAL back into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// What `setup` verifies before migrating (see `recovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    None,
+    Header,
+    HeaderAndPages,
+}
+
 /// The single writer connection. All access goes through `lock()`.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -71,7 +79,10 @@ impl Store {
         } else {
             Connection::open(path)?
         };
-        let mut s = match Self::setup(conn, opts, true) {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let inline_pages = size <= recovery::INLINE_PAGE_CHECK_MAX_BYTES;
+        let check = if inline_pages { Check::HeaderAndPages } else { Check::Header };
+        let mut s = match Self::setup(conn, opts, check) {
             Ok(s) => s,
             // A WAL database in a directory we may not write cannot even be read normally: SQLite
             // must create `-shm` first (SQLITE_READONLY / SQLITE_CANTOPEN). Opened `immutable`
@@ -80,11 +91,14 @@ impl Store {
                 tracing::warn!(error = %e, path = %path.display(), "database not writable: opening it immutable, read-only");
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
                 let conn = Connection::open_with_flags(immutable_uri(path), flags)?;
-                Self::setup(conn, OpenOptions { read_only: true, ..opts }, true)?
+                Self::setup(conn, OpenOptions { read_only: true, ..opts }, check)?
             }
             Err(e) => return Err(e),
         };
         s.path = Some(path.to_path_buf());
+        if !inline_pages {
+            recovery::spawn_background_page_check(path.to_path_buf());
+        }
         if !s.read_only {
             s._checkpointer = Some(spawn_checkpointer(path)?);
         }
@@ -92,15 +106,17 @@ impl Store {
     }
 
     pub fn open_in_memory() -> Result<Store> {
-        Self::setup(Connection::open_in_memory()?, OpenOptions::default(), false)
+        Self::setup(Connection::open_in_memory()?, OpenOptions::default(), Check::None)
     }
 
-    fn setup(mut conn: Connection, opts: OpenOptions, check: bool) -> Result<Store> {
+    fn setup(mut conn: Connection, opts: OpenOptions, check: Check) -> Result<Store> {
         conn.busy_timeout(Duration::from_secs(5))?;
         // A file this process may not write (e.g. a read-only mount) opens read-only by itself.
         let read_only = opts.read_only || conn.is_readonly(MAIN_DB)?;
-        if check {
-            recovery::check_header_and_pages(&conn)?;
+        match check {
+            Check::None => {}
+            Check::Header => recovery::check_header(&conn)?,
+            Check::HeaderAndPages => recovery::check_header_and_pages(&conn)?,
         }
         if read_only {
             migrate::check_applied(&conn, migrate::MIGRATIONS)?;
