@@ -19,6 +19,8 @@ pub fn server_config(db: &Path) -> ServerConfig {
     let mut c = ServerConfig::new(db);
     c.rate_limit_per_sec = 10_000_000;
     c.rate_limit_burst = 10_000_000;
+    // P5 subscribes 1,000 streams of one user; the production cap is 100 per user.
+    c.max_sse_streams_per_user = 2_000;
     c
 }
 
