@@ -21,7 +21,7 @@ use deckhand_core::{Engine, ServerSettings};
 use deckhand_protocol::CardChanges;
 use deckhand_server::testing::TestServer;
 use rand::{Rng, SeedableRng};
-use support::{DEADLINE, test_config};
+use support::{DEADLINE, server_titles, test_config};
 use uuid::Uuid;
 
 const CHILD_MODE: &str = "DECKHAND_CRASH_CHILD";
@@ -332,25 +332,6 @@ async fn drain_setup(server: &TestServer, dir: &Path, user: &str) -> (ServerSett
     (settings, want)
 }
 
-async fn server_cards(settings: &ServerSettings) -> Vec<(Uuid, String)> {
-    let v: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1/cards?limit=1000", settings.url))
-        .bearer_auth(&settings.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(v["next_cursor"].is_null());
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["id"].as_str().unwrap().parse().unwrap(), c["title"].as_str().unwrap().to_string()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_during_drain_loses_and_duplicates_nothing() {
     let server_dir = tempfile::tempdir().unwrap();
@@ -377,7 +358,7 @@ async fn kill_during_drain_loses_and_duplicates_nothing() {
         cfg.realtime = false;
         let engine = Engine::open(cfg).await.unwrap();
         engine.wait_idle(DEADLINE).await.unwrap_or_else(|e| panic!("seed {s}: not idle after restart: {e}"));
-        let on_server = server_cards(&settings).await;
+        let on_server = server_titles(&settings).await;
         let ids: BTreeSet<Uuid> = on_server.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids.len(), on_server.len(), "seed {s}: ids unique on the server");
         let titles: BTreeSet<&String> = on_server.iter().map(|(_, t)| t).collect();

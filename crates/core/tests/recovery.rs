@@ -13,7 +13,7 @@ use deckhand_core::{Engine, ServerSettings};
 use deckhand_protocol::CardChanges;
 use deckhand_server::testing::TestServer;
 use rand::{Rng, SeedableRng};
-use support::{DEADLINE, test_config};
+use support::{DEADLINE, server_titles, test_config};
 use uuid::Uuid;
 
 struct Setup {
@@ -127,7 +127,7 @@ async fn recover_and_check(s: &Setup, damaged: &[u8]) -> Vec<(Uuid, OpKind)> {
     assert_eq!(r.skipped, 0, "nothing of these ops reached the server before");
     assert!(engine.salvaged().await.unwrap().is_empty());
     engine.wait_idle(DEADLINE).await.unwrap();
-    let server_cards = server_titles(s).await;
+    let server_cards = server_titles(&s.settings).await;
     for (id, kind) in &got {
         let t = server_cards.iter().find(|(i, _)| i == id).map(|(_, t)| t.clone());
         match kind {
@@ -149,25 +149,6 @@ async fn recover_and_check(s: &Setup, damaged: &[u8]) -> Vec<(Uuid, OpKind)> {
     assert_eq!(n.count(), 1, "moved aside exactly once");
     engine.shutdown().await;
     got
-}
-
-async fn server_titles(s: &Setup) -> Vec<(Uuid, String)> {
-    let v: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1/cards?limit=1000", s.server.url()))
-        .bearer_auth(&s.settings.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(v["next_cursor"].is_null());
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["id"].as_str().unwrap().parse().unwrap(), c["title"].as_str().unwrap().to_string()))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,7 +219,7 @@ async fn corruption_seen_later_recovers_at_next_open_and_discard_drops_salvage()
     assert_eq!(engine.discard_salvaged(Vec::new()).await.unwrap(), 6);
     assert!(engine.salvaged().await.unwrap().is_empty());
     assert!(engine.outbox().await.unwrap().is_empty(), "discarded ops are not queued");
-    assert_eq!(server_titles(&s).await.len(), s.synced.len());
+    assert_eq!(server_titles(&s.settings).await.len(), s.synced.len());
     engine.shutdown().await;
 }
 

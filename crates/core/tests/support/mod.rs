@@ -17,6 +17,26 @@ use tokio::sync::{broadcast, watch};
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// Every live card on the server as (id, title), straight over HTTP (one page: tests stay small).
+pub async fn server_titles(settings: &ServerSettings) -> Vec<(uuid::Uuid, String)> {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/v1/cards?limit=1000", settings.url))
+        .bearer_auth(&settings.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v["next_cursor"].is_null(), "more than one page of cards");
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().parse().unwrap(), c["title"].as_str().unwrap().to_string()))
+        .collect()
+}
+
 /// Engine config with small backoff and breaker timings for tests.
 pub fn test_config(dir: &std::path::Path, server: Option<ServerSettings>) -> EngineConfig {
     let mut c = EngineConfig::new(dir);
