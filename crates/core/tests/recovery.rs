@@ -17,7 +17,8 @@ use support::{DEADLINE, server_titles, test_config};
 use uuid::Uuid;
 
 struct Setup {
-    server: TestServer,
+    /// Kept alive for the test; reached through `settings`.
+    _server: TestServer,
     settings: ServerSettings,
     dir: tempfile::TempDir,
     _server_dir: tempfile::TempDir,
@@ -69,7 +70,7 @@ async fn setup() -> Setup {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     drop(c);
-    Setup { server, settings, dir, _server_dir: server_dir, synced, queued }
+    Setup { _server: server, settings, dir, _server_dir: server_dir, synced, queued }
 }
 
 fn key(o: &(Uuid, OpKind)) -> (Uuid, String) {

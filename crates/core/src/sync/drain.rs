@@ -116,13 +116,15 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
             let want = window * 4 + busy.len();
             let (sh2, taken) = (sh.clone(), busy.clone());
             let free = window - in_flight;
+            // The breaker may move (open -> half-open) inside the claim; its event is sent from the
+            // state before and after, so a claim that rolls back cannot swallow it.
+            let breaker_before = sh.rt().breaker.state();
             let claimed = sh
                 .db(move |s| {
                     s.write(|tx| {
                         let heads = outbox::ready_heads(tx, now_ms(), want)?;
                         let found = !heads.is_empty();
                         let mut out = Vec::new();
-                        let mut changes = Vec::new();
                         for mut op in heads {
                             if out.len() >= free {
                                 break;
@@ -130,8 +132,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                             if taken.contains(&op.card_id) {
                                 continue;
                             }
-                            let (ok, change) = sh2.rt().breaker.try_acquire(Instant::now());
-                            changes.push(change);
+                            let (ok, _) = sh2.rt().breaker.try_acquire(Instant::now());
                             if !ok {
                                 break;
                             }
@@ -141,16 +142,13 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                             outbox::pin_base(tx, &mut op, conf.as_ref())?;
                             out.push((op, conf));
                         }
-                        Ok((found, out, changes))
+                        Ok((found, out))
                     })
                 })
                 .await;
             match claimed {
-                Ok((found, ops, changes)) => {
+                Ok((found, ops)) => {
                     found_ready = found;
-                    for change in changes {
-                        sh.breaker_changed(change);
-                    }
                     for (op, conf) in ops {
                         busy.insert(op.card_id);
                         let slot = Slot::take(&requests, &slot_freed);
@@ -163,6 +161,10 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                     tracing::error!(error = %e, "could not claim ops");
                     sh.rt().breaker.release_probe();
                 }
+            }
+            let breaker_after = sh.rt().breaker.state();
+            if breaker_after != breaker_before {
+                sh.breaker_changed(Some(breaker_after));
             }
         }
 
