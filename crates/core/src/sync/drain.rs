@@ -122,6 +122,11 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
             let claimed = sh
                 .db(move |s| {
                     s.write(|tx| {
+                        // Checked again under the store lock: a pause that returned before an
+                        // op was enqueued must keep that op from being claimed here.
+                        if sh2.rt().paused {
+                            return Ok((false, Vec::new()));
+                        }
                         let heads = outbox::ready_heads(tx, now_ms(), want)?;
                         let found = !heads.is_empty();
                         let mut out = Vec::new();
@@ -238,27 +243,16 @@ async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Uuid, OpRes
     // Send tasks catch their own panics (see `spawn_send`), so a join error means cancellation.
     let Ok((card, result)) = r else { return };
     busy.remove(&card);
-    let now = Instant::now();
     match result {
+        // The breaker already heard of this send when its answer came (see `note_breaker`).
         OpResult::Answered => {
-            let ch = sh.rt().breaker.on_success();
-            sh.breaker_changed(ch);
             if sh.connection() != ConnectionState::Online {
                 sh.set_connection(ConnectionState::Online);
             }
         }
-        OpResult::Transient => {
-            let ch = sh.rt().breaker.on_failure(now);
-            sh.breaker_changed(ch);
-        }
-        OpResult::Unreachable => {
-            sh.rt().breaker.release_probe();
-            sh.set_connection(ConnectionState::Offline);
-        }
-        OpResult::Auth => {
-            sh.rt().breaker.release_probe();
-            sh.set_connection(ConnectionState::AuthRequired);
-        }
+        OpResult::Transient => {}
+        OpResult::Unreachable => sh.set_connection(ConnectionState::Offline),
+        OpResult::Auth => sh.set_connection(ConnectionState::AuthRequired),
         OpResult::Skipped => sh.rt().breaker.release_probe(),
     }
     // Status needs a count over the outbox: at most a few per second while draining.
@@ -311,6 +305,7 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, mu
             OpPayload::Update(ch) => match op.base_version.or(conf.as_ref().map(|c| c.version)) {
                 Some(bv) => client.patch(op.card_id, bv, ch, &op.idempotency_key).await,
                 None => {
+                    sh.rt().breaker.release_probe();
                     let err = op_error("no_base", "the card was never confirmed by the server", None);
                     return permanent(sh, op, err).await;
                 }
@@ -319,17 +314,45 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, mu
                 Some(bv) => client.delete(op.card_id, bv, &op.idempotency_key).await,
                 None => {
                     // Nothing on the server to delete.
+                    sh.rt().breaker.release_probe();
                     let card_id = op.card_id;
                     let _ = sh.db(move |s| s.write(|tx| { outbox::remove(tx, op.op_id)?; remote::rebase(tx, card_id) })).await;
                     return OpResult::Answered;
                 }
             },
         };
+        // The breaker learns of the answer before the slot frees, so the next claim already
+        // sees it open (a lagging count let a send admitted while closed skip half-open).
+        note_breaker(sh, &answer);
         slot.free();
         handle_answer(sh, confirmer, op, answer).await
     }
     .instrument(span)
     .await
+}
+
+/// Breaker bookkeeping for one answer: transient failures count, any definitive answer closes
+/// it, and an answer that tells nothing about the server's health hands a probe back.
+fn note_breaker(sh: &SharedRef, answer: &Result<Answer, TransportFailure>) {
+    let transient = match answer {
+        Err(TransportFailure::Connect(_)) => None,
+        Err(_) => Some(true),
+        Ok(Answer::Ok(_)) => Some(false),
+        Ok(Answer::Problem { status: 401, .. }) => None,
+        Ok(Answer::Problem { status, .. }) => Some(matches!(status, 408 | 429 | 500..=599)),
+    };
+    let change = {
+        let mut rt = sh.rt();
+        match transient {
+            Some(true) => rt.breaker.on_failure(Instant::now()),
+            Some(false) => rt.breaker.on_success(),
+            None => {
+                rt.breaker.release_probe();
+                None
+            }
+        }
+    };
+    sh.breaker_changed(change);
 }
 
 async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op, answer: Result<Answer, TransportFailure>) -> OpResult {
