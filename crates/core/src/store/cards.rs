@@ -159,8 +159,13 @@ fn finish_view(raw: (LocalRaw, Option<i64>, String, Option<String>)) -> Result<C
         _ => SyncState::Synced,
     };
     let error: Option<OpError> = error.map(|e| serde_json::from_str(&e)).transpose()?;
+    Ok(view_of(l, confirmed_version, sync_state, error))
+}
+
+/// A card's view from its local row and its sync facts.
+pub fn view_of(l: LocalCard, confirmed_version: Option<i64>, sync_state: SyncState, error: Option<OpError>) -> CardView {
     let f = l.fields;
-    Ok(CardView {
+    CardView {
         id: l.id,
         title: f.title,
         body: f.body,
@@ -174,7 +179,7 @@ fn finish_view(raw: (LocalRaw, Option<i64>, String, Option<String>)) -> Result<C
         updated_at: l.updated_at,
         sync_state,
         error,
-    })
+    }
 }
 
 pub fn view(conn: &Connection, id: Uuid) -> Result<Option<CardView>> {

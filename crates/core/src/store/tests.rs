@@ -555,3 +555,13 @@ fn deleting_a_card_drops_its_refused_edits() {
     assert_eq!(o.len(), 1);
     assert_eq!((o[0].payload.clone(), o[0].state), (OpPayload::Delete, OpState::Pending));
 }
+
+#[test]
+fn create_view_equals_the_view_read_back() {
+    let s = store();
+    let inp = NewCardInput { title: "built".into(), tags: Some(vec!["a".into(), "b".into()]), url: Some("https://x.example/".into()), ..Default::default() };
+    let built = s.write(|tx| writes::create_view(tx, &inp)).unwrap();
+    let read = s.read(|c| cards::view(c, built.id)).unwrap().unwrap();
+    assert_eq!(built, read);
+    assert_eq!(built.sync_state, SyncState::Pending);
+}

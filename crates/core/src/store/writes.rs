@@ -1,7 +1,7 @@
 //! Optimistic local writes: each changes the local view AND queues (or coalesces) an outbox op
 //! in the caller's transaction. Also the user's outbox actions (discard) and conflict resolution.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use deckhand_protocol::{CardChanges, NewCard, validate_changes, validate_new_card};
 use rusqlite::Connection;
 use uuid::Uuid;
@@ -12,9 +12,20 @@ use super::outbox::{self, Enqueued, OpPayload};
 use super::{conflicts, history, remote};
 use crate::error::StoreError;
 use crate::fields;
-use crate::model::{BulkAction, CardFields, ConflictKind, NewCardInput, OpState, Priority, Resolution};
+use crate::model::{BulkAction, CardFields, CardView, ConflictKind, NewCardInput, OpState, Priority, Resolution, SyncState};
 
 pub fn create(conn: &Connection, input: &NewCardInput) -> Result<Uuid> {
+    create_local(conn, input).map(|l| l.id)
+}
+
+/// `create`, answering with the new card's view built from the row just written: a fresh id has
+/// no confirmed copy and one queued op, so nothing needs reading back (P1 in docs/benchmarks.md).
+pub fn create_view(conn: &Connection, input: &NewCardInput) -> Result<CardView> {
+    let local = create_local(conn, input)?;
+    Ok(cards::view_of(local, None, SyncState::Pending, None))
+}
+
+fn create_local(conn: &Connection, input: &NewCardInput) -> Result<LocalCard> {
     let lane = input.lane.clone().unwrap_or_else(|| deckhand_protocol::DEFAULT_LANE.to_string());
     let position = match input.position {
         Some(p) => p,
@@ -30,16 +41,22 @@ pub fn create(conn: &Connection, input: &NewCardInput) -> Result<Uuid> {
         position,
         pinned: input.pinned.unwrap_or(false),
     };
-    create_card(conn, new, Priority::Normal)
+    create_card_local(conn, new, Priority::Normal)
 }
 
 pub(crate) fn create_card(conn: &Connection, new: NewCard, priority: Priority) -> Result<Uuid> {
+    create_card_local(conn, new, priority).map(|l| l.id)
+}
+
+fn create_card_local(conn: &Connection, new: NewCard, priority: Priority) -> Result<LocalCard> {
     validate_new_card(&new).map_err(StoreError::Validation)?;
-    let now = Utc::now();
+    // Stored with microseconds: the same precision the returned view gets.
+    let now = Utc::now().trunc_subsecs(6);
     let id = new.id;
-    cards::upsert_local(conn, &LocalCard { id, fields: fields::of_new(&new), created_at: now, updated_at: now })?;
+    let local = LocalCard { id, fields: fields::of_new(&new), created_at: now, updated_at: now };
+    cards::upsert_local(conn, &local)?;
     outbox::enqueue(conn, id, OpPayload::Create(new), None, priority)?;
-    Ok(id)
+    Ok(local)
 }
 
 /// Apply `changes` to the card's local view and queue them. Returns false when nothing changed.

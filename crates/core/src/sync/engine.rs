@@ -146,23 +146,15 @@ impl Engine {
     }
 
     pub async fn create(&self, input: NewCardInput) -> Result<CardView, CoreError> {
-        let view = self
-            .db(move |s| {
-                let id = s.write(|tx| writes::create(tx, &input))?;
-                s.read(|c| cards::view(c, id))
-            })
-            .await?
-            .ok_or_else(|| CoreError::Storage("created card vanished".into()))?;
+        let view = self.db(move |s| s.write(|tx| writes::create_view(tx, &input))).await?;
         self.after_write(vec![view.id]);
         Ok(view)
     }
 
     pub async fn update(&self, id: Uuid, changes: CardChanges) -> Result<CardView, CoreError> {
         let (changed, view) = self
-            .db(move |s| {
-                let changed = s.write(|tx| writes::update(tx, id, &changes, Priority::Normal))?;
-                Ok((changed, s.read(|c| cards::view(c, id))?))
-            })
+            // The view is read in the write's own transaction: one store round trip.
+            .db(move |s| s.write(|tx| Ok((writes::update(tx, id, &changes, Priority::Normal)?, cards::view(tx, id)?))))
             .await?;
         let view = view.ok_or_else(|| CoreError::NotFound(format!("card {id} not found")))?;
         if changed {
