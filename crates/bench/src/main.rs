@@ -233,7 +233,8 @@ const METHOD: &str = r#"
 
 - **P1 optimistic write.** `Engine::create` / `Engine::update` on an offline engine (no server), one
   awaited call at a time; each call is one IMMEDIATE transaction writing the card row (FTS and tag
-  triggers fire) and the outbox op, then reads the card view back; the `CardsChanged` event is
+  triggers fire) and the outbox op, and answers with the card's view (create builds it from the
+  row just written; update reads it inside the same transaction); the `CardsChanged` event is
   checked after every call. Baseline: raw rusqlite on the same schema (created by the engine's
   migrations) and pragmas, one IMMEDIATE transaction inserting the same card row and outbox row
   (update: `UPDATE cards` + outbox insert). Ratio = engine total time / baseline total time for the
@@ -246,7 +247,7 @@ const METHOD: &str = r#"
   power loss can lose at most the last few commits, never corrupt the database; that is the right
   trade for a local-first client whose outbox is replayable and whose server holds the truth.
   `synchronous=FULL` (fsync on every commit) is reported separately through the engine's store path
-  (`Store::write` + `writes::create` + view read, i.e. the engine minus its async hop, since the
+  (`Store::write` + `writes::create_view`, i.e. the engine minus its async hop, since the
   engine does not expose the pragma) against raw rusqlite with FULL.
 - **P2 drain.** A client database with N queued creates (bulk-built) is copied to a fresh
   directory; a fresh in-process `TestServer` (rate limit raised to 10M/s for everyone) gets a new

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 use deckhand_core::model::{EngineEvent, NewCardInput};
-use deckhand_core::store::{Store, cards as store_cards, writes};
+use deckhand_core::store::{Store, writes};
 use deckhand_core::{Engine, EngineConfig};
 use deckhand_protocol::CardChanges;
 use rusqlite::{Connection, params};
@@ -140,7 +140,7 @@ fn raw_updates(dir: &Path, rows: &[(String, String)]) -> Result<(Vec<f64>, f64)>
     Ok((lat, t_all.elapsed().as_secs_f64()))
 }
 
-/// The engine's store path (validation, position, outbox enqueue, view read) without the async
+/// The engine's store path (validation, position, outbox enqueue, view built) without the async
 /// hop, with `synchronous` chosen: the engine hard-codes NORMAL, so FULL is measured here.
 fn store_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(Vec<f64>, f64)> {
     let store = Store::open(&dir.join("deckhand.db")).map_err(|e| anyhow!("{e}"))?;
@@ -150,8 +150,7 @@ fn store_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(
     for i in 0..n {
         let inp = input(i, vocab);
         let t0 = Instant::now();
-        let id = store.write(|tx| writes::create(tx, &inp)).map_err(|e| anyhow!("{e}"))?;
-        store.read(|c| store_cards::view(c, id)).map_err(|e| anyhow!("{e}"))?;
+        store.write(|tx| writes::create_view(tx, &inp)).map_err(|e| anyhow!("{e}"))?;
         lat.push(t0.elapsed().as_secs_f64() * 1e6);
     }
     Ok((lat, t_all.elapsed().as_secs_f64()))

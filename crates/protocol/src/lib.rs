@@ -3,12 +3,14 @@
 //! Client (`deckhand-core`) and server (`deckhand-server`) both depend on this crate, so a
 //! field renamed here is renamed everywhere; `docs/protocol.md` describes the same contract.
 
+pub mod batch;
 pub mod card;
 pub mod changes;
 pub mod limits;
 pub mod problem;
 pub mod validate;
 
+pub use batch::{BatchRequest, BatchResponse, BatchResult, BatchWrite};
 pub use card::{Card, CardChanges, CardsPage, NewCard, PatchCard, DEFAULT_LANE};
 pub use changes::{Change, ChangesPage, EventKind};
 pub use problem::{ErrorCode, FieldError, Problem, PROBLEM_CONTENT_TYPE};

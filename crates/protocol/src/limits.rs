@@ -10,6 +10,10 @@ pub const URL_MAX_CHARS: usize = 2_048;
 /// Largest accepted request body; larger answers 413 `payload_too_large`.
 pub const REQUEST_BODY_MAX_BYTES: usize = 256 * 1024;
 pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
+/// Writes in one `POST /v1/batch`, and the batch body's size (each write's own body still obeys
+/// `REQUEST_BODY_MAX_BYTES`).
+pub const BATCH_MAX_WRITES: usize = 100;
+pub const BATCH_BODY_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Page size bounds for `GET /v1/cards` and `GET /v1/changes`.
 pub const PAGE_DEFAULT: u32 = 100;
 pub const PAGE_MAX: u32 = 1_000;

@@ -12,17 +12,22 @@ use crate::error::ApiError;
 /// The whole body, at most 256 KiB, arriving within `timeout` (a client trickling its body byte by
 /// byte must not hold a connection and a concurrency permit for ever).
 pub async fn read(headers: &HeaderMap, body: Body, timeout: std::time::Duration) -> Result<Bytes, ApiError> {
+    read_at_most(headers, body, timeout, REQUEST_BODY_MAX_BYTES).await
+}
+
+/// Like `read` with another size cap (a batch of writes).
+pub async fn read_at_most(headers: &HeaderMap, body: Body, timeout: std::time::Duration, max: usize) -> Result<Bytes, ApiError> {
     if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
-        if len > REQUEST_BODY_MAX_BYTES {
-            return Err(too_large());
+        if len > max {
+            return Err(too_large(max));
         }
     }
-    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, REQUEST_BODY_MAX_BYTES)).await.map_err(|_| {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await.map_err(|_| {
         ApiError::new(ErrorCode::MalformedRequest, format!("the request body did not arrive within {} s", timeout.as_secs_f64()))
     })?;
     let bytes = read.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
-            too_large()
+            too_large(max)
         } else {
             ApiError::new(ErrorCode::MalformedRequest, format!("could not read the body: {e}"))
         }
@@ -30,8 +35,8 @@ pub async fn read(headers: &HeaderMap, body: Body, timeout: std::time::Duration)
     Ok(bytes)
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {REQUEST_BODY_MAX_BYTES} bytes"))
+pub fn too_large(max: usize) -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {max} bytes"))
 }
 
 pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
@@ -40,6 +45,11 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Res
     if mime != "application/json" && !mime.ends_with("+json") {
         return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json"));
     }
+    parse_json_bytes(bytes)
+}
+
+/// `parse_json` for a body known to be JSON (a write inside a batch).
+pub fn parse_json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // First as a plain JSON value: syntax (incl. bad UTF-8, nesting past serde_json's recursion
     // limit of 128) → 400. Then the shape: serde's derived structs also accept a JSON array of the
     // fields in order (`["<uuid>","title"]`), which the contract does not allow → 422.

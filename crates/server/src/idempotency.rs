@@ -23,6 +23,11 @@ pub fn key_from(headers: &HeaderMap) -> Result<String, ApiError> {
         ApiError::new(ErrorCode::IdempotencyKeyInvalid, "the Idempotency-Key header is required on POST, PATCH and DELETE")
     })?;
     let key = raw.to_str().map_err(|_| ApiError::new(ErrorCode::IdempotencyKeyInvalid, "Idempotency-Key must be visible ASCII"))?;
+    check_key(key)
+}
+
+/// The key's length rule (1..=255 characters), shared by the header and batch writes.
+pub fn check_key(key: &str) -> Result<String, ApiError> {
     let n = key.chars().count();
     if n == 0 || n > IDEMPOTENCY_KEY_MAX_CHARS {
         return Err(ApiError::new(

@@ -21,7 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::get;
+use axum::routing::{get, post};
 use deckhand_protocol::ErrorCode;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -96,6 +96,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/cards/{id}",
             get(routes::cards::get).patch(routes::cards::patch).delete(routes::cards::delete),
         )
+        .route("/v1/batch", post(routes::batch::batch))
         .route("/v1/changes", get(routes::changes::list))
         .route("/v1/events", get(routes::events::stream))
         .route("/v1/openapi.json", get(routes::meta::openapi))

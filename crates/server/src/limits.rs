@@ -33,7 +33,13 @@ impl RateLimiter {
 
     /// `Ok` to go ahead, or the seconds to wait.
     pub fn check(&self, token: [u8; 32]) -> Result<(), u64> {
-        if self.per_sec <= 0.0 {
+        self.take(token, 1)
+    }
+
+    /// Take `n` requests' worth at once (the writes of a batch beyond the request itself); all or
+    /// nothing. A batch larger than the burst can never pass, so it is charged at most the burst.
+    pub fn take(&self, token: [u8; 32], n: usize) -> Result<(), u64> {
+        if self.per_sec <= 0.0 || n == 0 {
             return Ok(());
         }
         let now = Instant::now();
@@ -41,11 +47,12 @@ impl RateLimiter {
         let b = map.entry(token).or_insert(Bucket { tokens: self.burst, at: now });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        let want = (n as f64).min(self.burst);
+        if b.tokens >= want {
+            b.tokens -= want;
             Ok(())
         } else {
-            Err(((1.0 - b.tokens) / self.per_sec).ceil() as u64)
+            Err(((want - b.tokens) / self.per_sec).ceil() as u64)
         }
     }
 }

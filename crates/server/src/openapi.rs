@@ -3,17 +3,18 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{cards, changes, events, meta};
+use crate::routes::{batch, cards, changes, events, meta};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Deckhand sync API", version = "1", description = "Protocol v1; see docs/protocol.md"),
-    paths(cards::create, cards::get, cards::list, cards::patch, cards::delete, changes::list, events::stream, meta::openapi),
+    paths(batch::batch, cards::create, cards::get, cards::list, cards::patch, cards::delete, changes::list, events::stream, meta::openapi),
     components(schemas(
         deckhand_protocol::Card, deckhand_protocol::NewCard, deckhand_protocol::CardChanges,
         deckhand_protocol::PatchCard, deckhand_protocol::CardsPage, deckhand_protocol::Change,
         deckhand_protocol::ChangesPage, deckhand_protocol::Problem, deckhand_protocol::FieldError,
-        deckhand_protocol::ErrorCode,
+        deckhand_protocol::ErrorCode, deckhand_protocol::BatchRequest, deckhand_protocol::BatchWrite,
+        deckhand_protocol::BatchResult, deckhand_protocol::BatchResponse,
     )),
     modifiers(&BearerAuth, &NonEmptyChanges),
     security(("bearer" = [])),

@@ -1,3 +1,4 @@
+pub mod batch;
 pub mod cards;
 pub mod changes;
 pub mod events;
