@@ -14,6 +14,9 @@ pub struct EngineConfig {
     pub data_dir: PathBuf,
     pub server: Option<ServerSettings>,
     pub drain_window: usize,
+    /// Most ops one request carries (`POST /v1/batch`) when more are ready than the window has
+    /// requests; 1 sends every op as its own request.
+    pub batch_max: usize,
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
     pub breaker_threshold: u32,
@@ -38,6 +41,7 @@ impl EngineConfig {
             data_dir: data_dir.into(),
             server: None,
             drain_window: 8,
+            batch_max: 50,
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(300),
             breaker_threshold: 5,

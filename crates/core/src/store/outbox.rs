@@ -317,6 +317,12 @@ pub fn mark_pending(conn: &Connection, op_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Back to pending only if still in flight (a send that died may have settled some of its ops).
+pub fn mark_pending_if_in_flight(conn: &Connection, op_id: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE outbox SET state = 'pending' WHERE op_id = ?1 AND state = 'in_flight'")?.execute([op_id])?;
+    Ok(())
+}
+
 pub fn mark_failed(conn: &Connection, op_id: i64, err: &OpError) -> Result<()> {
     conn.prepare_cached("UPDATE outbox SET state = 'failed', last_error = ?2 WHERE op_id = ?1")?
         .execute(params![op_id, serde_json::to_string(err)?])?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use deckhand_protocol::{Card, CardChanges, ChangesPage, NewCard, PatchCard, Problem, headers};
+use deckhand_protocol::{BatchRequest, BatchResponse, BatchWrite, Card, CardChanges, ChangesPage, NewCard, PatchCard, Problem, headers};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
@@ -129,6 +129,57 @@ impl SyncClient {
             .await
             .map_err(transport)?;
         Self::answer(resp).await
+    }
+
+    /// One write exactly as its single request would send it (same path, key and body bytes), so
+    /// the server's idempotency record is shared whichever way the op is sent.
+    pub fn create_write(card: &NewCard, key: &str) -> BatchWrite {
+        let body = serde_json::to_string(card).expect("a card serialises");
+        BatchWrite { method: "POST".into(), path: "/v1/cards".into(), idempotency_key: key.into(), body: Some(body) }
+    }
+
+    pub fn patch_write(id: Uuid, base_version: i64, changes: &CardChanges, key: &str) -> BatchWrite {
+        let body = serde_json::to_string(&PatchCard { base_version, changes: changes.clone() }).expect("changes serialise");
+        BatchWrite { method: "PATCH".into(), path: format!("/v1/cards/{id}"), idempotency_key: key.into(), body: Some(body) }
+    }
+
+    pub fn delete_write(id: Uuid, base_version: i64, key: &str) -> BatchWrite {
+        let path = format!("/v1/cards/{id}?base_version={base_version}");
+        BatchWrite { method: "DELETE".into(), path, idempotency_key: key.into(), body: None }
+    }
+
+    /// Several writes in one request. `Ok(Ok(answers))`: one answer per write, in order (a 2xx
+    /// whose body is not a card is a transport failure of that write). `Ok(Err(problem))`: the
+    /// batch itself was refused.
+    pub async fn batch(&self, writes: Vec<BatchWrite>) -> Result<Result<Vec<Result<Answer, TransportFailure>>, Answer>, TransportFailure> {
+        let n = writes.len();
+        let resp = self
+            .http
+            .post(format!("{}/v1/batch", self.base))
+            .bearer_auth(&self.token)
+            .json(&BatchRequest { writes })
+            .send()
+            .await
+            .map_err(transport)?;
+        if !resp.status().is_success() {
+            return Self::answer(resp).await.map(Err);
+        }
+        let body: BatchResponse = resp.json().await.map_err(|e| TransportFailure::Other(format!("bad batch body: {e}")))?;
+        if body.results.len() != n {
+            return Err(TransportFailure::Other(format!("batch answered {} results for {n} writes", body.results.len())));
+        }
+        let answers = body
+            .results
+            .into_iter()
+            .map(|r| {
+                if (200..300).contains(&r.status) {
+                    serde_json::from_value::<Card>(r.body).map(Answer::Ok).map_err(|e| TransportFailure::Other(format!("bad card in batch: {e}")))
+                } else {
+                    Ok(Answer::Problem { status: r.status, problem: serde_json::from_value(r.body).ok(), retry_after: None })
+                }
+            })
+            .collect();
+        Ok(Ok(answers))
     }
 
     /// One page of the change feed. A non-2xx answer is returned as `Answer::Problem` in `Err(Ok)`.

@@ -34,7 +34,7 @@ pub(crate) enum OpResult {
 }
 
 pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
-    let mut tasks: JoinSet<(Uuid, OpResult)> = JoinSet::new();
+    let mut tasks: JoinSet<(Vec<Uuid>, OpResult)> = JoinSet::new();
     let confirmer = Arc::new(Confirmer::default());
     // Requests in flight (the window), as opposed to `busy`: cards whose send has not finished.
     // A slot frees as soon as the server has answered, so the next request goes out while the
@@ -109,13 +109,15 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         }
 
         // Fill the window: pick the ready head ops and mark them in flight in ONE transaction
-        // (one store round trip per refill, however many slots are free).
+        // (one store round trip per refill, however many slots are free). When more ops are
+        // ready than there are free requests, each request carries several (`POST /v1/batch`).
         let mut found_ready = false;
         let in_flight = requests.load(Ordering::SeqCst);
         if in_flight < window {
-            let want = window * 4 + busy.len();
-            let (sh2, taken) = (sh.clone(), busy.clone());
             let free = window - in_flight;
+            let batch_max = sh.config.batch_max.max(1);
+            let want = (free * batch_max).max(window * 4) + busy.len();
+            let (sh2, taken) = (sh.clone(), busy.clone());
             // The breaker may move (open -> half-open) inside the claim; its event is sent from the
             // state before and after, so a claim that rolls back cannot swallow it.
             let breaker_before = sh.rt().breaker.state();
@@ -129,36 +131,39 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                         }
                         let heads = outbox::ready_heads(tx, now_ms(), want)?;
                         let found = !heads.is_empty();
-                        let mut out = Vec::new();
-                        for mut op in heads {
-                            if out.len() >= free {
-                                break;
-                            }
-                            if taken.contains(&op.card_id) {
-                                continue;
-                            }
+                        let mut ready: Vec<Op> = heads.into_iter().filter(|op| !taken.contains(&op.card_id)).collect();
+                        ready.truncate(free * batch_max);
+                        // Spread the ready ops over the free requests, in priority order.
+                        let per_request = ready.len().div_ceil(free).max(1);
+                        let mut out: Vec<Vec<(Op, Option<Card>)>> = Vec::new();
+                        let mut ready = ready.into_iter().peekable();
+                        while ready.peek().is_some() {
                             let (ok, _) = sh2.rt().breaker.try_acquire(Instant::now());
                             if !ok {
                                 break;
                             }
-                            outbox::mark_in_flight(tx, op.op_id)?;
-                            let conf = remote::confirmed(tx, op.card_id)?;
-                            // Retries must repeat the request their Idempotency-Key was first used for.
-                            outbox::pin_base(tx, &mut op, conf.as_ref())?;
-                            out.push((op, conf));
+                            let mut request = Vec::with_capacity(per_request);
+                            for mut op in ready.by_ref().take(per_request) {
+                                outbox::mark_in_flight(tx, op.op_id)?;
+                                let conf = remote::confirmed(tx, op.card_id)?;
+                                // Retries must repeat the request their Idempotency-Key was first used for.
+                                outbox::pin_base(tx, &mut op, conf.as_ref())?;
+                                request.push((op, conf));
+                            }
+                            out.push(request);
                         }
                         Ok((found, out))
                     })
                 })
                 .await;
             match claimed {
-                Ok((found, ops)) => {
+                Ok((found, batches)) => {
                     found_ready = found;
-                    for (op, conf) in ops {
-                        busy.insert(op.card_id);
+                    for ops in batches {
+                        busy.extend(ops.iter().map(|(op, _)| op.card_id));
                         let slot = Slot::take(&requests, &slot_freed);
                         let (sh2, client2, confirmer2) = (sh.clone(), client.clone(), confirmer.clone());
-                        tasks.spawn(spawn_send(sh2, client2, confirmer2, slot, op, conf));
+                        tasks.spawn(spawn_send(sh2, client2, confirmer2, slot, ops));
                     }
                 }
                 Err(e) => {
@@ -213,7 +218,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
 }
 
 /// One request slot of the window; freed once the server has answered (or when the send ends).
-struct Slot {
+pub(crate) struct Slot {
     requests: Arc<AtomicUsize>,
     freed: Arc<tokio::sync::Notify>,
     held: bool,
@@ -225,7 +230,7 @@ impl Slot {
         Slot { requests: requests.clone(), freed: freed.clone(), held: true }
     }
 
-    fn free(&mut self) {
+    pub(crate) fn free(&mut self) {
         if std::mem::replace(&mut self.held, false) {
             self.requests.fetch_sub(1, Ordering::SeqCst);
             self.freed.notify_one();
@@ -239,10 +244,12 @@ impl Drop for Slot {
     }
 }
 
-async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Uuid, OpResult), tokio::task::JoinError>) {
+async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Vec<Uuid>, OpResult), tokio::task::JoinError>) {
     // Send tasks catch their own panics (see `spawn_send`), so a join error means cancellation.
-    let Ok((card, result)) = r else { return };
-    busy.remove(&card);
+    let Ok((cards, result)) = r else { return };
+    for card in &cards {
+        busy.remove(card);
+    }
     match result {
         // The breaker already heard of this send when its answer came (see `note_breaker`).
         OpResult::Answered => {
@@ -269,17 +276,34 @@ async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Uuid, OpRes
     }
 }
 
-/// One send, with a panic turned into "not sent" (the op goes back to pending) so the card never
-/// stays marked busy.
-async fn spawn_send(sh: SharedRef, client: SyncClient, confirmer: Arc<Confirmer>, slot: Slot, op: Op, conf: Option<Card>) -> (Uuid, OpResult) {
+/// One request (one op, or a batch of ops on different cards), with a panic turned into "not
+/// sent" (the ops go back to pending) so no card stays marked busy.
+async fn spawn_send(sh: SharedRef, client: SyncClient, confirmer: Arc<Confirmer>, slot: Slot, mut ops: Vec<(Op, Option<Card>)>) -> (Vec<Uuid>, OpResult) {
     use futures::FutureExt;
-    let (card, op_id) = (op.card_id, op.op_id);
-    match std::panic::AssertUnwindSafe(send_one(&sh, &client, &confirmer, slot, op, conf)).catch_unwind().await {
-        Ok(r) => (card, r),
+    let cards: Vec<Uuid> = ops.iter().map(|(op, _)| op.card_id).collect();
+    let op_ids: Vec<i64> = ops.iter().map(|(op, _)| op.op_id).collect();
+    let sent = if ops.len() == 1 {
+        let (op, conf) = ops.pop().expect("one op");
+        std::panic::AssertUnwindSafe(send_one(&sh, &client, &confirmer, slot, op, conf)).catch_unwind().await
+    } else {
+        std::panic::AssertUnwindSafe(super::batch::send_batch(&sh, &client, &confirmer, slot, ops)).catch_unwind().await
+    };
+    match sent {
+        Ok(r) => (cards, r),
         Err(_) => {
-            tracing::error!(op_id, "send task panicked; op requeued");
-            let _ = sh.db(move |s| s.write(|tx| outbox::mark_pending(tx, op_id))).await;
-            (card, OpResult::Skipped)
+            tracing::error!(?op_ids, "send task panicked; ops requeued");
+            // Only ops still in flight go back: any the task already settled keep their outcome.
+            let _ = sh
+                .db(move |s| {
+                    s.write(|tx| {
+                        for id in op_ids {
+                            outbox::mark_pending_if_in_flight(tx, id)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            (cards, OpResult::Skipped)
         }
     }
 }
@@ -300,26 +324,16 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, mu
         attempt = op.attempts + 1,
     );
     async move {
-        let answer = match &op.payload {
-            OpPayload::Create(n) => client.create(n, &op.idempotency_key).await,
-            OpPayload::Update(ch) => match op.base_version.or(conf.as_ref().map(|c| c.version)) {
-                Some(bv) => client.patch(op.card_id, bv, ch, &op.idempotency_key).await,
-                None => {
-                    sh.rt().breaker.release_probe();
-                    let err = op_error("no_base", "the card was never confirmed by the server", None);
-                    return permanent(sh, op, err).await;
-                }
+        let answer = match write_of(&op, conf.as_ref()) {
+            Ok(_) => match &op.payload {
+                OpPayload::Create(n) => client.create(n, &op.idempotency_key).await,
+                OpPayload::Update(ch) => client.patch(op.card_id, op.base_version.or(conf.as_ref().map(|c| c.version)).unwrap_or_default(), ch, &op.idempotency_key).await,
+                OpPayload::Delete => client.delete(op.card_id, op.base_version.or(conf.as_ref().map(|c| c.version)).unwrap_or_default(), &op.idempotency_key).await,
             },
-            OpPayload::Delete => match op.base_version.or(conf.as_ref().map(|c| c.version)) {
-                Some(bv) => client.delete(op.card_id, bv, &op.idempotency_key).await,
-                None => {
-                    // Nothing on the server to delete.
-                    sh.rt().breaker.release_probe();
-                    let card_id = op.card_id;
-                    let _ = sh.db(move |s| s.write(|tx| { outbox::remove(tx, op.op_id)?; remote::rebase(tx, card_id) })).await;
-                    return OpResult::Answered;
-                }
-            },
+            Err(unsendable) => {
+                sh.rt().breaker.release_probe();
+                return settle_unsendable(sh, op, unsendable).await;
+            }
         };
         // The breaker learns of the answer before the slot frees, so the next claim already
         // sees it open (a lagging count let a send admitted while closed skip half-open).
@@ -331,9 +345,41 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, mu
     .await
 }
 
+/// Why an op has no request to send.
+pub(crate) enum Unsendable {
+    /// An update of a card the server never confirmed.
+    NoBase,
+    /// A delete of a card the server never had.
+    NothingToDelete,
+}
+
+/// The request an op stands for, as a batch write (the same path, key and body bytes as its
+/// single request).
+pub(crate) fn write_of(op: &Op, conf: Option<&Card>) -> Result<deckhand_protocol::BatchWrite, Unsendable> {
+    let base = op.base_version.or(conf.map(|c| c.version));
+    match (&op.payload, base) {
+        (OpPayload::Create(n), _) => Ok(SyncClient::create_write(n, &op.idempotency_key)),
+        (OpPayload::Update(ch), Some(bv)) => Ok(SyncClient::patch_write(op.card_id, bv, ch, &op.idempotency_key)),
+        (OpPayload::Update(_), None) => Err(Unsendable::NoBase),
+        (OpPayload::Delete, Some(bv)) => Ok(SyncClient::delete_write(op.card_id, bv, &op.idempotency_key)),
+        (OpPayload::Delete, None) => Err(Unsendable::NothingToDelete),
+    }
+}
+
+pub(crate) async fn settle_unsendable(sh: &SharedRef, op: Op, why: Unsendable) -> OpResult {
+    match why {
+        Unsendable::NoBase => permanent(sh, op, op_error("no_base", "the card was never confirmed by the server", None)).await,
+        Unsendable::NothingToDelete => {
+            let card_id = op.card_id;
+            let _ = sh.db(move |s| s.write(|tx| { outbox::remove(tx, op.op_id)?; remote::rebase(tx, card_id) })).await;
+            OpResult::Answered
+        }
+    }
+}
+
 /// Breaker bookkeeping for one answer: transient failures count, any definitive answer closes
 /// it, and an answer that tells nothing about the server's health hands a probe back.
-fn note_breaker(sh: &SharedRef, answer: &Result<Answer, TransportFailure>) {
+pub(crate) fn note_breaker(sh: &SharedRef, answer: &Result<Answer, TransportFailure>) {
     let transient = match answer {
         Err(TransportFailure::Connect(_)) => None,
         Err(_) => Some(true),
@@ -341,6 +387,11 @@ fn note_breaker(sh: &SharedRef, answer: &Result<Answer, TransportFailure>) {
         Ok(Answer::Problem { status: 401, .. }) => None,
         Ok(Answer::Problem { status, .. }) => Some(matches!(status, 408 | 429 | 500..=599)),
     };
+    note_health(sh, transient);
+}
+
+/// `Some(true)`: a transient failure; `Some(false)`: the server answered; `None`: tells nothing.
+pub(crate) fn note_health(sh: &SharedRef, transient: Option<bool>) {
     let change = {
         let mut rt = sh.rt();
         match transient {
@@ -355,7 +406,7 @@ fn note_breaker(sh: &SharedRef, answer: &Result<Answer, TransportFailure>) {
     sh.breaker_changed(change);
 }
 
-async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op, answer: Result<Answer, TransportFailure>) -> OpResult {
+pub(crate) async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op, answer: Result<Answer, TransportFailure>) -> OpResult {
     let card_id = op.card_id;
     match answer {
         Err(t) => {
@@ -445,7 +496,7 @@ async fn permanent(sh: &SharedRef, op: Op, err: OpError) -> OpResult {
 /// that finish while that transaction runs are applied together in the next one (one commit and
 /// one `CardsChanged` for the lot). Each `confirm` returns once its op is recorded.
 #[derive(Default)]
-struct Confirmer {
+pub(crate) struct Confirmer {
     /// Waiting successes, and whether a sender is currently applying them.
     queue: Mutex<(Vec<(Op, Card, tokio::sync::oneshot::Sender<()>)>, bool)>,
 }

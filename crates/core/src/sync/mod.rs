@@ -2,6 +2,7 @@
 //! `Shared` is the state the engine facade and the background tasks have in common.
 
 pub mod backoff;
+mod batch;
 pub mod breaker;
 pub mod client;
 pub mod drain;

@@ -43,6 +43,9 @@ pub fn test_config(dir: &std::path::Path, server: Option<ServerSettings>) -> Eng
     c.server = server;
     c.backoff_base = Duration::from_millis(10);
     c.backoff_cap = Duration::from_millis(200);
+    // One op per request: these tests count and fault single requests by path; batching has
+    // its own tests (tests/batch.rs).
+    c.batch_max = 1;
     c.breaker_threshold = 5;
     c.breaker_reset = Duration::from_millis(300);
     c.request_timeout = Duration::from_secs(5);
