@@ -14,6 +14,7 @@ fn v1_routes() -> Vec<(Method, String)> {
         (Method::GET, format!("/v1/cards/{id}")),
         (Method::PATCH, format!("/v1/cards/{id}")),
         (Method::DELETE, format!("/v1/cards/{id}?base_version=1")),
+        (Method::POST, "/v1/batch".into()),
         (Method::GET, "/v1/changes".into()),
         (Method::GET, "/v1/events".into()),
         (Method::GET, "/v1/openapi.json".into()),

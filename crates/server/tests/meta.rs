@@ -59,6 +59,7 @@ async fn openapi_lists_every_v1_path() {
     let expect: &[(&str, &[&str])] = &[
         ("/v1/cards", &["get", "post"]),
         ("/v1/cards/{id}", &["get", "patch", "delete"]),
+        ("/v1/batch", &["post"]),
         ("/v1/changes", &["get"]),
         ("/v1/events", &["get"]),
         ("/v1/openapi.json", &["get"]),
@@ -69,7 +70,7 @@ async fn openapi_lists_every_v1_path() {
             assert!(item.get(*m).is_some(), "openapi lacks {m} {path}");
         }
     }
-    for schema in ["Card", "NewCard", "PatchCard", "ChangesPage", "Problem"] {
+    for schema in ["Card", "NewCard", "PatchCard", "ChangesPage", "Problem", "BatchRequest", "BatchResponse"] {
         assert!(doc["components"]["schemas"].get(schema).is_some(), "openapi lacks schema {schema}");
     }
 }

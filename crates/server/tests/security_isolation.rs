@@ -81,6 +81,47 @@ async fn b_gets_the_absent_404_for_a_cards_on_every_card_route() {
     assert_problem(r, 410, "gone").await;
 }
 
+/// The same matrix through `POST /v1/batch`: each of B's writes on A's cards answers exactly as
+/// on an absent id, and A's cards stay untouched.
+#[tokio::test]
+async fn b_batch_writes_on_a_cards_answer_as_for_absent_ids() {
+    let w = world().await;
+    let srv = &w.srv;
+    let absent = Uuid::now_v7().to_string();
+    let writes_on = |id: &str| -> Value {
+        let patch = |bv: i64| serde_json::to_string(&json!({"base_version": bv, "changes": {"title": "pwned"}})).unwrap();
+        json!({ "writes": [
+            {"method": "PATCH", "path": format!("/v1/cards/{id}"), "idempotency_key": Uuid::new_v4().to_string(), "body": patch(1)},
+            {"method": "PATCH", "path": format!("/v1/cards/{id}"), "idempotency_key": Uuid::new_v4().to_string(), "body": patch(2)},
+            {"method": "DELETE", "path": format!("/v1/cards/{id}?base_version=1"), "idempotency_key": Uuid::new_v4().to_string()},
+            {"method": "DELETE", "path": format!("/v1/cards/{id}?base_version=2"), "idempotency_key": Uuid::new_v4().to_string()},
+        ] })
+    };
+    let results = |v: Value, id: &str| -> Vec<Value> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert_eq!(r["status"], 404, "{r}");
+                assert!(r["body"].get("current").is_none(), "a 404 never carries `current`: {r}");
+                let mut r = r.clone();
+                r["body"]["detail"] = Value::String(r["body"]["detail"].as_str().unwrap().replace(id, "<id>"));
+                r
+            })
+            .collect()
+    };
+    for id in [&w.a_live, &w.a_dead] {
+        let theirs = srv.req(Method::POST, "/v1/batch", &w.b).json(&writes_on(id)).send().await.unwrap();
+        assert_eq!(theirs.status(), StatusCode::OK);
+        let nobodys = srv.req(Method::POST, "/v1/batch", &w.b).json(&writes_on(&absent)).send().await.unwrap();
+        assert_eq!(results(theirs.json().await.unwrap(), id), results(nobodys.json().await.unwrap(), &absent));
+    }
+    let r = srv.req(Method::GET, &format!("/v1/cards/{}", w.a_live), &w.a).send().await.unwrap();
+    let card: Value = r.json().await.unwrap();
+    assert_eq!((card["version"].as_i64(), card["title"].as_str()), (Some(2), Some("alice v2")));
+}
+
 #[tokio::test]
 async fn b_posting_an_id_a_has_gets_its_own_card() {
     let w = world().await;
