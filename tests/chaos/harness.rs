@@ -138,6 +138,9 @@ impl Client {
             .env("DECKHAND_BACKOFF_CAP_MS", "1500")
             .env("DECKHAND_BREAKER_RESET_MS", "300")
             .env("DECKHAND_REQUEST_TIMEOUT_MS", "5000")
+            // Client 0 sends one op per request, the others batch (`POST /v1/batch`): both paths
+            // meet the same faults.
+            .env("DECKHAND_BATCH_MAX", if self.idx == 0 { "1" } else { "50" })
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .kill_on_drop(true);

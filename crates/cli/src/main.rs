@@ -45,6 +45,9 @@ fn config(cli: &Cli, online: bool) -> anyhow::Result<EngineConfig> {
     if let Some(d) = ms("DECKHAND_REQUEST_TIMEOUT_MS") {
         config.request_timeout = d;
     }
+    if let Some(n) = std::env::var("DECKHAND_BATCH_MAX").ok().and_then(|v| v.parse::<usize>().ok()) {
+        config.batch_max = n.max(1);
+    }
     Ok(config)
 }
 

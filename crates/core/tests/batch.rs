@@ -75,7 +75,32 @@ async fn queued_writes_go_in_batches_and_land_as_single_requests_would() {
     assert_eq!(page.total, 35);
     assert!(page.items.iter().all(|v| v.sync_state == SyncState::Synced));
     assert_eq!(e.metric("ops_succeeded").await.unwrap(), 65);
+    // The stream's echoes of the in-flight creates were held and applied after their sends: all
+    // 40 arrived, and the stored cursor reaches the server's last change.
+    assert!(e.status().await.stream.events_created >= 40);
+    let last = server_last_seq(&h).await;
+    let db = h.dirs[i].path().join("deckhand.db");
+    eventually("cursor at the server's last change", || async { (stored_cursor(&db) == last).then_some(()) }).await;
     proxy.stop();
+}
+
+async fn server_last_seq(h: &Harness) -> i64 {
+    let page = reqwest::Client::new()
+        .get(format!("{}/v1/changes?since=0&limit=1000", h.server.url()))
+        .bearer_auth(&h.token)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    page["next_since"].as_i64().unwrap()
+}
+
+fn stored_cursor(db: &std::path::Path) -> i64 {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let v: String = c.query_row("SELECT value FROM sync_state WHERE key = 'cursor'", [], |r| r.get(0)).unwrap();
+    v.parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

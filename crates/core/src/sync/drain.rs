@@ -161,6 +161,11 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                     found_ready = found;
                     for ops in batches {
                         busy.extend(ops.iter().map(|(op, _)| op.card_id));
+                        {
+                            let mut rt = sh.rt();
+                            let creates = ops.iter().filter(|(op, _)| matches!(op.payload, OpPayload::Create(_)));
+                            rt.creates_in_flight.extend(creates.map(|(op, _)| op.card_id));
+                        }
                         let slot = Slot::take(&requests, &slot_freed);
                         let (sh2, client2, confirmer2) = (sh.clone(), client.clone(), confirmer.clone());
                         tasks.spawn(spawn_send(sh2, client2, confirmer2, slot, ops));
@@ -250,6 +255,7 @@ async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Vec<Uuid>, 
     for card in &cards {
         busy.remove(card);
     }
+    super::echoes::release(sh, &cards).await;
     match result {
         // The breaker already heard of this send when its answer came (see `note_breaker`).
         OpResult::Answered => {

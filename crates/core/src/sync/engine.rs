@@ -54,6 +54,8 @@ impl Engine {
                 drain_window: config.drain_window.max(1),
                 last_synced_at,
                 last_status_emit: None,
+                creates_in_flight: Default::default(),
+                held_echoes: Default::default(),
             }),
             wake: tokio::sync::Notify::new(),
             wake_stream: tokio::sync::Notify::new(),
@@ -81,6 +83,10 @@ impl Engine {
             rt.breaker = Breaker::new(self.sh.config.breaker_threshold, self.sh.config.breaker_reset);
             rt.stream = empty_stream_health();
             rt.caught_up = false;
+            // The old session's sends are gone: their ops go back to pending in the store and
+            // the held echoes come again from the stored cursor (which never passed them).
+            rt.creates_in_flight.clear();
+            rt.held_echoes.clear();
         }
         let Some(server) = server else {
             self.sh.set_connection(ConnectionState::Disabled);

@@ -6,6 +6,7 @@ mod batch;
 pub mod breaker;
 pub mod client;
 pub mod drain;
+mod echoes;
 pub mod engine;
 pub mod pull;
 pub mod realtime;
@@ -34,6 +35,10 @@ pub(crate) struct Runtime {
     pub drain_window: usize,
     pub last_synced_at: Option<DateTime<Utc>>,
     pub last_status_emit: Option<std::time::Instant>,
+    /// Cards whose create is in flight, and the stream's echoes of those creates, held back until
+    /// the send ends (see `echoes.rs`).
+    pub creates_in_flight: std::collections::HashSet<uuid::Uuid>,
+    pub held_echoes: std::collections::HashMap<uuid::Uuid, (deckhand_protocol::Card, Option<i64>)>,
 }
 
 pub(crate) struct Shared {

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::SharedRef;
-use super::pull;
+use super::echoes;
 use crate::config::ServerSettings;
 use crate::model::{ConnectionState, StreamState};
 use crate::store::sync_state;
@@ -240,7 +240,8 @@ async fn follow(
                         rt.stream.last_event_id = seq;
                     }
                 }
-                if let Err(e) = pull::apply_cards(sh, vec![(card, seq)], None).await {
+                let Some(card) = echoes::hold(sh, kind, card, seq) else { continue };
+                if let Err(e) = echoes::apply(sh, vec![card]).await {
                     tracing::error!(error = %e, "could not apply event");
                 }
             }
