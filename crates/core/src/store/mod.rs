@@ -13,8 +13,8 @@ pub mod sync_state;
 pub mod writes;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, MAIN_DB, OpenFlags};
@@ -37,6 +37,12 @@ pub struct OpenOptions {
 const WRITER_AUTOCHECKPOINT_PAGES: i64 = 8192;
 /// How often the background checkpointer copies the WAL back into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The full-text index is merged (migration 0004) only after the writer has been idle this long,
+/// in steps of `FTS_MERGE_PAGES` pages for at most `FTS_MERGE_BUDGET` per tick, so a user's write
+/// rarely waits behind a merge step.
+const FTS_MERGE_AFTER_IDLE_MS: i64 = 200;
+const FTS_MERGE_PAGES: u32 = 32;
+const FTS_MERGE_BUDGET: Duration = Duration::from_millis(25);
 
 /// What `setup` verifies before migrating (see `recovery`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +60,8 @@ pub struct Store {
     path: Option<PathBuf>,
     read_only: bool,
     corruption_noted: AtomicBool,
+    /// When the last write transaction ended (ms since the epoch), for the idle-time FTS merge.
+    last_write_ms: Arc<AtomicI64>,
     /// Dropping it stops the background checkpointer.
     _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
@@ -100,7 +108,7 @@ impl Store {
             recovery::spawn_background_page_check(path.to_path_buf());
         }
         if !s.read_only {
-            s._checkpointer = Some(spawn_checkpointer(path)?);
+            s._checkpointer = Some(spawn_checkpointer(path, s.last_write_ms.clone())?);
         }
         Ok(s)
     }
@@ -143,6 +151,7 @@ impl Store {
             path: None,
             read_only,
             corruption_noted: AtomicBool::new(false),
+            last_write_ms: Arc::new(AtomicI64::new(0)),
             _checkpointer: None,
         })
     }
@@ -170,6 +179,7 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let r = f(&tx)?;
             tx.commit()?;
+            self.last_write_ms.store(now_ms(), Ordering::Relaxed);
             Ok(r)
         })();
         self.note(r)
@@ -226,18 +236,30 @@ fn apply_max_db_bytes(conn: &Connection, bytes: Option<u64>) -> Result<()> {
 
 /// A thread with its own connection that runs a PASSIVE checkpoint every `CHECKPOINT_EVERY`:
 /// it never blocks the writer or readers (WAL lets them run alongside), and the fsyncs happen
-/// here instead of in a user's write. Stops when the returned sender is dropped.
-fn spawn_checkpointer(path: &Path) -> Result<std::sync::mpsc::Sender<()>> {
+/// here instead of in a user's write. While the writer is idle it also merges the full-text
+/// index. Stops when the returned sender is dropped.
+fn spawn_checkpointer(path: &Path, last_write_ms: Arc<AtomicI64>) -> Result<std::sync::mpsc::Sender<()>> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_millis(100))?;
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new().name("deckhand-checkpoint".into()).spawn(move || {
         while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(CHECKPOINT_EVERY) {
+            let idle = || now_ms() - last_write_ms.load(Ordering::Relaxed) >= FTS_MERGE_AFTER_IDLE_MS;
+            let started = std::time::Instant::now();
+            while idle() && started.elapsed() < FTS_MERGE_BUDGET && merge_step(&conn) {}
             // (busy, wal frames, frames checkpointed); nothing to do when the WAL is empty.
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
         }
     })?;
     Ok(tx)
+}
+
+/// One bounded FTS5 merge step; false when there was nothing to merge (FTS5 documents a change
+/// count below 2 as "no work done") or the step failed (e.g. the writer held the lock).
+fn merge_step(conn: &Connection) -> bool {
+    let before = conn.total_changes();
+    let sql = format!("INSERT INTO cards_fts(cards_fts, rank) VALUES ('merge', {FTS_MERGE_PAGES})");
+    conn.execute(&sql, []).is_ok() && conn.total_changes() - before >= 2
 }
 
 pub(crate) fn now_ms() -> i64 {
