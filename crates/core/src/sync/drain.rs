@@ -45,6 +45,9 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
     let mut offline_attempt: u32 = 0;
     let mut pull_attempt: u32 = 0;
     let mut pull_not_before = Instant::now();
+    // Ops per request start small after an idle spell and double with every answered request up
+    // to `batch_max`: the first confirmations come quickly, a long queue still goes in big batches.
+    let mut ramp = RAMP_START;
     loop {
         let (paused, conn, pull_wanted, window) = {
             let rt = sh.rt();
@@ -52,7 +55,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         };
         if paused || conn == ConnectionState::AuthRequired {
             if let Some(r) = tasks.join_next().await {
-                finish(&sh, &mut busy, r).await;
+                finish(&sh, &mut busy, &mut ramp, r).await;
             } else {
                 sh.wake.notified().await;
             }
@@ -60,7 +63,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         }
         if conn == ConnectionState::Offline {
             if let Some(r) = tasks.try_join_next() {
-                finish(&sh, &mut busy, r).await;
+                finish(&sh, &mut busy, &mut ramp, r).await;
                 continue;
             }
             let probe = async { client.healthz().await }.instrument(tracing::info_span!("probe", attempt = offline_attempt)).await;
@@ -76,7 +79,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
             tokio::select! {
                 _ = tokio::time::sleep(d) => {}
                 _ = sh.wake.notified() => {}
-                Some(r) = tasks.join_next(), if !tasks.is_empty() => finish(&sh, &mut busy, r).await,
+                Some(r) = tasks.join_next(), if !tasks.is_empty() => finish(&sh, &mut busy, &mut ramp, r).await,
             }
             continue;
         }
@@ -115,7 +118,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         let in_flight = requests.load(Ordering::SeqCst);
         if in_flight < window {
             let free = window - in_flight;
-            let batch_max = sh.config.batch_max.max(1);
+            let batch_max = sh.config.batch_max.max(1).min(ramp);
             let want = (free * batch_max).max(window * 4) + busy.len();
             let (sh2, taken) = (sh.clone(), busy.clone());
             // The breaker may move (open -> half-open) inside the claim; its event is sent from the
@@ -183,6 +186,9 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
             }
         }
 
+        if !found_ready && tasks.is_empty() {
+            ramp = RAMP_START;
+        }
         // Wait for a completion, a wake-up, the next due op, the breaker probe or a pull retry.
         let mut wait = Duration::from_secs(5);
         if requests.load(Ordering::SeqCst) < window {
@@ -209,10 +215,10 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         }
         tokio::select! {
             Some(r) = tasks.join_next(), if !tasks.is_empty() => {
-                finish(&sh, &mut busy, r).await;
+                finish(&sh, &mut busy, &mut ramp, r).await;
                 // Take every other finished send too, so one refill serves them all.
                 while let Some(r) = tasks.try_join_next() {
-                    finish(&sh, &mut busy, r).await;
+                    finish(&sh, &mut busy, &mut ramp, r).await;
                 }
             }
             _ = sh.wake.notified() => {}
@@ -221,6 +227,9 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
         }
     }
 }
+
+/// Ops per request at the start of a burst (see `ramp` in `run`).
+const RAMP_START: usize = 4;
 
 /// One request slot of the window; freed once the server has answered (or when the send ends).
 pub(crate) struct Slot {
@@ -249,9 +258,12 @@ impl Drop for Slot {
     }
 }
 
-async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, r: Result<(Vec<Uuid>, OpResult), tokio::task::JoinError>) {
+async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, ramp: &mut usize, r: Result<(Vec<Uuid>, OpResult), tokio::task::JoinError>) {
     // Send tasks catch their own panics (see `spawn_send`), so a join error means cancellation.
     let Ok((cards, result)) = r else { return };
+    if result == OpResult::Answered {
+        *ramp = (*ramp * 2).min(sh.config.batch_max.max(1));
+    }
     for card in &cards {
         busy.remove(card);
     }
