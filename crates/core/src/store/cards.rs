@@ -188,6 +188,38 @@ pub fn view(conn: &Connection, id: Uuid) -> Result<Option<CardView>> {
     raw.map(finish_view).transpose()
 }
 
+/// A text-only search matching many cards: walk the lane/position index in page order (a
+/// covering index scan, ~50 µs per 1,000 rows), keep the rows in `matches` (sorted rids), and
+/// read the view of the page's rows only. Counting and then filtering through an `IN (SELECT ...)`
+/// would go over the whole match set twice (~5 ms each at 25,000 matches).
+fn broad_text_page(conn: &Connection, matches: &[i64], limit: u32, offset: u32) -> Result<CardPage> {
+    let mut walk = conn.prepare_cached("SELECT rid FROM cards INDEXED BY cards_lane_position ORDER BY lane, position, rid")?;
+    let mut rows = walk.query([])?;
+    let (mut skipped, mut page) = (0u32, Vec::with_capacity(limit as usize));
+    while page.len() < limit as usize {
+        let Some(row) = rows.next()? else { break };
+        let rid: i64 = row.get(0)?;
+        if matches.binary_search(&rid).is_err() {
+            continue;
+        }
+        if skipped < offset {
+            skipped += 1;
+        } else {
+            page.push(rid);
+        }
+    }
+    let items = if page.is_empty() {
+        Vec::new()
+    } else {
+        // Integers only: formatting them into the statement is safe.
+        let list = page.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",");
+        let mut st = conn.prepare(&format!("SELECT {VIEW_COLS} FROM cards c WHERE c.rid IN ({list}) ORDER BY c.lane, c.position, c.rid"))?;
+        let raws = st.query_map([], view_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish_view).collect::<Result<Vec<_>>>()?
+    };
+    Ok(CardPage { items, total: matches.len() as u32 })
+}
+
 /// Turn user text into an FTS5 query: every word must match as a prefix; quotes are neutralised.
 pub fn fts_query(text: &str) -> Option<String> {
     let terms: Vec<String> = text
@@ -228,10 +260,18 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
     let offset = q.offset.unwrap_or(0);
 
     let total: i64 = match &fts {
-        // Text only: the FTS index counts its own matches (every card has exactly one FTS row),
-        // without a lookup per match into `cards`.
+        // Text only: one pass over the FTS matches (every card has exactly one FTS row) gives the
+        // total and, for a broad match, the membership test of the page walk.
         Some(fts) if where_.len() == 1 => {
-            conn.prepare_cached("SELECT count(*) FROM cards_fts WHERE cards_fts MATCH ?1")?.query_row([fts], |r| r.get(0))?
+            let mut rids: Vec<i64> = conn
+                .prepare_cached("SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?1")?
+                .query_map([fts], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if rids.len() as i64 > FTS_SCAN_THRESHOLD {
+                rids.sort_unstable();
+                return broad_text_page(conn, &rids, limit, offset);
+            }
+            rids.len() as i64
         }
         _ => conn
             .prepare_cached(&format!("SELECT count(*) FROM cards c {where_sql}"))?

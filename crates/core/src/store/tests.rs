@@ -565,3 +565,33 @@ fn create_view_equals_the_view_read_back() {
     assert_eq!(built, read);
     assert_eq!(built.sync_state, SyncState::Pending);
 }
+
+#[test]
+fn a_broad_text_search_pages_in_lane_and_position_order() {
+    let s = store();
+    // 1,500 cards over three lanes with shuffled positions; 1,200 of them match "broad" (more than
+    // FTS_SCAN_THRESHOLD, so the page walk path runs), 300 match only "rare".
+    s.write(|tx| {
+        for i in 0..1500u32 {
+            let title = if i % 5 == 4 { format!("rare {i}") } else { format!("broad item {i}") };
+            let lane = ["inbox", "doing", "done"][(i % 3) as usize].to_string();
+            let position = ((i * 7919) % 1500) as f64;
+            writes::create(tx, &NewCardInput { title, lane: Some(lane), position: Some(position), ..Default::default() })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let all = s.read(|c| cards::list(c, &ListQuery { limit: Some(1000), offset: Some(0), ..Default::default() })).unwrap();
+    let mut everything = all.items.clone();
+    everything.extend(s.read(|c| cards::list(c, &ListQuery { limit: Some(1000), offset: Some(1000), ..Default::default() })).unwrap().items);
+    assert_eq!(everything.len(), 1500);
+    let expected: Vec<Uuid> = everything.iter().filter(|v| v.title.starts_with("broad")).map(|v| v.id).collect();
+    for (offset, limit) in [(0u32, 100u32), (150, 50), (1180, 100), (1300, 10)] {
+        let page = s.read(|c| cards::list(c, &ListQuery { text: Some("bro".into()), limit: Some(limit), offset: Some(offset), ..Default::default() })).unwrap();
+        assert_eq!(page.total, 1200);
+        let want: Vec<Uuid> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
+        assert_eq!(page.items.iter().map(|v| v.id).collect::<Vec<_>>(), want, "offset {offset} limit {limit}");
+    }
+    let rare = s.read(|c| cards::list(c, &ListQuery { text: Some("rare".into()), limit: Some(500), ..Default::default() })).unwrap();
+    assert_eq!((rare.total, rare.items.len()), (300, 300));
+}
