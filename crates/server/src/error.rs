@@ -7,7 +7,7 @@ use deckhand_protocol::{ErrorCode, FieldError, PROBLEM_CONTENT_TYPE, Problem};
 use crate::storage::StorageError;
 
 /// A problem document plus optional `Retry-After` seconds.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub problem: Problem,
     pub retry_after: Option<u64>,

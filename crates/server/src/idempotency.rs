@@ -80,39 +80,90 @@ fn card_response(stored: &StoredResponse, replayed: bool, version: Option<i64>) 
 pub async fn run(state: &AppState, user: UserId, key: String, fingerprint: [u8; 32], op: WriteOp) -> Result<Response, ApiError> {
     let span = tracing::info_span!("write", user, idempotency_key = %key, card_id = %op.card_id());
     async move {
-        let entry = (user, key.clone());
-        if !state.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(entry.clone()) {
-            return Err(ApiError::new(
-                ErrorCode::IdempotencyInFlight,
-                "a request with this Idempotency-Key is still executing",
-            )
-            .retry_after(1));
-        }
-        let _guard = InFlight { state, entry };
+        let _guard = claim(state, user, &key)?;
         let idem = IdemKey { key, fingerprint };
         let outcome = state.db(move |s| s.write(user, &idem, &op, Utc::now())).await?;
-        match outcome {
-            WriteOutcome::Applied { response, change } => {
-                tracing::info!(seq = change.seq, version = change.card.version, "write applied");
-                let version = change.card.version;
-                state.hub.publish(user, change);
-                Ok(card_response(&response, false, Some(version)))
-            }
-            WriteOutcome::Replayed(stored) => {
-                state.metrics.idempotent_replays.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(status = stored.status, "idempotent replay");
-                let version = serde_json::from_str::<serde_json::Value>(&stored.body)
-                    .ok()
-                    .and_then(|v| v.get("version").and_then(|v| v.as_i64()));
-                Ok(card_response(&stored, true, version))
-            }
-            WriteOutcome::KeyReused => Err(ApiError::new(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was used for a different request",
-            )),
-            WriteOutcome::Rejected(problem) => Err(problem.into()),
-        }
+        respond(state, user, outcome)
     }
     .instrument(span)
     .await
+}
+
+/// The writes of one batch, in order, each exactly as `run` would execute it, but all in one trip
+/// to the database thread (each still its own transaction). A key repeated inside the batch runs
+/// in order like a retry; a key another request is executing answers `409 idempotency_in_flight`.
+pub async fn run_many(state: &AppState, user: UserId, writes: Vec<(String, [u8; 32], WriteOp)>) -> Vec<Result<Response, ApiError>> {
+    let mut guards = Vec::new();
+    let mut answers: Vec<Option<Result<Response, ApiError>>> = Vec::with_capacity(writes.len());
+    let mut ready = Vec::with_capacity(writes.len());
+    let mut mine = std::collections::HashSet::new();
+    for (i, (key, fingerprint, op)) in writes.into_iter().enumerate() {
+        if !mine.contains(&key) {
+            match claim(state, user, &key) {
+                Ok(g) => guards.push(g),
+                Err(e) => {
+                    answers.push(Some(Err(e)));
+                    continue;
+                }
+            }
+            mine.insert(key.clone());
+        }
+        answers.push(None);
+        ready.push((i, IdemKey { key, fingerprint }, op));
+    }
+    let done = state
+        .db(move |s| {
+            let now = Utc::now();
+            Ok(ready.into_iter().map(|(i, idem, op)| (i, idem.key.clone(), op.card_id(), s.write(user, &idem, &op, now))).collect::<Vec<_>>())
+        })
+        .await;
+    match done {
+        Ok(done) => {
+            for (i, key, card_id, outcome) in done {
+                let span = tracing::info_span!("write", user, idempotency_key = %key, card_id = %card_id);
+                let _e = span.enter();
+                answers[i] = Some(outcome.map_err(ApiError::from).and_then(|o| respond(state, user, o)));
+            }
+        }
+        Err(e) => {
+            for a in answers.iter_mut().filter(|a| a.is_none()) {
+                *a = Some(Err(e.clone()));
+            }
+        }
+    }
+    drop(guards);
+    answers.into_iter().map(|a| a.unwrap_or_else(|| Err(ApiError::new(ErrorCode::Internal, "write not run")))).collect()
+}
+
+/// Marks (user, key) as executing; the guard removes the mark however the request ends.
+fn claim<'a>(state: &'a AppState, user: UserId, key: &str) -> Result<InFlight<'a>, ApiError> {
+    let entry = (user, key.to_string());
+    if !state.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(entry.clone()) {
+        return Err(ApiError::new(ErrorCode::IdempotencyInFlight, "a request with this Idempotency-Key is still executing").retry_after(1));
+    }
+    Ok(InFlight { state, entry })
+}
+
+fn respond(state: &AppState, user: UserId, outcome: WriteOutcome) -> Result<Response, ApiError> {
+    match outcome {
+        WriteOutcome::Applied { response, change } => {
+            tracing::info!(seq = change.seq, version = change.card.version, "write applied");
+            let version = change.card.version;
+            state.hub.publish(user, change);
+            Ok(card_response(&response, false, Some(version)))
+        }
+        WriteOutcome::Replayed(stored) => {
+            state.metrics.idempotent_replays.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(status = stored.status, "idempotent replay");
+            let version = serde_json::from_str::<serde_json::Value>(&stored.body)
+                .ok()
+                .and_then(|v| v.get("version").and_then(|v| v.as_i64()));
+            Ok(card_response(&stored, true, version))
+        }
+        WriteOutcome::KeyReused => Err(ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
+            "this Idempotency-Key was used for a different request",
+        )),
+        WriteOutcome::Rejected(problem) => Err(problem.into()),
+    }
 }

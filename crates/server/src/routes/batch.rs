@@ -20,7 +20,6 @@ use crate::body;
 use crate::error::ApiError;
 use crate::idempotency;
 use crate::state::AppState;
-use crate::storage::UserId;
 
 #[utoipa::path(post, path = "/v1/batch", operation_id = "batchWrites", request_body = BatchRequest, tag = "cards",
     responses(
@@ -56,10 +55,20 @@ pub async fn batch(
         }
     }
     let run = async {
+        // Check every write first (as its single request would be checked), then run the good
+        // ones in order in one trip to the database thread.
+        let prepared: Vec<Result<(String, cards::Prepared), ApiError>> = req.writes.into_iter().map(prepare).collect();
+        let ready: Vec<(String, [u8; 32], crate::domain::WriteOp)> =
+            prepared.iter().filter_map(|p| p.as_ref().ok()).map(|(k, (fp, op))| (k.clone(), *fp, op.clone())).collect();
+        let mut ran = idempotency::run_many(&state, user, ready).await.into_iter();
         let mut results = Vec::with_capacity(n);
-        for w in req.writes {
-            let resp = match one(&state, user, w).await {
-                Ok(r) => r,
+        for p in prepared {
+            let resp = match p {
+                Ok(_) => match ran.next() {
+                    Some(Ok(r)) => r,
+                    Some(Err(e)) => e.into_response(),
+                    None => ApiError::new(ErrorCode::Internal, "write not run").into_response(),
+                },
                 Err(e) => e.into_response(),
             };
             results.push(result_of(resp).await);
@@ -70,8 +79,8 @@ pub async fn batch(
     Ok(Json(BatchResponse { results }))
 }
 
-/// Route one write to the handler of its single request.
-async fn one(state: &AppState, user: UserId, w: BatchWrite) -> Result<Response, ApiError> {
+/// Check one write as the handler of its single request would.
+fn prepare(w: BatchWrite) -> Result<(String, cards::Prepared), ApiError> {
     if !w.idempotency_key.bytes().all(|b| (b' '..=b'~').contains(&b)) || w.idempotency_key.trim() != w.idempotency_key {
         return Err(ApiError::new(ErrorCode::IdempotencyKeyInvalid, "Idempotency-Key must be visible ASCII"));
     }
@@ -93,15 +102,15 @@ async fn one(state: &AppState, user: UserId, w: BatchWrite) -> Result<Response, 
     match (w.method.as_str(), path, card) {
         ("POST", "/v1/cards", _) if uri.query().is_none() => {
             let b = body_bytes(true)?;
-            cards::create_json(state, user, key, &uri, &b).await
+            Ok((key, cards::create_json_op(&uri, &b)?))
         }
         ("PATCH", _, Some(id)) => {
             let b = body_bytes(true)?;
-            cards::patch_json(state, user, key, id, &uri, &b).await
+            Ok((key, cards::patch_json_op(id, &uri, &b)?))
         }
         ("DELETE", _, Some(id)) => {
             let q = Query::<HashMap<String, String>>::try_from_uri(&uri).map(|Query(q)| q).unwrap_or_default();
-            cards::delete_query(state, user, key, id, &q, &uri).await
+            Ok((key, cards::delete_op(id, &q, &uri)?))
         }
         (_, "/v1/cards", _) | (_, _, Some(_)) => {
             Err(ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not a write on {path}", w.method)))

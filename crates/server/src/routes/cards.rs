@@ -19,7 +19,6 @@ use crate::domain::WriteOp;
 use crate::error::ApiError;
 use crate::idempotency;
 use crate::state::AppState;
-use crate::storage::UserId;
 
 /// Path ids that are not UUIDs name no card: 404, like any other unknown id.
 fn card_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -63,19 +62,22 @@ pub async fn create(
     let key = idempotency::key_from(&headers)?;
     let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let new: NewCard = body::parse_json(&headers, &bytes)?;
-    create_parsed(&state, user, key, &uri, &bytes, new).await
+    let (fp, op) = create_op(&uri, &bytes, new)?;
+    idempotency::run(&state, user, key, fp, op).await
 }
 
-/// A create whose body is known to be JSON (also a write of a batch).
-pub(crate) async fn create_json(state: &AppState, user: UserId, key: String, uri: &Uri, bytes: &[u8]) -> Result<Response, ApiError> {
+/// A checked write and the fingerprint of the request it came in.
+pub(crate) type Prepared = ([u8; 32], WriteOp);
+
+/// A create whose body is known to be JSON (a write of a batch).
+pub(crate) fn create_json_op(uri: &Uri, bytes: &[u8]) -> Result<Prepared, ApiError> {
     let new: NewCard = body::parse_json_bytes(bytes)?;
-    create_parsed(state, user, key, uri, bytes, new).await
+    create_op(uri, bytes, new)
 }
 
-async fn create_parsed(state: &AppState, user: UserId, key: String, uri: &Uri, bytes: &[u8], new: NewCard) -> Result<Response, ApiError> {
+fn create_op(uri: &Uri, bytes: &[u8], new: NewCard) -> Result<Prepared, ApiError> {
     validate_new_card(&new).map_err(ApiError::validation)?;
-    let fp = idempotency::fingerprint(&Method::POST, uri, bytes);
-    idempotency::run(state, user, key, fp, WriteOp::Create(new)).await
+    Ok((idempotency::fingerprint(&Method::POST, uri, bytes), WriteOp::Create(new)))
 }
 
 #[utoipa::path(get, path = "/v1/cards/{id}", operation_id = "getCard", tag = "cards",
@@ -158,24 +160,24 @@ pub async fn patch(
     let id = card_id(&raw)?;
     let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let patch: PatchCard = body::parse_json(&headers, &bytes)?;
-    patch_parsed(&state, user, key, id, &uri, &bytes, patch).await
+    let (fp, op) = patch_op(id, &uri, &bytes, patch)?;
+    idempotency::run(&state, user, key, fp, op).await
 }
 
-/// A patch whose body is known to be JSON (also a write of a batch).
-pub(crate) async fn patch_json(state: &AppState, user: UserId, key: String, raw_id: &str, uri: &Uri, bytes: &[u8]) -> Result<Response, ApiError> {
+/// A patch whose body is known to be JSON (a write of a batch).
+pub(crate) fn patch_json_op(raw_id: &str, uri: &Uri, bytes: &[u8]) -> Result<Prepared, ApiError> {
     let id = card_id(raw_id)?;
     let patch: PatchCard = body::parse_json_bytes(bytes)?;
-    patch_parsed(state, user, key, id, uri, bytes, patch).await
+    patch_op(id, uri, bytes, patch)
 }
 
-async fn patch_parsed(state: &AppState, user: UserId, key: String, id: Uuid, uri: &Uri, bytes: &[u8], patch: PatchCard) -> Result<Response, ApiError> {
+fn patch_op(id: Uuid, uri: &Uri, bytes: &[u8], patch: PatchCard) -> Result<Prepared, ApiError> {
     if patch.changes.is_empty() {
         return Err(field_error("changes", "must change at least one field"));
     }
     validate_changes(&patch.changes).map_err(ApiError::validation)?;
     let fp = idempotency::fingerprint(&Method::PATCH, uri, bytes);
-    let op = WriteOp::Patch { id, base_version: patch.base_version, changes: patch.changes };
-    idempotency::run(state, user, key, fp, op).await
+    Ok((fp, WriteOp::Patch { id, base_version: patch.base_version, changes: patch.changes }))
 }
 
 #[utoipa::path(delete, path = "/v1/cards/{id}", operation_id = "deleteCard", tag = "cards",
@@ -200,24 +202,17 @@ pub async fn delete(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let key = idempotency::key_from(&headers)?;
-    delete_query(&state, user, key, &raw, &q, &uri).await
+    let (fp, op) = delete_op(&raw, &q, &uri)?;
+    idempotency::run(&state, user, key, fp, op).await
 }
 
 /// A delete from its path id and query (also a write of a batch).
-pub(crate) async fn delete_query(
-    state: &AppState,
-    user: UserId,
-    key: String,
-    raw_id: &str,
-    q: &HashMap<String, String>,
-    uri: &Uri,
-) -> Result<Response, ApiError> {
+pub(crate) fn delete_op(raw_id: &str, q: &HashMap<String, String>, uri: &Uri) -> Result<Prepared, ApiError> {
     let id = card_id(raw_id)?;
     let base_version = q
         .get("base_version")
         .ok_or_else(|| field_error("base_version", "is required"))?
         .parse::<i64>()
         .map_err(|_| field_error("base_version", "must be an integer"))?;
-    let fp = idempotency::fingerprint(&Method::DELETE, uri, b"");
-    idempotency::run(state, user, key, fp, WriteOp::Delete { id, base_version }).await
+    Ok((idempotency::fingerprint(&Method::DELETE, uri, b""), WriteOp::Delete { id, base_version }))
 }
