@@ -317,6 +317,20 @@ pub fn mark_pending(conn: &Connection, op_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// What a card's view shows of its stuck ops: whether one is in conflict, and the error of its
+/// first failed op (usually neither: one indexed lookup that finds no row).
+pub fn stuck(conn: &Connection, card_id: Uuid) -> Result<(bool, Option<OpError>)> {
+    let mut st = conn.prepare_cached(
+        "SELECT state, last_error FROM outbox WHERE card_id = ?1 AND state IN ('failed', 'conflict') ORDER BY op_id",
+    )?;
+    let rows = st
+        .query_map([card_id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let conflict = rows.iter().any(|(s, _)| s == "conflict");
+    let error = rows.into_iter().find(|(s, _)| s == "failed").and_then(|(_, e)| e);
+    Ok((conflict, error.map(|e| serde_json::from_str(&e)).transpose()?))
+}
+
 /// Back to pending only if still in flight (a send that died may have settled some of its ops).
 pub fn mark_pending_if_in_flight(conn: &Connection, op_id: i64) -> Result<()> {
     conn.prepare_cached("UPDATE outbox SET state = 'pending' WHERE op_id = ?1 AND state = 'in_flight'")?.execute([op_id])?;

@@ -595,3 +595,27 @@ fn a_broad_text_search_pages_in_lane_and_position_order() {
     let rare = s.read(|c| cards::list(c, &ListQuery { text: Some("rare".into()), limit: Some(500), ..Default::default() })).unwrap();
     assert_eq!((rare.total, rare.items.len()), (300, 300));
 }
+
+#[test]
+fn update_view_equals_the_view_read_back() {
+    let s = store();
+    let id = create(&s, "v1");
+    confirm_all(&s, id, 1);
+    let check = |changes: CardChanges| {
+        let (changed, built) = s.write(|tx| writes::update_view(tx, id, &changes, Priority::Normal)).unwrap();
+        let read = s.read(|c| cards::view(c, id)).unwrap().unwrap();
+        assert_eq!(built, read);
+        (changed, built)
+    };
+    let (changed, v) = check(title("v2"));
+    assert!(changed);
+    assert_eq!((v.sync_state, v.confirmed_version), (SyncState::Pending, Some(1)));
+    // Nothing to change: the stored view, unchanged.
+    assert!(!check(title("v2")).0);
+    // A failed op shows through the view of a later edit, with its error.
+    let op = ops(&s, id).pop().unwrap();
+    let e = crate::model::OpError { code: "validation_failed".into(), message: "no".into(), status: Some(422) };
+    s.write(|tx| outbox::mark_failed(tx, op.op_id, &e)).unwrap();
+    let (_, v) = check(CardChanges { pinned: Some(true), ..Default::default() });
+    assert_eq!((v.sync_state, v.error), (SyncState::Failed, Some(e)));
+}

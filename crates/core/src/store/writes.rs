@@ -2,7 +2,7 @@
 //! in the caller's transaction. Also the user's outbox actions (discard) and conflict resolution.
 
 use chrono::{SubsecRound, Utc};
-use deckhand_protocol::{CardChanges, NewCard, validate_changes, validate_new_card};
+use deckhand_protocol::{Card, CardChanges, NewCard, validate_changes, validate_new_card};
 use rusqlite::Connection;
 use uuid::Uuid;
 
@@ -61,20 +61,43 @@ fn create_card_local(conn: &Connection, new: NewCard, priority: Priority) -> Res
 
 /// Apply `changes` to the card's local view and queue them. Returns false when nothing changed.
 pub fn update(conn: &Connection, id: Uuid, changes: &CardChanges, priority: Priority) -> Result<bool> {
+    update_local_and_queue(conn, id, changes, priority).map(|u| u.is_some())
+}
+
+/// `update`, answering with whether anything changed and the card's view, built from what was
+/// just written plus one lookup of the card's failed or conflicting ops (P1 in
+/// docs/benchmarks.md) instead of the generic view query.
+pub fn update_view(conn: &Connection, id: Uuid, changes: &CardChanges, priority: Priority) -> Result<(bool, CardView)> {
+    let Some((local, base)) = update_local_and_queue(conn, id, changes, priority)? else {
+        return Ok((false, cards::view(conn, id)?.ok_or(StoreError::NotFound(id))?));
+    };
+    // The card now has at least one queued op: pending, unless one of its ops failed or conflicts.
+    let (conflict, error) = outbox::stuck(conn, id)?;
+    let sync_state = match (conflict, &error) {
+        (true, _) => SyncState::Conflict,
+        (false, Some(_)) => SyncState::Failed,
+        (false, None) => SyncState::Pending,
+    };
+    Ok((true, cards::view_of(local, base.map(|b| b.version), sync_state, error)))
+}
+
+/// The new local row and the confirmed copy the edit was based on; `None` when nothing changed.
+fn update_local_and_queue(conn: &Connection, id: Uuid, changes: &CardChanges, priority: Priority) -> Result<Option<(LocalCard, Option<Card>)>> {
     validate_changes(changes).map_err(StoreError::Validation)?;
     let mut local = cards::get_local(conn, id)?.ok_or(StoreError::NotFound(id))?;
     let mut f = local.fields.clone();
     fields::apply(&mut f, changes);
     let delta = fields::diff(&local.fields, &f);
     if delta.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
     let old = std::mem::replace(&mut local.fields, f);
-    local.updated_at = Utc::now();
+    // Stored with microseconds: the same precision the returned view gets.
+    local.updated_at = Utc::now().trunc_subsecs(6);
     cards::update_local(conn, &old, &local)?;
     let base = remote::confirmed(conn, id)?.filter(|c| !c.deleted);
     outbox::enqueue(conn, id, OpPayload::Update(delta), base.as_ref(), priority)?;
-    Ok(true)
+    Ok(Some((local, base)))
 }
 
 pub fn delete(conn: &Connection, id: Uuid, priority: Priority) -> Result<()> {

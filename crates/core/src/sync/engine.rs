@@ -160,9 +160,8 @@ impl Engine {
     pub async fn update(&self, id: Uuid, changes: CardChanges) -> Result<CardView, CoreError> {
         let (changed, view) = self
             // The view is read in the write's own transaction: one store round trip.
-            .db(move |s| s.write(|tx| Ok((writes::update(tx, id, &changes, Priority::Normal)?, cards::view(tx, id)?))))
+            .db(move |s| s.write(|tx| writes::update_view(tx, id, &changes, Priority::Normal)))
             .await?;
-        let view = view.ok_or_else(|| CoreError::NotFound(format!("card {id} not found")))?;
         if changed {
             self.after_write(vec![id]);
         }
