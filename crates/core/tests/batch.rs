@@ -84,17 +84,14 @@ async fn queued_writes_go_in_batches_and_land_as_single_requests_would() {
     proxy.stop();
 }
 
+/// GET a path of the server as the harness user, as JSON.
+async fn server_json(h: &Harness, path: &str) -> serde_json::Value {
+    let r = reqwest::Client::new().get(format!("{}{path}", h.server.url())).bearer_auth(&h.token).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
 async fn server_last_seq(h: &Harness) -> i64 {
-    let page = reqwest::Client::new()
-        .get(format!("{}/v1/changes?since=0&limit=1000", h.server.url()))
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
-    page["next_since"].as_i64().unwrap()
+    server_json(h, "/v1/changes?since=0&limit=1000").await["next_since"].as_i64().unwrap()
 }
 
 fn stored_cursor(db: &std::path::Path) -> i64 {
@@ -119,15 +116,7 @@ async fn a_lost_batch_answer_is_retried_with_the_same_keys_and_applied_once() {
         let (status, card) = h.server_card(*id).await;
         assert_eq!((status, card["version"].as_i64()), (200, Some(1)), "card {id} applied once");
     }
-    let all = reqwest::Client::new()
-        .get(format!("{}/v1/cards?limit=1000", h.server.url()))
-        .bearer_auth(&h.token)
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let all = server_json(&h, "/v1/cards?limit=1000").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 30, "no duplicates");
     assert_eq!(e.outbox().await.unwrap().len(), 0);
     proxy.stop();
