@@ -20,7 +20,7 @@ async function waitState(wd, title, state, timeoutMs = 60000) {
 }
 
 async function openDashboard(wd) {
-  await wd.click(await wd.find("button.status-button"));
+  await wd.clickCss("button.status-button");
   await wd.waitFor("dashboard", () => wd.findByText("h2, h1", "Sync dashboard"));
 }
 
@@ -60,7 +60,7 @@ test("offline create syncs on reconnect; CLI conflict resolved in the modal", as
     await wd.waitFor("paused", () => wd.findByText("button", "Resume sync"));
     await screenshot(wd, "e2e-dashboard");
     await wd.clickText("button", "Close");
-    await wd.click(await wd.find(`button[aria-label="Open Written offline"]`));
+    await wd.clickCss(`button[aria-label="Open Written offline"]`);
     const title = await wd.waitFor("editor", () => wd.find("#ed-title"));
     await wd.clear(title);
     await wd.type(title, "Title from the app");

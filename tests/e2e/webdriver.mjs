@@ -66,10 +66,30 @@ export class WebDriver {
     return v ? v[ELEMENT] : null;
   }
 
-  /** Waits for a visible element by text and clicks it. */
+  /** Waits for an element by text and clicks it. */
   async clickText(css, text, timeoutMs) {
-    const id = await this.waitFor(`${css} "${text}"`, () => this.findByText(css, text), timeoutMs);
-    await this.click(id);
+    await this.#clickFound(`${css} "${text}"`, () => this.findByText(css, text), timeoutMs);
+  }
+
+  /** Waits for an element matching `css` and clicks it. */
+  async clickCss(css, timeoutMs) {
+    await this.#clickFound(css, () => this.find(css).catch(() => null), timeoutMs);
+  }
+
+  /** The UI re-renders on engine events, so an element found a moment ago may have been
+   * replaced before the click lands: a stale reference is looked up again. */
+  async #clickFound(what, findFn, timeoutMs) {
+    await this.waitFor(`click ${what}`, async () => {
+      const id = await findFn();
+      if (!id) return false;
+      try {
+        await this.click(id);
+        return true;
+      } catch (e) {
+        if (e.code === "stale element reference") return false;
+        throw e;
+      }
+    }, timeoutMs);
   }
 
   async click(id) {
