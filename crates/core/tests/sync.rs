@@ -244,11 +244,7 @@ async fn unauthorized_pauses_and_keeps_everything_queued() {
     let e = Engine::open(test_config(dir.path(), Some(bad))).await.unwrap();
     let c = e.create(input("queued")).await.unwrap();
     // The 401 may come before a subscriber could attach: poll the state, with a deadline.
-    let deadline = std::time::Instant::now() + IDLE;
-    while e.status().await.connection != ConnectionState::AuthRequired {
-        assert!(std::time::Instant::now() < deadline, "auth_required never reported");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually("auth_required", || async { (e.status().await.connection == ConnectionState::AuthRequired).then_some(()) }).await;
     assert_eq!(e.wait_idle(IDLE).await, Err(IdleError::AuthRequired));
     assert_eq!(e.outbox().await.unwrap().len(), 1);
     assert_eq!(e.status().await.connection, ConnectionState::AuthRequired);

@@ -367,10 +367,10 @@ fn reopening_refuses_a_changed_migration() {
     assert_eq!(crate::error::CoreError::from(e).kind(), "corrupt_database");
 }
 
+/// Listing, filters and search stay correct at 100,000 cards (their speed is P4/P6 in `make bench`).
 #[test]
-fn listing_stays_fast_with_100k_cards() {
+fn listing_filters_and_search_hold_at_100k_cards() {
     let s = store();
-    let t = std::time::Instant::now();
     // Bulk-load through SQL (the triggers still maintain FTS and tags); ids are random v4 here.
     s.write(|tx| {
         tx.execute_batch(
@@ -386,30 +386,22 @@ fn listing_stays_fast_with_100k_cards() {
         Ok(())
     })
     .unwrap();
-    eprintln!("insert 100k: {:?}", t.elapsed());
-    let q = |q: ListQuery| {
-        let t = std::time::Instant::now();
-        let p = s.read(|c| cards::list(c, &q)).unwrap();
-        (p, t.elapsed())
-    };
-    let (p, d1) = q(ListQuery { lane: Some("doing".into()), limit: Some(50), offset: Some(10_000), ..Default::default() });
+    let q = |q: ListQuery| s.read(|c| cards::list(c, &q)).unwrap();
+    let p = q(ListQuery { lane: Some("doing".into()), limit: Some(50), offset: Some(10_000), ..Default::default() });
     assert_eq!((p.items.len(), p.total), (50, 33_333));
-    let (p, d2) = q(ListQuery { text: Some("alpha42".into()), limit: Some(50), ..Default::default() });
+    assert!(p.items.windows(2).all(|w| w[0].position < w[1].position), "a lane lists by position");
+    let p = q(ListQuery { text: Some("alpha42".into()), limit: Some(50), ..Default::default() });
     assert_eq!(p.total, 1000);
-    let (p, d3) = q(ListQuery { tag: Some("t7".into()), limit: Some(50), ..Default::default() });
+    let p = q(ListQuery { tag: Some("t7".into()), limit: Some(50), ..Default::default() });
     assert_eq!(p.total, 2000);
-    let (p, d4) = q(ListQuery { limit: Some(100), ..Default::default() });
+    assert!(p.items.iter().all(|v| v.tags == ["t7"]));
+    let p = q(ListQuery { limit: Some(100), ..Default::default() });
     assert_eq!(p.items.len(), 100);
-    let (p, d5) = q(ListQuery { text: Some("card".into()), limit: Some(100), ..Default::default() });
+    let p = q(ListQuery { text: Some("card".into()), limit: Some(100), ..Default::default() });
     assert_eq!(p.total, 100_000);
-    eprintln!("lane {d1:?} fts {d2:?} tag {d3:?} all {d4:?} fts-all {d5:?}");
-    for d in [d1, d2, d3, d4] {
-        assert!(d < std::time::Duration::from_millis(250), "{d:?}");
-    }
-    let t = std::time::Instant::now();
     let id = p.items[0].id;
-    s.write(|tx| writes::update(tx, id, &title("fast"), Priority::Normal)).unwrap();
-    assert!(t.elapsed() < std::time::Duration::from_millis(20), "{:?}", t.elapsed());
+    assert!(s.write(|tx| writes::update(tx, id, &title("edited"), Priority::Normal)).unwrap());
+    assert_eq!(q(ListQuery { text: Some("edited".into()), ..Default::default() }).items[0].id, id);
     let (lanes, tags) = (s.read(cards::lanes).unwrap(), s.read(cards::tags).unwrap());
     assert_eq!((lanes.len(), tags.len()), (3, 50));
 }
