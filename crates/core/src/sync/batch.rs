@@ -20,10 +20,7 @@ pub(crate) async fn send_batch(sh: &SharedRef, client: &SyncClient, confirmer: &
     let mut unsendable = Vec::new();
     for (op, conf) in ops {
         match write_of(&op, conf.as_ref()) {
-            Ok(w) => {
-                let base = op.base_version.or(conf.as_ref().map(|c| c.version));
-                sendable.push(Pending { op, write: w, base });
-            }
+            Ok(write) => sendable.push(Pending { op, write }),
             Err(why) => unsendable.push((op, why)),
         }
     }
@@ -56,11 +53,10 @@ pub(crate) async fn send_batch(sh: &SharedRef, client: &SyncClient, confirmer: &
     outcome
 }
 
-/// An op with the request it stands for and the base version that request names.
+/// An op with the request it stands for.
 struct Pending {
     op: Op,
     write: deckhand_protocol::BatchWrite,
-    base: Option<i64>,
 }
 
 /// The outcome the loop should act on for a request that settled several ops.
@@ -89,12 +85,11 @@ async fn send_group(
     async move {
         let writes = group.iter().map(|p| p.write.clone()).collect();
         let answer = client.batch(writes).await;
-        let ops: Vec<(Op, Option<i64>)> = group.into_iter().map(|p| (p.op, p.base)).collect();
         let answers: Vec<Result<Answer, TransportFailure>> = match answer {
             Err(t) => {
                 tracing::warn!(error = %t.message(), "batch send failed");
                 note_breaker(sh, &Err(t.clone()));
-                ops.iter().map(|_| Err(t.clone())).collect()
+                group.iter().map(|_| Err(t.clone())).collect()
             }
             Ok(Err(refused)) => {
                 let status = match &refused {
@@ -105,13 +100,13 @@ async fn send_group(
                 note_breaker(sh, &Ok(refused.clone()));
                 if matches!(status, 401 | 408 | 429 | 500..=599) {
                     // Auth and transient trouble concern every op alike.
-                    ops.iter().map(|_| Ok(refused.clone())).collect()
+                    group.iter().map(|_| Ok(refused.clone())).collect()
                 } else {
                     // The server takes no batch (an older one, or a limit): send each op alone.
                     if let Some(s) = slot {
                         s.free();
                     }
-                    return one_by_one(sh, client, confirmer, ops).await;
+                    return one_by_one(sh, client, confirmer, group).await;
                 }
             }
             Ok(Ok(answers)) => {
@@ -123,7 +118,7 @@ async fn send_group(
             s.free();
         }
         // Concurrently, so the confirmer records all successes in one transaction.
-        let results = join_all(ops.into_iter().zip(answers).map(|((op, _), a)| {
+        let results = join_all(group.into_iter().zip(answers).map(|(Pending { op, .. }, a)| {
             let span = tracing::info_span!("op", op_id = op.op_id, idempotency_key = %op.idempotency_key, card_id = %op.card_id);
             handle_answer(sh, confirmer, op, a).instrument(span)
         }))
@@ -135,16 +130,10 @@ async fn send_group(
 }
 
 /// Fallback when the server refuses the batch itself: each op as its own request, in order.
-async fn one_by_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, ops: Vec<(Op, Option<i64>)>) -> OpResult {
-    use crate::store::outbox::OpPayload;
+async fn one_by_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, group: Vec<Pending>) -> OpResult {
     let mut outcome = OpResult::Answered;
-    for (op, base) in ops {
-        let bv = base.unwrap_or_default();
-        let answer = match &op.payload {
-            OpPayload::Create(n) => client.create(n, &op.idempotency_key).await,
-            OpPayload::Update(ch) => client.patch(op.card_id, bv, ch, &op.idempotency_key).await,
-            OpPayload::Delete => client.delete(op.card_id, bv, &op.idempotency_key).await,
-        };
+    for Pending { op, write } in group {
+        let answer = client.send(&write).await;
         note_breaker(sh, &answer);
         outcome = worst(outcome, handle_answer(sh, confirmer, op, answer).await);
     }

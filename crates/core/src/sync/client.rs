@@ -99,40 +99,23 @@ impl SyncClient {
         Ok(Answer::Problem { status: status.as_u16(), problem, retry_after: ra })
     }
 
-    fn write(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{}", self.base, path))
+    /// One write as its own request: the method, path, `Idempotency-Key` and body text of `w`
+    /// (the same bytes a batch would carry for it).
+    pub async fn send(&self, w: &BatchWrite) -> Result<Answer, TransportFailure> {
+        let method = reqwest::Method::from_bytes(w.method.as_bytes()).map_err(|e| TransportFailure::Other(e.to_string()))?;
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.base, w.path))
             .bearer_auth(&self.token)
-            .header(headers::IDEMPOTENCY_KEY, key)
+            .header(headers::IDEMPOTENCY_KEY, &w.idempotency_key);
+        if let Some(body) = &w.body {
+            rb = rb.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        Self::answer(rb.send().await.map_err(transport)?).await
     }
 
-    pub async fn create(&self, card: &NewCard, key: &str) -> Result<Answer, TransportFailure> {
-        let resp = self.write(reqwest::Method::POST, "/v1/cards", key).json(card).send().await.map_err(transport)?;
-        Self::answer(resp).await
-    }
-
-    pub async fn patch(&self, id: Uuid, base_version: i64, changes: &CardChanges, key: &str) -> Result<Answer, TransportFailure> {
-        let body = PatchCard { base_version, changes: changes.clone() };
-        let resp = self
-            .write(reqwest::Method::PATCH, &format!("/v1/cards/{id}"), key)
-            .json(&body)
-            .send()
-            .await
-            .map_err(transport)?;
-        Self::answer(resp).await
-    }
-
-    pub async fn delete(&self, id: Uuid, base_version: i64, key: &str) -> Result<Answer, TransportFailure> {
-        let resp = self
-            .write(reqwest::Method::DELETE, &format!("/v1/cards/{id}?base_version={base_version}"), key)
-            .send()
-            .await
-            .map_err(transport)?;
-        Self::answer(resp).await
-    }
-
-    /// One write exactly as its single request would send it (same path, key and body bytes), so
-    /// the server's idempotency record is shared whichever way the op is sent.
+    /// The write an op stands for, the same whether sent alone (`send`) or in a batch, so the
+    /// server's idempotency record is shared whichever way the op goes.
     pub fn create_write(card: &NewCard, key: &str) -> BatchWrite {
         let body = serde_json::to_string(card).expect("a card serialises");
         BatchWrite { method: "POST".into(), path: "/v1/cards".into(), idempotency_key: key.into(), body: Some(body) }

@@ -343,11 +343,7 @@ async fn send_one(sh: &SharedRef, client: &SyncClient, confirmer: &Confirmer, mu
     );
     async move {
         let answer = match write_of(&op, conf.as_ref()) {
-            Ok(_) => match &op.payload {
-                OpPayload::Create(n) => client.create(n, &op.idempotency_key).await,
-                OpPayload::Update(ch) => client.patch(op.card_id, op.base_version.or(conf.as_ref().map(|c| c.version)).unwrap_or_default(), ch, &op.idempotency_key).await,
-                OpPayload::Delete => client.delete(op.card_id, op.base_version.or(conf.as_ref().map(|c| c.version)).unwrap_or_default(), &op.idempotency_key).await,
-            },
+            Ok(w) => client.send(&w).await,
             Err(unsendable) => {
                 sh.rt().breaker.release_probe();
                 return settle_unsendable(sh, op, unsendable).await;
