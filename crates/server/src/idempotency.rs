@@ -10,7 +10,6 @@ use chrono::Utc;
 use deckhand_protocol::limits::IDEMPOTENCY_KEY_MAX_CHARS;
 use deckhand_protocol::{ErrorCode, headers as h};
 use sha2::{Digest, Sha256};
-use tracing::Instrument;
 
 use crate::domain::WriteOp;
 use crate::error::ApiError;
@@ -78,19 +77,11 @@ fn card_response(stored: &StoredResponse, replayed: bool, version: Option<i64>) 
 
 /// Executes a write once per (user, key) and answers it.
 pub async fn run(state: &AppState, user: UserId, key: String, fingerprint: [u8; 32], op: WriteOp) -> Result<Response, ApiError> {
-    let span = tracing::info_span!("write", user, idempotency_key = %key, card_id = %op.card_id());
-    async move {
-        let _guard = claim(state, user, &key)?;
-        let idem = IdemKey { key, fingerprint };
-        let outcome = state.db(move |s| s.write(user, &idem, &op, Utc::now())).await?;
-        respond(state, user, outcome)
-    }
-    .instrument(span)
-    .await
+    run_many(state, user, vec![(key, fingerprint, op)]).await.pop().unwrap_or_else(|| Err(ApiError::new(ErrorCode::Internal, "write not run")))
 }
 
-/// The writes of one batch, in order, each exactly as `run` would execute it, but all in one trip
-/// to the database thread (each still its own transaction). A key repeated inside the batch runs
+/// Writes in order (one, or a batch's), all in one trip to the database thread, each still its
+/// own transaction with its own record. A key repeated inside the batch runs
 /// in order like a retry; a key another request is executing answers `409 idempotency_in_flight`.
 pub async fn run_many(state: &AppState, user: UserId, writes: Vec<(String, [u8; 32], WriteOp)>) -> Vec<Result<Response, ApiError>> {
     let mut guards = Vec::new();
