@@ -6,6 +6,8 @@
 use std::path::Path;
 
 use deckhand_core::Engine;
+
+use crate::journal::Journal;
 use deckhand_core::model::NewCardInput;
 use deckhand_protocol::CardChanges;
 use serde::Deserialize;
@@ -21,16 +23,18 @@ pub enum ScriptOp {
     Rm { id: Uuid },
 }
 
-pub async fn run(engine: &Engine, file: &Path) -> anyhow::Result<()> {
+pub async fn run(engine: &Engine, journal: &mut Journal, file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let ops: Vec<ScriptOp> = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not an op list: {e}", file.display()))?;
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         let r = match op {
-            ScriptOp::Add(input) => engine.create(input).await.map(|c| c.id),
-            ScriptOp::Edit { id, changes } => engine.update(id, changes).await.map(|c| c.id),
-            ScriptOp::Mv { id, lane, position } => engine.move_card(id, lane, position).await.map(|c| c.id),
-            ScriptOp::Rm { id } => engine.delete(id).await.map(|_| id),
+            ScriptOp::Add(input) => journal.create(engine, input).await.map(|c| c.id),
+            ScriptOp::Edit { id, changes } => journal.update(engine, id, changes, "edit").await.map(|c| c.id),
+            ScriptOp::Mv { id, lane, position } => {
+                journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, "mv").await.map(|c| c.id)
+            }
+            ScriptOp::Rm { id } => journal.delete(engine, id).await.map(|_| id),
         };
         results.push(match r {
             Ok(id) => json!({ "ok": true, "id": id }),
