@@ -22,6 +22,8 @@ mod check;
 mod harness;
 #[path = "chaos/oracle.rs"]
 mod oracle;
+#[path = "chaos/scenarios.rs"]
+mod scenarios;
 #[path = "chaos/workload.rs"]
 mod workload;
 

@@ -52,6 +52,9 @@ impl Entry {
     fn at(&self) -> String {
         format!("client {} journal line {}", self.client, self.line)
     }
+    fn ms(&self) -> u64 {
+        self.v["at"].as_u64().unwrap_or(0)
+    }
 }
 
 pub fn load(client: usize, path: &Path) -> Result<Vec<Entry>, String> {
@@ -75,6 +78,9 @@ struct Write {
     before: Option<Value>,
     by: String,
     what: &'static str,
+    /// Unix ms of the journal entry (one machine clock for all clients): only used to name the
+    /// likely overwriter in a violation.
+    at: u64,
 }
 
 /// Something a client saw on field f and what it put there instead.
@@ -106,6 +112,11 @@ fn preserves(f: &str, w: &Write, x: &Value) -> bool {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.chars().count() > 90 { format!("{}…", s.chars().take(90).collect::<String>()) } else { s }
+}
+
+fn describe(w: &Write) -> String {
+    let made_on = w.before.as_ref().map(|b| format!(" (made on {})", short(b))).unwrap_or_default();
+    format!("{} {} {}{made_on}", w.by, w.what, short(&w.value))
 }
 
 #[derive(Default, Debug)]
@@ -177,7 +188,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
             "create" => {
                 r.creates += 1;
                 for f in FIELDS {
-                    writes.entry((card, f)).or_default().push(Write { value: field(&e.v["wrote"], f).clone(), before: None, by: e.at(), what: "created" });
+                    writes.entry((card, f)).or_default().push(Write { value: field(&e.v["wrote"], f).clone(), before: None, by: e.at(), what: "created", at: e.ms() });
                 }
             }
             "edit" => {
@@ -186,7 +197,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                 for (f, v) in e.v["wrote"].as_object().into_iter().flatten() {
                     let Some(f) = FIELDS.iter().copied().find(|x| *x == f.as_str()) else { continue };
                     let before = field(&e.v["before"], f).clone();
-                    writes.entry((card, f)).or_default().push(Write { value: v.clone(), before: Some(before.clone()), by: e.at(), what: "wrote" });
+                    writes.entry((card, f)).or_default().push(Write { value: v.clone(), before: Some(before.clone()), by: e.at(), what: "wrote", at: e.ms() });
                     sights.entry((card, f)).or_default().push(Sight { shown: vec![before], replaced_by: v.clone() });
                 }
             }
@@ -206,7 +217,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                     r.restores += 1;
                     journaled.insert(new_id);
                     for f in FIELDS {
-                        writes.entry((new_id, f)).or_default().push(Write { value: field(chosen, f).clone(), before: None, by: e.at(), what: "restored" });
+                        writes.entry((new_id, f)).or_default().push(Write { value: field(chosen, f).clone(), before: None, by: e.at(), what: "restored", at: e.ms() });
                     }
                 }
                 if e.v["conflict"] == "fields" && chosen.is_object() {
@@ -214,7 +225,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                         let c = field(chosen, f);
                         // What the resolver re-sends: chosen fields that differ from theirs.
                         if c != field(theirs, f) {
-                            writes.entry((card, f)).or_default().push(Write { value: c.clone(), before: Some(field(theirs, f).clone()), by: e.at(), what: "chose" });
+                            writes.entry((card, f)).or_default().push(Write { value: c.clone(), before: Some(field(theirs, f).clone()), by: e.at(), what: "chose", at: e.ms() });
                         }
                         sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()], replaced_by: c.clone() });
                     }
@@ -255,7 +266,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
             if !explained {
                 r.violations.push(format!("card {id} field {f}: final value {} is explained by no journal (no client created, wrote or chose it)", short(s)));
             }
-            let explainer = exact.map(|w| format!("{} {} {}", w.by, w.what, short(&w.value))).unwrap_or_else(|| format!("a merge giving {}", short(s)));
+            let explainer = exact.map(describe).unwrap_or_else(|| format!("a merge giving {}", short(s)));
             // (b) no silent overwrite.
             for w in ws {
                 r.field_writes_checked += 1;
@@ -267,12 +278,14 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                     r.field_writes_seen_and_replaced += 1;
                     continue;
                 }
-                let made_on = w.before.as_ref().map(|b| format!(" (made on {})", short(b))).unwrap_or_default();
+                // The likely overwriter: a write that drops w, made on a view without it — the first
+                // one after w, else (a queued op sent late) the last one before it.
+                let blind = |x: &&Write| x.by != w.by && x.before.as_ref().is_some_and(|b| !preserves(f, w, b)) && !preserves(f, w, &x.value);
+                let by = ws.iter().filter(blind).filter(|x| x.at >= w.at).min_by_key(|x| x.at).or_else(|| ws.iter().filter(blind).max_by_key(|x| x.at));
+                let over = by.map(|x| format!("; overwritten by {}", describe(x))).unwrap_or_default();
                 r.violations.push(format!(
-                    "card {id} field {f}: silent overwrite: {} {} {}{made_on} was accepted and lost, and nobody who replaced it saw it; final {} is from {explainer}",
-                    w.by,
-                    w.what,
-                    short(&w.value),
+                    "card {id} field {f}: silent overwrite: {} was accepted and lost, and nobody who replaced it saw it{over}; final {} is from {explainer}",
+                    describe(w),
                     short(s)
                 ));
             }
@@ -331,7 +344,8 @@ mod tests {
         let r = check(&[a, b], &server);
         assert_eq!(r.violations.len(), 1, "{:#?}", r.violations);
         let v = &r.violations[0];
-        assert!(v.contains("field title") && v.contains("\"a\"") && v.contains("client 1 journal line 1 wrote \"b\""), "{v}");
+        assert!(v.contains("field title") && v.contains("client 0 journal line 2 wrote \"a\""), "{v}");
+        assert!(v.contains("overwritten by client 1 journal line 1 wrote \"b\" (made on \"t0\")"), "{v}");
     }
 
     #[test]

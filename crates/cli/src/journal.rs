@@ -34,9 +34,6 @@ use deckhand_protocol::CardChanges;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-/// The editable fields, in protocol order: what the oracle checks field by field.
-pub const FIELDS: [&str; 7] = ["title", "body", "url", "tags", "lane", "position", "pinned"];
-
 pub struct Journal {
     file: Option<File>,
     error: Option<String>,
