@@ -284,7 +284,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                 let by = ws.iter().filter(blind).filter(|x| x.at >= w.at).min_by_key(|x| x.at).or_else(|| ws.iter().filter(blind).max_by_key(|x| x.at));
                 let over = by.map(|x| format!("; overwritten by {}", describe(x))).unwrap_or_default();
                 r.violations.push(format!(
-                    "card {id} field {f}: silent overwrite: {} was accepted and lost, and nobody who replaced it saw it{over}; final {} is from {explainer}",
+                    "card {id} field {f}: silent overwrite: {} is lost, and nobody who replaced it saw it{over}; final {} is from {explainer}",
                     describe(w),
                     short(s)
                 ));
