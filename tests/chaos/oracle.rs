@@ -125,6 +125,9 @@ pub struct Report {
     pub creates: usize,
     pub edits: usize,
     pub edits_while_conflict_open: usize,
+    /// Edits whose confirmed base moved between the journal's read and the write (see
+    /// docs/reliability.md: the journal's blind spot until the engine takes the edit's version).
+    pub edits_base_moved: usize,
     pub deletes: usize,
     pub resolutions: BTreeMap<String, usize>,
     pub resolutions_with_queued_edits: usize,
@@ -141,12 +144,13 @@ pub struct Report {
 impl Report {
     pub fn summary(&self) -> String {
         format!(
-            "journal entries {} (creates {}, edits {} of which {} made while the card's conflict was open, deletes {}, resolutions {:?} of which {} with later edits queued, restores {}); \
+            "journal entries {} (creates {}, edits {} of which {} made while the card's conflict was open and {} with a base that moved under the read, deletes {}, resolutions {:?} of which {} with later edits queued, restores {}); \
              live cards checked {}, field writes checked {} (surviving {}, seen and replaced {}), writes superseded by a delete {}, tombstones checked {}; violations {}",
             self.entries,
             self.creates,
             self.edits,
             self.edits_while_conflict_open,
+            self.edits_base_moved,
             self.deletes,
             self.resolutions,
             self.resolutions_with_queued_edits,
@@ -194,6 +198,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
             "edit" => {
                 r.edits += 1;
                 r.edits_while_conflict_open += usize::from(e.v["before"]["sync_state"] == "conflict");
+                r.edits_base_moved += usize::from(e.v["before"].get("base_moved_to").is_some());
                 for (f, v) in e.v["wrote"].as_object().into_iter().flatten() {
                     let Some(f) = FIELDS.iter().copied().find(|x| *x == f.as_str()) else { continue };
                     let before = field(&e.v["before"], f).clone();

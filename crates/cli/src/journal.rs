@@ -10,7 +10,8 @@
 //! Entries (all with `kind`, `card`, `at` = Unix ms, `pid`):
 //! - `create`: `wrote` = every field.
 //! - `edit` (also `cards mv`, `op` says which): `before` = all fields + `confirmed_version` +
-//!   `sync_state`; `wrote` = only the fields whose value changed.
+//!   `sync_state` (+ `base_moved_to` when the engine based the edit on a newer confirmed copy than
+//!   the read saw); `wrote` = only the fields whose value changed.
 //! - `delete`: `before`.
 //! - `resolve`: `conflict` (`fields`|`edit_vs_delete`), `queued` (the card's ops in the outbox, the
 //!   parked one included), `choice` (`keep_mine`|`keep_theirs`|
@@ -133,6 +134,12 @@ impl Journal {
                 let mut before_rec = b;
                 before_rec.insert("confirmed_version".into(), json!(before.confirmed_version));
                 before_rec.insert("sync_state".into(), json!(before.sync_state));
+                // The confirmed copy the engine based the edit on, when it is not the one the read
+                // saw (a remote change or a confirmation landed in between): diagnostic for the
+                // oracle until the engine takes the version an edit was made on.
+                if after.confirmed_version != before.confirmed_version {
+                    before_rec.insert("base_moved_to".into(), json!(after.confirmed_version));
+                }
                 self.record(
                     "edit",
                     id,
