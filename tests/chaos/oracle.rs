@@ -283,11 +283,23 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                     r.field_writes_seen_and_replaced += 1;
                     continue;
                 }
-                // The likely overwriter: a write that drops w, made on a view without it — the first
-                // one after w, else (a queued op sent late) the last one before it.
+                // The overwriter candidates: writes that drop w, made on a view without it — those
+                // after w in time (first three), else (a queued op sent late) the last one before.
                 let blind = |x: &&Write| x.by != w.by && x.before.as_ref().is_some_and(|b| !preserves(f, w, b)) && !preserves(f, w, &x.value);
-                let by = ws.iter().filter(blind).filter(|x| x.at >= w.at).min_by_key(|x| x.at).or_else(|| ws.iter().filter(blind).max_by_key(|x| x.at));
-                let over = by.map(|x| format!("; overwritten by {}", describe(x))).unwrap_or_default();
+                let mut after: Vec<&Write> = ws.iter().filter(blind).filter(|x| x.at >= w.at).collect();
+                after.sort_by_key(|x| x.at);
+                if after.is_empty() {
+                    after.extend(ws.iter().filter(blind).max_by_key(|x| x.at));
+                }
+                let over = match after.len() {
+                    0 => String::new(),
+                    1 => format!("; overwritten by {}", describe(after[0])),
+                    n => format!(
+                        "; overwritten by one of {}{}",
+                        after.iter().take(3).map(|x| describe(x)).collect::<Vec<_>>().join(" | "),
+                        if n > 3 { format!(" (+{} more)", n - 3) } else { String::new() }
+                    ),
+                };
                 r.violations.push(format!(
                     "card {id} field {f}: silent overwrite: {} is lost, and nobody who replaced it saw it{over}; final {} is from {explainer}",
                     describe(w),
