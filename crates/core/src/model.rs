@@ -186,7 +186,8 @@ pub enum ConflictKind {
 pub struct ConflictRecord {
     pub card_id: Uuid,
     pub kind: ConflictKind,
-    pub base: Option<Card>,
+    /// The fields the edit was made on (the merge base); `None` when unknown.
+    pub base: Option<CardFields>,
     pub mine: CardFields,
     pub theirs: Card,
     /// Fields that could not be merged (empty for `edit_vs_delete`).
@@ -339,6 +340,8 @@ pub enum EngineEvent {
     CardsChanged { ids: Vec<Uuid> },
     StatusChanged { status: SyncStatus },
     ConflictDetected { conflict: ConflictRecord },
+    /// An open conflict's "mine" changed (an edit made while it was open folded into it).
+    ConflictUpdated { conflict: ConflictRecord },
     ConflictResolved { card_id: Uuid },
     OpFailed {
         #[ts(type = "number")]
