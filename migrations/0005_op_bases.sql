@@ -17,3 +17,6 @@ SELECT id, version, json_object('title', json_extract(card, '$.title'), 'body', 
          'lane', json_extract(card, '$.lane'), 'position', json_extract(card, '$.position'),
          'pinned', json(CASE WHEN json_extract(card, '$.pinned') THEN 'true' ELSE 'false' END))
 FROM confirmed WHERE NOT deleted;
+
+-- Salvaged ops keep the base they were made on too (fields as the edit saw them).
+ALTER TABLE salvaged_ops ADD COLUMN base TEXT;

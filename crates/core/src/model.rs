@@ -316,6 +316,9 @@ pub struct RequeueReport {
     /// Ops dropped because they no longer apply (create of a card the server already has, edit or
     /// delete of a card that no longer exists, invalid payload); each is noted in the history.
     pub skipped: u32,
+    /// Edits kept as salvaged (not queued) because the card changed on the server since and the
+    /// copy they were made on is unknown: applying them blind could overwrite that change.
+    pub kept: u32,
 }
 
 /// One line of the bounded, persisted sync history (dashboard "recent events").

@@ -36,12 +36,12 @@ pub async fn run(engine: &Engine, out: &Out, cmd: CardsCommand) -> anyhow::Resul
             out.value(&card, || card_line(&card));
         }
         CardsCommand::Edit(a) => {
-            let id = a.id;
+            let (id, base_version) = (a.id, a.base_version);
             let changes = changes_of(a);
             if changes.is_empty() {
                 anyhow::bail!("nothing to change: pass at least one of --title --body --url --tag --lane --position --pinned");
             }
-            let card = engine.update(id, changes).await?;
+            let card = engine.update_on(id, changes, base_version).await?;
             out.value(&card, || card_line(&card));
         }
         CardsCommand::Rm { id } => {

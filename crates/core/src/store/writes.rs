@@ -61,7 +61,23 @@ fn create_card_local(conn: &Connection, new: NewCard, priority: Priority) -> Res
 
 /// Apply `changes` to the card's local view and queue them. Returns false when nothing changed.
 pub fn update(conn: &Connection, id: Uuid, changes: &CardChanges, priority: Priority) -> Result<bool> {
-    update_local_and_queue(conn, id, changes, None, priority).map(|u| u.is_some())
+    update_made_on(conn, id, changes, MadeOn::Now, priority)
+}
+
+/// What an edit was made on.
+#[derive(Debug, Clone)]
+pub enum MadeOn {
+    /// The card as the local view shows it now.
+    Now,
+    /// The confirmed copy at this version (plus the card's queued edits): an editor opened then.
+    Version(i64),
+    /// These fields, made on the confirmed version given (a salvaged op's recorded base).
+    Fields(CardFields, Option<i64>),
+}
+
+/// `update` of an edit made on `made_on` (see `MadeOn`). Returns false when nothing changed.
+pub fn update_made_on(conn: &Connection, id: Uuid, changes: &CardChanges, made_on: MadeOn, priority: Priority) -> Result<bool> {
+    update_local_and_queue(conn, id, changes, made_on, priority).map(|u| u.is_some())
 }
 
 /// What `update_view` did.
@@ -78,7 +94,8 @@ pub struct Updated {
 /// just written plus one lookup of the card's failed or conflicting ops (P1 in
 /// docs/benchmarks.md) instead of the generic view query.
 pub fn update_view(conn: &Connection, id: Uuid, changes: &CardChanges, base_version: Option<i64>, priority: Priority) -> Result<Updated> {
-    let Some((local, conf_version, enq)) = update_local_and_queue(conn, id, changes, base_version, priority)? else {
+    let made_on = base_version.map_or(MadeOn::Now, MadeOn::Version);
+    let Some((local, conf_version, enq)) = update_local_and_queue(conn, id, changes, made_on, priority)? else {
         return Ok(Updated { changed: false, view: cards::view(conn, id)?.ok_or(StoreError::NotFound(id))?, conflict: None });
     };
     // The card now has at least one queued op: pending, unless one of its ops failed or conflicts.
@@ -96,7 +113,7 @@ pub fn update_view(conn: &Connection, id: Uuid, changes: &CardChanges, base_vers
 }
 
 /// The new local row, the confirmed version and what the queue did; `None` when nothing changed.
-fn update_local_and_queue(conn: &Connection, id: Uuid, changes: &CardChanges, base_version: Option<i64>, priority: Priority) -> Result<Option<(LocalCard, Option<i64>, Enqueued)>> {
+fn update_local_and_queue(conn: &Connection, id: Uuid, changes: &CardChanges, made_on: MadeOn, priority: Priority) -> Result<Option<(LocalCard, Option<i64>, Enqueued)>> {
     validate_changes(changes).map_err(StoreError::Validation)?;
     let mut local = cards::get_local(conn, id)?.ok_or(StoreError::NotFound(id))?;
     let f = local.fields.apply(changes);
@@ -111,24 +128,25 @@ fn update_local_and_queue(conn: &Connection, id: Uuid, changes: &CardChanges, ba
     // What the edit was made on: the card as shown now, or — for an edit made on an older
     // confirmed copy — that copy with the card's queued edits on top, so the remote change that
     // landed since is merged (or raised as a conflict) instead of overwritten.
-    let seen_fields = match (base_version, conf_version) {
-        (Some(b), Some(c)) if b < c => {
+    let (seen_fields, seen_version) = match (made_on, conf_version) {
+        (MadeOn::Fields(f, v), _) => (f, v),
+        (MadeOn::Version(b), Some(c)) if b < c => {
             let old = remote::confirmed_fields_at(conn, id, b)?.ok_or_else(|| {
                 StoreError::InvalidState(format!("card {id} changed since version {b} was shown (now v{c}); reopen it to edit"))
             })?;
             let mut old_card = conf.clone().expect("a confirmed copy (conf_version is set)");
             diff(&CardFields::from_card(&old_card), &old).apply_to(&mut old_card);
             old_card.version = b;
-            remote::replayed_fields(Some(&old_card), &outbox::for_card(conn, id)?).unwrap_or(old)
+            (remote::replayed_fields(Some(&old_card), &outbox::for_card(conn, id)?).unwrap_or(old), Some(b))
         }
-        _ => local.fields.clone(),
+        _ => (local.fields.clone(), conf_version),
     };
     let old = std::mem::replace(&mut local.fields, f);
     // Stored with microseconds: the same precision the returned view gets.
     local.updated_at = Utc::now().trunc_subsecs(6);
     // The edit's own changes against what it saw (a stale editor's form may repeat values).
     let own = diff(&seen_fields, &seen_fields.apply(changes));
-    let seen = Seen { fields: &seen_fields, version: if base_version.is_some_and(|b| conf_version.is_some_and(|c| b < c)) { base_version } else { conf_version } };
+    let seen = Seen { fields: &seen_fields, version: seen_version };
     let enq = outbox::enqueue(conn, id, OpPayload::Update(if seen_fields == old { delta } else { own }), Some(seen), priority)?;
     cards::update_local(conn, &old, &local)?;
     if seen_fields != old {

@@ -400,6 +400,9 @@ impl Engine {
     /// rebuilt database; call it once the rebuild has synced (`wait_idle`). Ops that no longer
     /// apply are dropped and counted as skipped.
     pub async fn requeue_salvaged(&self, ids: Vec<i64>) -> Result<RequeueReport, CoreError> {
+        // Against a half-pulled rebuild an edit of a card not pulled yet would look like an edit
+        // of a deleted card: the catch-up comes first.
+        self.caught_up(Duration::from_secs(30)).await?;
         let (report, touched) = self
             .db(move |s| {
                 s.write(|tx| {
@@ -411,6 +414,32 @@ impl Engine {
         self.after_write(touched);
         self.sh.emit_status().await;
         Ok(report)
+    }
+
+    /// Resolves once the change feed has been pulled to its end (at once without a server).
+    async fn caught_up(&self, timeout: Duration) -> Result<(), CoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        {
+            let rt = self.sh.rt();
+            if rt.server.is_none() || (rt.caught_up && !rt.pull_requested) {
+                return Ok(());
+            }
+        }
+        self.sh.request_pull();
+        loop {
+            {
+                let rt = self.sh.rt();
+                if rt.caught_up && !rt.pull_requested {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CoreError::InvalidState(
+                    "the local database has not caught up with the server yet (offline?); try again once sync is online".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Drop salvaged ops for good (an empty list = all of them). Returns how many were dropped.
