@@ -127,6 +127,10 @@ pub struct AddArgs {
 #[derive(Args)]
 pub struct EditArgs {
     pub id: Uuid,
+    /// The confirmed version this edit was made on (as `cards show` printed it): a change that
+    /// reached this device since is merged with the edit or raised as a conflict, not overwritten.
+    #[arg(long)]
+    pub base_version: Option<i64>,
     #[arg(long)]
     pub title: Option<String>,
     #[arg(long)]

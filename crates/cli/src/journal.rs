@@ -115,16 +115,20 @@ impl Journal {
         Ok(view)
     }
 
-    /// `update` (op "edit") or `move_card` (op "mv", `changes` carries lane and position).
-    pub async fn update(&mut self, engine: &Engine, id: Uuid, changes: CardChanges, op: &str) -> Result<CardView, CoreError> {
-        // What the user's view showed: read before the write. (Another process may apply a remote
-        // change between this read and the write; then the engine based the edit on a copy the
-        // user never saw — issue 9 scenario 3 — and the oracle rightly flags it.)
+    /// `update_on` (op "edit", made on `base_version` if the user gave one) or `move_card` (op
+    /// "mv", `changes` carries lane and position).
+    pub async fn update(&mut self, engine: &Engine, id: Uuid, changes: CardChanges, base_version: Option<i64>, op: &str) -> Result<CardView, CoreError> {
+        // What the user's view showed: read before the write.
         let before = if self.enabled() { engine.get(id).await? } else { None };
         let after = if op == "mv" {
             engine.move_card(id, changes.lane.clone().unwrap_or_default(), changes.position).await?
         } else {
-            engine.update(id, changes).await?
+            // A journaled edit is made on the version the read showed (unless the user named one):
+            // another process of this client (a sync) may apply a remote change between the read
+            // and the write, and the engine then merges it with the edit instead of overwriting it
+            // — so `before` is really what the edit was made on.
+            let base = base_version.or(before.as_ref().and_then(|b| b.confirmed_version));
+            engine.update_on(id, changes, base).await?
         };
         if let Some(before) = before {
             let b = fields_of_view(&before);
@@ -178,8 +182,8 @@ impl Journal {
         let Some(rec) = rec else { return Ok(None) };
         let evd = rec.kind == ConflictKind::EditVsDelete;
         // The values the engine settles on, by the documented rules (docs/sync-engine.md,
-        // "Conflicts"): keep_mine of an edit-vs-delete takes the local view (it carries edits
-        // made after the conflict), of a fields conflict the record's `mine`.
+        // "Conflicts"): keep_mine takes the record's `mine`, kept current with the edits made
+        // while the conflict was open.
         let theirs_fields = CardFields {
             title: rec.theirs.title.clone(),
             body: rec.theirs.body.clone(),
@@ -192,7 +196,6 @@ impl Journal {
         let (choice, chosen) = match &resolution {
             Resolution::KeepTheirs if evd => ("keep_theirs", Value::Null),
             Resolution::KeepTheirs => ("keep_theirs", json!(theirs_fields)),
-            Resolution::KeepMine if evd => ("keep_mine", local.as_ref().map(|l| Value::Object(fields_of_view(l))).unwrap_or_else(|| json!(rec.mine))),
             Resolution::KeepMine => ("keep_mine", json!(rec.mine)),
             Resolution::Merged { fields } => ("merged", json!(fields)),
         };

@@ -37,12 +37,12 @@ pub async fn run(engine: &Engine, journal: &mut Journal, out: &Out, cmd: CardsCo
             out.value(&card, || card_line(&card));
         }
         CardsCommand::Edit(a) => {
-            let id = a.id;
+            let (id, base_version) = (a.id, a.base_version);
             let changes = changes_of(a);
             if changes.is_empty() {
                 anyhow::bail!("nothing to change: pass at least one of --title --body --url --tag --lane --position --pinned");
             }
-            let card = journal.update(engine, id, changes, "edit").await?;
+            let card = journal.update(engine, id, changes, base_version, "edit").await?;
             out.value(&card, || card_line(&card));
         }
         CardsCommand::Rm { id } => {
@@ -50,7 +50,7 @@ pub async fn run(engine: &Engine, journal: &mut Journal, out: &Out, cmd: CardsCo
             out.value(&serde_json::json!({ "deleted": id }), || format!("deleted {id}"));
         }
         CardsCommand::Mv { id, lane, position } => {
-            let card = journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, "mv").await?;
+            let card = journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, None, "mv").await?;
             out.value(&card, || card_line(&card));
         }
         CardsCommand::List { lane, tag, limit, offset } => {

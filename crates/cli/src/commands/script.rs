@@ -30,9 +30,9 @@ pub async fn run(engine: &Engine, journal: &mut Journal, file: &Path) -> anyhow:
     for op in ops {
         let r = match op {
             ScriptOp::Add(input) => journal.create(engine, input).await.map(|c| c.id),
-            ScriptOp::Edit { id, changes } => journal.update(engine, id, changes, "edit").await.map(|c| c.id),
+            ScriptOp::Edit { id, changes } => journal.update(engine, id, changes, None, "edit").await.map(|c| c.id),
             ScriptOp::Mv { id, lane, position } => {
-                journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, "mv").await.map(|c| c.id)
+                journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, None, "mv").await.map(|c| c.id)
             }
             ScriptOp::Rm { id } => journal.delete(engine, id).await.map(|_| id),
         };
