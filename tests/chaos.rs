@@ -40,11 +40,12 @@ use workload::{ClientGen, Ledger, marker_of};
 
 const CLIENTS: usize = 3;
 
-/// Whether the oracle's violations fail the run. Today's engine still has the lost updates of
-/// issue 9 (scenarios 1-2), which the oracle reports; the lead flips this to `true` when the
-/// engine fix lands (CHAOS_ORACLE_ENFORCE=1 enforces it for one run either way). With `false`
-/// the violations are still printed in the report.
-const ORACLE_ENFORCED: bool = false;
+/// Whether the oracle's violations fail the run (and what the scenario tests in chaos/scenarios.rs
+/// assert). `true` since the engine fixes of issue 9 (main b83510c..): the oracle reports 0. Set it
+/// to `false` to run an engine that still has lost updates (e.g. bfceaf8, before the fixes): the
+/// violations are then printed, not enforced, and the scenario tests assert that the oracle DOES
+/// see them. CHAOS_ORACLE_ENFORCE=1 enforces for one run either way.
+const ORACLE_ENFORCED: bool = true;
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

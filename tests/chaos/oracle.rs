@@ -130,6 +130,10 @@ pub struct Report {
     pub edits_base_moved: usize,
     pub deletes: usize,
     pub resolutions: BTreeMap<String, usize>,
+    /// Resolutions made after their client edited the card while the conflict was open.
+    pub resolutions_after_edits_in_conflict: usize,
+    /// ... of which the card still had more than the parked op queued (engines that do not fold
+    /// such edits into the conflict's `mine`).
     pub resolutions_with_queued_edits: usize,
     pub restores: usize,
     pub live_cards_checked: usize,
@@ -144,7 +148,7 @@ pub struct Report {
 impl Report {
     pub fn summary(&self) -> String {
         format!(
-            "journal entries {} (creates {}, edits {} of which {} made while the card's conflict was open and {} with a base that moved under the read, deletes {}, resolutions {:?} of which {} with later edits queued, restores {}); \
+            "journal entries {} (creates {}, edits {} of which {} made while the card's conflict was open and {} with a base that moved under the read, deletes {}, resolutions {:?} of which {} made after edits while the conflict was open ({} with those edits queued as separate ops), restores {}); \
              live cards checked {}, field writes checked {} (surviving {}, seen and replaced {}), writes superseded by a delete {}, tombstones checked {}; violations {}",
             self.entries,
             self.creates,
@@ -153,6 +157,7 @@ impl Report {
             self.edits_base_moved,
             self.deletes,
             self.resolutions,
+            self.resolutions_after_edits_in_conflict,
             self.resolutions_with_queued_edits,
             self.restores,
             self.live_cards_checked,
@@ -181,6 +186,8 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
     let mut deleted_by: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
     let mut journaled: BTreeSet<Uuid> = BTreeSet::new();
 
+    // (client, card) → edited while its conflict was open, since the client's last resolution.
+    let mut edited_in_conflict: BTreeSet<(usize, Uuid)> = BTreeSet::new();
     for e in journals.iter().flatten() {
         r.entries += 1;
         let Some(card) = e.card() else {
@@ -197,7 +204,10 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
             }
             "edit" => {
                 r.edits += 1;
-                r.edits_while_conflict_open += usize::from(e.v["before"]["sync_state"] == "conflict");
+                if e.v["before"]["sync_state"] == "conflict" {
+                    r.edits_while_conflict_open += 1;
+                    edited_in_conflict.insert((e.client, card));
+                }
                 r.edits_base_moved += usize::from(e.v["before"].get("base_moved_to").is_some());
                 for (f, v) in e.v["wrote"].as_object().into_iter().flatten() {
                     let Some(f) = FIELDS.iter().copied().find(|x| *x == f.as_str()) else { continue };
@@ -213,7 +223,10 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
             "resolve" => {
                 let choice = format!("{}/{}", e.v["conflict"].as_str().unwrap_or("?"), e.v["choice"].as_str().unwrap_or("?"));
                 *r.resolutions.entry(choice).or_default() += 1;
-                r.resolutions_with_queued_edits += usize::from(e.v["queued"].as_u64().unwrap_or(0) > 1);
+                if edited_in_conflict.remove(&(e.client, card)) {
+                    r.resolutions_after_edits_in_conflict += 1;
+                    r.resolutions_with_queued_edits += usize::from(e.v["queued"].as_u64().unwrap_or(0) > 1);
+                }
                 let chosen = &e.v["chosen"];
                 let theirs = &e.v["theirs"];
                 let restored: Option<Uuid> = e.v["restored_as"].as_str().and_then(|s| s.parse().ok());

@@ -2,9 +2,9 @@
 //! journals) against a real `deckhand-server`, then judged by the oracle alone. They show the
 //! oracle catches the lost updates the chaos run may or may not draw for a given seed.
 //!
-//! While ORACLE_ENFORCED is false (today's engine has these bugs), each test asserts that the
-//! oracle DOES report the lost update: the planted-regression evidence. Once the engine fix lands
-//! and ORACLE_ENFORCED is flipped to true, each asserts the oracle reports nothing.
+//! With ORACLE_ENFORCED true (the engine with the issue 9 fixes) each asserts the oracle reports
+//! nothing. With it false — for an engine that still has these bugs, e.g. bfceaf8 — each asserts
+//! that the oracle DOES report the lost update: the planted-regression evidence (both held there).
 
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ fn expect(report: &oracle::Report, scenario: &str, field: &str) {
     } else {
         assert!(
             report.violations.iter().any(|v| v.contains(&format!("field {field}: silent overwrite"))),
-            "{scenario}: the oracle no longer sees today's lost update on {field}: if the engine fix has landed, set ORACLE_ENFORCED = true in tests/chaos.rs; violations: {:?}",
+            "{scenario}: ORACLE_ENFORCED is false but the oracle sees no lost update on {field}: this engine has the fix, set ORACLE_ENFORCED = true in tests/chaos.rs; violations: {:?}",
             report.violations
         );
     }
