@@ -43,6 +43,9 @@ async fn set(c: &Client, id: &str, flag: &str, value: &str) {
 /// The oracle over both journals and the server's final state.
 async fn judge(t: &Two) -> oracle::Report {
     let view = check::server_view(&t.server.url, &t.token).await.expect("server view");
+    for c in &view.live {
+        println!("final: title {} body {}", c["title"], c["body"]);
+    }
     let journals: Vec<_> = [&t.a, &t.b].iter().map(|c| oracle::load(c.idx, &c.journal()).expect("journal")).collect();
     oracle::check(&journals, &view.all)
 }
