@@ -75,8 +75,8 @@ async fn open(mut config: EngineConfig) -> anyhow::Result<Engine> {
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = Out { json: cli.json };
     let online = matches!(cli.command, Command::Sync { .. });
-    let engine = open(config(&cli, online)?).await?;
     let mut journal = journal::Journal::open(cli.journal.as_deref())?;
+    let engine = open(config(&cli, online)?).await?;
     let code = match cli.command {
         Command::Cards { command } => commands::cards::run(&engine, &mut journal, &out, command).await.map(|_| 0),
         Command::Outbox { command } => commands::outbox::run(&engine, &out, command).await.map(|_| 0),

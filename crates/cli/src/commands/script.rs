@@ -6,13 +6,13 @@
 use std::path::Path;
 
 use deckhand_core::Engine;
-
-use crate::journal::Journal;
 use deckhand_core::model::NewCardInput;
 use deckhand_protocol::CardChanges;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
+
+use crate::journal::Journal;
 
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
