@@ -18,7 +18,7 @@ fn input(title: &str) -> NewCardInput {
 }
 
 async fn settle(e: &Engine) {
-    e.sync_now().await;
+    e.sync_now().await.unwrap();
     e.wait_idle(IDLE).await.unwrap();
 }
 
@@ -77,7 +77,7 @@ async fn queued_writes_go_in_batches_and_land_as_single_requests_would() {
     assert_eq!(e.metric("ops_succeeded").await.unwrap(), 65);
     // The stream's echoes of the in-flight creates were held and applied after their sends: all
     // 40 arrived, and the stored cursor reaches the server's last change.
-    assert!(e.status().await.stream.events_created >= 40);
+    assert!(e.status().await.unwrap().stream.events_created >= 40);
     let last = server_last_seq(&h).await;
     let db = h.dirs[i].path().join("deckhand.db");
     eventually("cursor at the server's last change", || async { (stored_cursor(&db) == last).then_some(()) }).await;
@@ -148,7 +148,7 @@ async fn a_refused_batch_is_retried_and_per_write_refusals_stay_per_card() {
     // A card another device deleted while this one was paused (no stream, so it doesn't know):
     // only that card's write is refused (410 → the user decides); the rest of the batch lands.
     e.pause().await;
-    eventually("stream closed while paused", || async { (e.status().await.stream.state != StreamState::Connected).then_some(()) }).await;
+    eventually("stream closed while paused", || async { (e.status().await.unwrap().stream.state != StreamState::Connected).then_some(()) }).await;
     let other = reqwest::Client::new();
     let (_, victim) = h.server_card(ids[0]).await;
     let r = other
@@ -163,7 +163,7 @@ async fn a_refused_batch_is_retried_and_per_write_refusals_stay_per_card() {
         e.update(*id, CardChanges { pinned: Some(true), ..Default::default() }).await.unwrap();
     }
     e.resume().await;
-    e.sync_now().await;
+    e.sync_now().await.unwrap();
     eventually("edit-vs-delete conflict", || async { (e.conflicts().await.unwrap().len() == 1).then_some(()) }).await;
     for id in &ids[1..] {
         eventually("pinned on the server", || async { (h.server_card(*id).await.1["pinned"] == true).then_some(()) }).await;
