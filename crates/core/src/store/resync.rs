@@ -159,10 +159,11 @@ fn reoffer(conn: &Connection, id: Uuid, old: &Card, server: Option<&Card>) -> Re
         }
         (Some(s), Some(fields)) => {
             let changes = merge::diff(&CardFields::from_card(s), &fields);
-            if !changes.is_empty() {
+            let any = !changes.is_empty();
+            if any {
                 outbox::enqueue(conn, id, OpPayload::Update(changes), Some(s), Priority::High)?;
             }
-            !changes.is_empty()
+            any
         }
         (Some(s), None) => {
             outbox::enqueue(conn, id, OpPayload::Delete, Some(s), Priority::High)?;

@@ -190,9 +190,15 @@ fn events(
                         last = change.seq;
                         yield Ok(event_for(&change));
                     }
-                    Ok(change) if change.seq > last + 1 => catch_up = true,
+                    Ok(change) if change.seq > last + 1 => {
+                        state.metrics.sse_gap_fills.fetch_add(1, Ordering::Relaxed);
+                        catch_up = true;
+                    }
                     Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => catch_up = true,
+                    Err(RecvError::Lagged(_)) => {
+                        state.metrics.sse_lag_replays.fetch_add(1, Ordering::Relaxed);
+                        catch_up = true;
+                    }
                     Err(RecvError::Closed) => return,
                 },
             }
