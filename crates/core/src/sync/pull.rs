@@ -71,6 +71,8 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
     }
     let mut first = true;
     let mut total = 0;
+    // Cards offered again while the pages were applied (the rest come at the end).
+    let mut reoffered = 0;
     loop {
         let (since, known_epoch) = sh
             .db(|s| s.read(|c| Ok((sync_state::cursor(c)?, sync_state::get(c, sync_state::EPOCH)?))))
@@ -99,6 +101,7 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
             tracing::warn!(why, epoch = %page.epoch, last_seq = page.last_seq, since, "server was restored or reset; full resync");
             start_resync(sh, &page.epoch, why).await.map_err(store_err)?;
             resync = Some((page.epoch.clone(), why));
+            reoffered = 0;
             continue;
         }
         if known_epoch.is_none() && resync.is_none() {
@@ -108,7 +111,9 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
         }
         let has_more = page.has_more;
         if resync.is_some() {
-            total += apply_resync_page(sh, page.changes.into_iter().map(|c| c.card).collect(), page.next_since).await.map_err(store_err)?;
+            let (n, offered) = apply_resync_page(sh, page.changes.into_iter().map(|c| c.card).collect(), page.next_since).await.map_err(store_err)?;
+            total += n;
+            reoffered += offered;
         } else {
             let cards: Vec<_> = page.changes.into_iter().map(|c| (c.card, Some(c.seq))).collect();
             total += apply_cards(sh, cards, Some(page.next_since)).await.map_err(PullError::Store)?;
@@ -118,7 +123,7 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
         }
     }
     if let Some((epoch, why)) = resync {
-        finish_resync(sh, epoch, why).await.map_err(store_err)?;
+        finish_resync(sh, epoch, why, reoffered).await.map_err(store_err)?;
     }
     let now = chrono::Utc::now();
     let _ = sh
@@ -141,7 +146,8 @@ async fn start_resync(sh: &SharedRef, epoch: &str, why: &'static str) -> crate::
     sh.db(move |s| s.write(|tx| resync::begin(tx, &epoch, why))).await
 }
 
-async fn apply_resync_page(sh: &SharedRef, cards: Vec<deckhand_protocol::Card>, next_since: i64) -> crate::store::Result<usize> {
+/// Returns the cards changed and the cards offered again.
+async fn apply_resync_page(sh: &SharedRef, cards: Vec<deckhand_protocol::Card>, next_since: i64) -> crate::store::Result<(usize, u32)> {
     let out = sh.db(move |s| s.write(|tx| resync::apply_page(tx, &cards, next_since))).await?;
     for conflict in out.conflicts {
         sh.emit(EngineEvent::ConflictDetected { conflict });
@@ -153,12 +159,12 @@ async fn apply_resync_page(sh: &SharedRef, cards: Vec<deckhand_protocol::Card>, 
     if out.reoffered > 0 {
         sh.wake.notify_one();
     }
-    Ok(n)
+    Ok((n, out.reoffered))
 }
 
 /// Re-offer what the server lacks, store its epoch, let the stream resume and tell the faces.
-async fn finish_resync(sh: &SharedRef, epoch: String, why: &'static str) -> crate::store::Result<()> {
-    let report = ResyncReport { at: chrono::Utc::now(), epoch: epoch.clone(), reason: why.to_string(), reoffered: 0 };
+async fn finish_resync(sh: &SharedRef, epoch: String, why: &'static str, reoffered: u32) -> crate::store::Result<()> {
+    let report = ResyncReport { at: chrono::Utc::now(), epoch: epoch.clone(), reason: why.to_string(), reoffered };
     let (report, changed) = sh.db(move |s| s.write(|tx| resync::finish(tx, &epoch, why, report))).await?;
     tracing::info!(epoch = %report.epoch, reoffered = report.reoffered, "resync finished");
     sh.rt().resyncing = false;
