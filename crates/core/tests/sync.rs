@@ -410,6 +410,16 @@ async fn a_lost_answer_is_retried_with_the_same_key_and_applied_once() {
     let c2 = e.create(input("created once")).await.unwrap();
     settle(e).await;
     assert_eq!(proxy.count("PATCH", &c.id.to_string()), 2, "retried after the lost answer");
+    // Retried with the SAME key, and the server answered the retry from its record (a
+    // regenerated key would be applied twice, or refused, and never be a replay).
+    let patches = proxy.writes("PATCH", &c.id.to_string());
+    let posts = proxy.writes("POST", "/v1/cards");
+    assert_eq!(posts.len(), 3, "the first card's create, then the lost one and its retry: {posts:?}");
+    for seen in [&patches[..], &posts[1..]] {
+        assert_eq!(seen.len(), 2, "the lost one and its retry: {seen:?}");
+        assert!(seen[0].key.is_some() && seen[0].key == seen[1].key, "same Idempotency-Key: {seen:?}");
+        assert_eq!((seen[0].replayed, seen[1].replayed), (false, true), "the retry is answered as a replay: {seen:?}");
+    }
     let (_, card) = h.server_card(c.id).await;
     assert_eq!((card["version"].as_i64(), card["body"].as_str()), (Some(2), Some("appended once")));
     let (status, card2) = h.server_card(c2.id).await;

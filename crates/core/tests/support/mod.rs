@@ -188,6 +188,17 @@ pub struct Rule {
 struct ProxyState {
     rules: VecDeque<Rule>,
     log: Vec<(String, String, u16)>,
+    writes: Vec<SeenWrite>,
+}
+
+/// A request as the proxy saw it: its Idempotency-Key, and whether the server's answer (passed
+/// on or dropped) said `Idempotent-Replayed: true`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenWrite {
+    pub method: String,
+    pub path: String,
+    pub key: Option<String>,
+    pub replayed: bool,
 }
 
 pub struct Proxy {
@@ -246,6 +257,11 @@ impl Proxy {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// Every request with its Idempotency-Key and whether its answer was a replay, in order.
+    pub fn writes(&self, method: &str, path_contains: &str) -> Vec<SeenWrite> {
+        self.state.lock().unwrap().writes.iter().filter(|w| w.method == method && w.path.contains(path_contains)).cloned().collect()
+    }
+
     pub fn count(&self, method: &str, path_contains: &str) -> usize {
         self.log().iter().filter(|(m, p, _)| m == method && p.contains(path_contains)).count()
     }
@@ -274,16 +290,15 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let first = lines.next().unwrap_or("");
+    let first = head.split("\r\n").next().unwrap_or("");
     let mut parts = first.split(' ');
     let method = parts.next().unwrap_or("").to_string();
     let path = parts.next().unwrap_or("").to_string();
-    let content_length: usize = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
+    let header = |name: &str| {
+        head.split("\r\n").skip(1).filter_map(|l| l.split_once(':')).find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+    };
+    let key = header("idempotency-key");
+    let content_length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     while buf.len() < head_end + content_length {
         match client.read(&mut tmp).await {
             Ok(0) | Err(_) => return,
@@ -308,7 +323,16 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
             _ => 0,
         };
         s.log.push((method.clone(), path.clone(), status));
+        s.writes.push(SeenWrite { method: method.clone(), path: path.clone(), key: key.clone(), replayed: false });
         hit
+    };
+    let index = st.lock().unwrap().writes.len() - 1;
+    let note_replayed = |answer: &[u8]| {
+        let head_end = find(answer, b"\r\n\r\n").unwrap_or(answer.len());
+        let head = String::from_utf8_lossy(&answer[..head_end]).to_ascii_lowercase();
+        if head.contains("\r\nidempotent-replayed: true") {
+            st.lock().unwrap().writes[index].replayed = true;
+        }
     };
     match fault.clone() {
         Some(Fault::Status { status, code, retry_after }) => {
@@ -349,6 +373,19 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
     if matches!(fault, Some(Fault::DropResponse)) {
         let mut sink = Vec::new();
         let _ = ur.read_to_end(&mut sink).await;
+        note_replayed(&sink);
+        return;
+    }
+    // The answer's head is read first (to see whether it is a replay), then everything streams on.
+    let mut answer = Vec::new();
+    while find(&answer, b"\r\n\r\n").is_none() {
+        match ur.read(&mut tmp).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&tmp[..n]),
+        }
+    }
+    note_replayed(&answer);
+    if client.write_all(&answer).await.is_err() {
         return;
     }
     let _ = tokio::io::copy(&mut ur, &mut client).await;
