@@ -459,22 +459,39 @@ async fn server_restart_goes_offline_and_back_without_user_action() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_stream_is_dropped_by_the_watchdog_and_a_refused_one_is_terminal() {
-    // Engine expects heartbeats every 50 ms (watchdog 150 ms); the server sends one per second.
+async fn a_silent_stream_is_dropped_by_the_watchdog_of_the_servers_heartbeat_and_hung_up() {
+    // The server announces 100 ms heartbeats in `connected` (watchdog 300 ms); the engine's own
+    // setting is a minute, so only the announced interval can make it notice in time.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = deckhand_server::ServerConfig::new(dir.path().join("server.db"));
+    cfg.heartbeat = Duration::from_millis(100);
+    let server = deckhand_server::testing::TestServer::start_with(cfg).await;
+    let token = server.add_user("ann");
+    let proxy = Proxy::start(server.addr()).await;
+    proxy.add_rule(Rule { method: Some("GET"), path_contains: "/v1/events".into(), fault: Fault::Silence, times: usize::MAX });
+    let edir = tempfile::tempdir().unwrap();
+    let mut c = test_config(edir.path(), Some(ServerSettings { url: proxy.url(), token: token.clone() }));
+    c.heartbeat = Duration::from_secs(60);
+    let e = Engine::open(c).await.unwrap();
+    eventually("three stream connections", || async { (proxy.count("GET", "/v1/events") >= 3).then_some(()) }).await;
+    // The old connections are closed, not left open with a reader task behind them.
+    eventually("silent streams hung up", || async { (proxy.hung_up() >= 2).then_some(()) }).await;
+    // Changes still arrive (a catch-up after every reconnect).
+    let other = tempfile::tempdir().unwrap();
+    let b = Engine::open(test_config(other.path(), Some(ServerSettings { url: server.url(), token }))).await.unwrap();
+    let card = b.create(input("seen anyway")).await.unwrap();
+    b.wait_idle(IDLE).await.unwrap();
+    eventually("change", || async { view(&e, card.id).await }).await;
+    e.shutdown().await;
+    b.shutdown().await;
+    proxy.stop();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_stream_is_terminal_and_the_feed_still_works() {
     let mut h = sync_harness(1).await;
     let proxy = Proxy::start(h.server.addr()).await;
-    let i = h.add_engine(proxy.url(), |mut c| {
-        c.heartbeat = Duration::from_millis(50);
-        c
-    })
-    .await;
-    let e = &h.engines[i];
-    eventually("three stream connections", || async { (proxy.count("GET", "/v1/events") >= 3).then_some(()) }).await;
-    // Changes still arrive (replay from Last-Event-ID + catch-up after every reconnect).
-    let c = h.engines[0].create(input("seen anyway")).await.unwrap();
-    h.engines[0].wait_idle(IDLE).await.unwrap();
-    eventually("change", || async { view(e, c.id).await }).await;
-
     // 403 on the stream: terminal, no more attempts; sync still works through the feed.
     let j = h.add_engine(proxy.url(), |c| c).await;
     let _ = j;

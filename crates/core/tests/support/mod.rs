@@ -172,6 +172,9 @@ pub enum Fault {
     DropResponse,
     /// Wait, then forward.
     Delay(Duration),
+    /// Forward, pass the answer's head and first event on, then nothing more while keeping the
+    /// connection open (a stream gone silent behind a middlebox). Counts the client hanging up.
+    Silence,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +192,8 @@ struct ProxyState {
     rules: VecDeque<Rule>,
     log: Vec<(String, String, u16)>,
     writes: Vec<SeenWrite>,
+    /// Silenced connections the client closed.
+    hung_up: usize,
 }
 
 /// A request as the proxy saw it: its Idempotency-Key, and whether the server's answer (passed
@@ -260,6 +265,11 @@ impl Proxy {
     /// Every request with its Idempotency-Key and whether its answer was a replay, in order.
     pub fn writes(&self, method: &str, path_contains: &str) -> Vec<SeenWrite> {
         self.state.lock().unwrap().writes.iter().filter(|w| w.method == method && w.path.contains(path_contains)).cloned().collect()
+    }
+
+    /// How many `Fault::Silence` connections the client closed.
+    pub fn hung_up(&self) -> usize {
+        self.state.lock().unwrap().hung_up
     }
 
     pub fn count(&self, method: &str, path_contains: &str) -> usize {
@@ -350,7 +360,7 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         }
         Some(Fault::Drop) => return,
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        Some(Fault::DropResponse) | None => {}
+        Some(Fault::DropResponse) | Some(Fault::Silence) | None => {}
     }
     // Forward with `connection: close` so the response ends at EOF (streams pass through).
     let mut up = match TcpStream::connect(upstream).await {
@@ -370,6 +380,27 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         return;
     }
     let (mut ur, _uw) = up.split();
+    if matches!(fault, Some(Fault::Silence)) {
+        let mut first = Vec::new();
+        while find(&first, b"event: connected").is_none_or(|i| find(&first[i..], b"\n\n").is_none()) {
+            match ur.read(&mut tmp).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => first.extend_from_slice(&tmp[..n]),
+            }
+        }
+        if client.write_all(&first).await.is_err() {
+            return;
+        }
+        // Nothing more is passed on; wait for the client to give up on the connection.
+        loop {
+            match client.read(&mut tmp).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        st.lock().unwrap().hung_up += 1;
+        return;
+    }
     if matches!(fault, Some(Fault::DropResponse)) {
         let mut sink = Vec::new();
         let _ = ur.read_to_end(&mut sink).await;
