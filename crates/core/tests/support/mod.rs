@@ -172,6 +172,9 @@ pub enum Fault {
     DropResponse,
     /// Wait, then forward.
     Delay(Duration),
+    /// Answer a `POST /v1/batch` with 200 and this status for every write (problem body with
+    /// `code` and the write's `retry_after`), as a server answers writes it could not run.
+    EachWrite { status: u16, code: &'static str, retry_after: Option<u64> },
     /// Forward, pass the answer's head and first event on, then nothing more while keeping the
     /// connection open (a stream gone silent behind a middlebox). Counts the client hanging up.
     Silence,
@@ -327,7 +330,7 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         }
         s.rules.retain(|r| r.times > 0);
         let status = match &hit {
-            Some(Fault::Status { status, .. }) => *status,
+            Some(Fault::Status { status, .. }) | Some(Fault::EachWrite { status, .. }) => *status,
             Some(Fault::Drop) => 1,
             Some(Fault::DropResponse) => 2,
             _ => 0,
@@ -352,6 +355,23 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
             let ra = retry_after.map(|s| format!("retry-after: {s}\r\n")).unwrap_or_default();
             let resp = format!(
                 "HTTP/1.1 {status} Injected\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\n{ra}connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = client.write_all(resp.as_bytes()).await;
+            let _ = client.shutdown().await;
+            return;
+        }
+        Some(Fault::EachWrite { status, code, retry_after }) => {
+            let req: serde_json::Value = serde_json::from_slice(&buf[head_end..]).unwrap_or_default();
+            let n = req["writes"].as_array().map_or(0, |w| w.len());
+            let problem = serde_json::json!({
+                "type": format!("https://deckhand.dev/problems/{code}"), "title": "injected", "status": status,
+                "detail": "injected by test proxy", "code": code,
+            });
+            let result = serde_json::json!({ "status": status, "body": problem, "replayed": false, "retry_after": retry_after });
+            let body = serde_json::json!({ "results": vec![result; n] }).to_string();
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = client.write_all(resp.as_bytes()).await;
