@@ -252,12 +252,8 @@ async fn follow(
         };
         match next {
             Ok(es::SSE::Connected(_)) => {
-                {
-                    let mut rt = sh.rt();
-                    rt.stream.state = StreamState::Connected;
-                    rt.stream.connected_since = Some(Utc::now());
-                }
-                tracing::info!("event stream connected");
+                // Connected (in `StreamHealth`) once the server's hello has arrived, below.
+                tracing::info!("event stream opened");
                 // Anything missed while disconnected is replayed from Last-Event-ID; a catch-up
                 // pull after every reconnect makes sure of it.
                 sh.request_pull();
@@ -274,6 +270,11 @@ async fn follow(
                     match serde_json::from_str::<StreamHello>(&ev.data) {
                         Ok(hello) => {
                             watchdog = watchdog_for(Duration::from_millis(hello.heartbeat_ms));
+                            {
+                                let mut rt = sh.rt();
+                                rt.stream.state = StreamState::Connected;
+                                rt.stream.connected_since = Some(Utc::now());
+                            }
                             if let Some(why) = restored(at, &hello) {
                                 // Events of a restored server cannot be applied on our cursor:
                                 // the catch-up resyncs first (pull.rs), then the stream resumes.
