@@ -97,6 +97,8 @@ async fn a_restored_server_gets_back_what_the_cli_client_held() {
         let status: serde_json::Value = serde_json::from_str(&online(&d4, &["--json", "sync", "status"])).unwrap();
         assert_eq!(status["last_resync"]["reason"], "cursor_ahead", "{status}");
         assert_eq!(status["last_resync"]["reoffered"], 1, "{status}");
+        let text = online(&d4, &["sync", "status"]);
+        assert!(text.contains("server restore: resynced") && text.contains("1 card(s) offered again"), "{text}");
         // A second client sees all three on the restored server.
         let other = tempfile::tempdir().unwrap();
         online(other.path(), &["sync", "run", "--until-idle", "--timeout", "20"]);
