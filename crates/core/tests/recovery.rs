@@ -99,7 +99,7 @@ fn pages(path: &Path) -> (Vec<i64>, Vec<i64>, i64) {
 async fn recover_and_check(s: &Setup, damaged: &[u8]) -> Vec<(Uuid, OpKind)> {
     let engine = Engine::open(test_config(s.dir.path(), Some(s.settings.clone()))).await.expect("open recovers");
     let report = engine.recovery().await.unwrap().expect("a recovery report");
-    let status = engine.status().await;
+    let status = engine.status().await.unwrap();
     assert_eq!(status.recovery.as_ref(), Some(&report));
     let moved = PathBuf::from(&report.moved_to);
     assert!(moved.file_name().unwrap().to_str().unwrap().starts_with("deckhand.db.corrupt-"), "{report:?}");
