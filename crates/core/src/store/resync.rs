@@ -158,15 +158,18 @@ fn reoffer(conn: &Connection, id: Uuid, old: &Card, server: Option<&Card>) -> Re
             false
         }
         (Some(s), Some(fields)) => {
-            let changes = merge::diff(&CardFields::from_card(s), &fields);
+            let theirs = CardFields::from_card(s);
+            let changes = merge::diff(&theirs, &fields);
             let any = !changes.is_empty();
             if any {
-                outbox::enqueue(conn, id, OpPayload::Update(changes), Some(s), Priority::High)?;
+                // Made on the server's copy: our values are offered on top of it.
+                let seen = outbox::Seen { fields: &theirs, version: Some(s.version) };
+                outbox::enqueue(conn, id, OpPayload::Update(changes), Some(seen), Priority::High)?;
             }
             any
         }
-        (Some(s), None) => {
-            outbox::enqueue(conn, id, OpPayload::Delete, Some(s), Priority::High)?;
+        (Some(_), None) => {
+            outbox::enqueue(conn, id, OpPayload::Delete, None, Priority::High)?;
             true
         }
     };
