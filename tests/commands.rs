@@ -153,7 +153,7 @@ fn recovery_commands_report_and_offer_salvaged_ops() {
     assert_eq!(ops[0]["kind"], "create");
     assert_eq!(ops[0]["payload"]["title"], "queued one");
     let r = invoke(&webview, "recovery_requeue", json!({ "ids": [ops[0]["id"]] })).unwrap();
-    assert_eq!(r, json!({ "requeued": 1, "skipped": 0 }));
+    assert_eq!(r, json!({ "requeued": 1, "skipped": 0, "kept": 0 }));
     assert_eq!(invoke(&webview, "outbox_list", json!({})).unwrap().as_array().unwrap().len(), 1);
     assert_eq!(invoke(&webview, "recovery_discard", json!({ "ids": [] })).unwrap(), 1);
     assert_eq!(invoke(&webview, "recovery_list", json!({})).unwrap(), json!([]));
