@@ -35,20 +35,55 @@ fn fmt_fields(errs: &[FieldError]) -> String {
     errs.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
 }
 
-#[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong talking to the server: the one error of the network subsystem
+/// (transport failures and the server's refusals alike), classified once by `sync::client`.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SyncError {
+    /// Could not connect: no byte of the request reached the server.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("request timed out")]
+    Timeout,
+    /// The connection broke mid-request, or the answer could not be read: the request may or may
+    /// not have been applied.
     #[error("transport: {0}")]
     Transport(String),
-    #[error("timeout")]
-    Timeout,
-    #[error("unauthorized")]
-    Unauthorized,
-    #[error("http {status}: {code}: {message}")]
-    Http { status: u16, code: String, message: String },
-    #[error("bad response: {0}")]
-    BadResponse(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The server refused: its status, problem (when it sent one) and Retry-After.
+    #[error("http {status}: {}", problem.as_ref().map(|p| p.detail.as_str()).unwrap_or("no problem body"))]
+    Refused { status: u16, problem: Option<deckhand_protocol::Problem>, retry_after: Option<std::time::Duration> },
+    /// What the server sent could not be recorded locally.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+impl SyncError {
+    /// A stable short code for op errors and logs (`connect`, `timeout`, `transport`, the
+    /// problem's `code`, `http_<status>`, `store`).
+    pub fn code(&self) -> String {
+        match self {
+            SyncError::Connect(_) => "connect".into(),
+            SyncError::Timeout => "timeout".into(),
+            SyncError::Transport(_) => "transport".into(),
+            SyncError::Refused { problem: Some(p), .. } => p.code.as_str().into(),
+            SyncError::Refused { status, .. } => format!("http_{status}"),
+            SyncError::Store(_) => "store".into(),
+        }
+    }
+
+    /// The HTTP status of a refusal.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SyncError::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            SyncError::Refused { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -200,8 +200,12 @@ async fn a_503_inside_a_batch_answer_reaches_the_breaker_and_its_retry_after() {
     // Each write's 503 counts as a failure, as its single request's would: 4 in a row open it.
     ev.wait_for("breaker open", |x| matches!(x, EngineEvent::BreakerChanged { state: BreakerState::Open })).await;
     // And each refused write waits at least its Retry-After (a floor for the backoff).
-    let refused: Vec<_> = e.outbox().await.unwrap().into_iter().filter(|o| o.last_error.as_ref().is_some_and(|er| er.status == Some(503))).collect();
-    assert!(!refused.is_empty());
+    // The breaker hears the answers before they are recorded: wait for the records.
+    let refused = eventually("refused writes recorded", || async {
+        let r: Vec<_> = e.outbox().await.unwrap().into_iter().filter(|o| o.last_error.as_ref().is_some_and(|er| er.status == Some(503))).collect();
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
     for o in &refused {
         let due = o.next_attempt_at.expect("a retry is scheduled");
         assert!(due >= asked + chrono::Duration::milliseconds(1900), "op {} due {due}, asked {asked}: Retry-After ignored", o.op_id);

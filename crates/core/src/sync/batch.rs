@@ -7,7 +7,8 @@ use futures::future::join_all;
 use tracing::Instrument;
 
 use super::SharedRef;
-use super::client::{Answer, SyncClient, TransportFailure};
+use super::client::SyncClient;
+use crate::error::SyncError;
 use super::drain::{Confirmer, OpResult, Slot, handle_answer, note_breaker, settle_unsendable, write_of};
 use crate::store::outbox::Op;
 
@@ -90,22 +91,14 @@ async fn send_group(
     async move {
         let writes = group.iter().map(|p| p.write.clone()).collect();
         let answer = client.batch(writes).await;
-        let answers: Vec<Result<Answer, TransportFailure>> = match answer {
-            Err(t) => {
-                tracing::warn!(error = %t.message(), "batch send failed");
-                note_breaker(sh, &Err(t.clone()));
-                group.iter().map(|_| Err(t.clone())).collect()
-            }
-            Ok(Err(refused)) => {
-                let status = match &refused {
-                    Answer::Problem { status, .. } => *status,
-                    Answer::Ok(_) => 200,
-                };
+        let answers: Vec<Result<Card, SyncError>> = match answer {
+            Err(refused @ SyncError::Refused { .. }) => {
+                let status = refused.status().unwrap_or_default();
                 tracing::info!(status, "batch refused");
-                note_breaker(sh, &Ok(refused.clone()));
+                note_breaker(sh, &Err::<Card, _>(refused.clone()));
                 if matches!(status, 401 | 408 | 429 | 500..=599) {
                     // Auth and transient trouble concern every op alike.
-                    group.iter().map(|_| Ok(refused.clone())).collect()
+                    group.iter().map(|_| Err(refused.clone())).collect()
                 } else {
                     // The server takes no batch (an older one, or a limit): send each op alone.
                     // A server without the route (404/405) is remembered for this session.
@@ -119,7 +112,12 @@ async fn send_group(
                     return one_by_one(sh, client, confirmer, group).await;
                 }
             }
-            Ok(Ok(answers)) => {
+            Err(t) => {
+                tracing::warn!(error = %t, "batch send failed");
+                note_breaker(sh, &Err::<Card, _>(t.clone()));
+                group.iter().map(|_| Err(t.clone())).collect()
+            }
+            Ok(answers) => {
                 // Each write's answer reaches the breaker as its single request's would: a 503
                 // inside a batch counts as a failure, not as the batch's success.
                 for a in &answers {

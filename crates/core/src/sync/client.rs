@@ -16,47 +16,13 @@ pub struct SyncClient {
     token: String,
 }
 
-/// A definite HTTP answer to a write.
-#[derive(Debug, Clone)]
-pub enum Answer {
-    Ok(Card),
-    Problem { status: u16, problem: Option<Problem>, retry_after: Option<Duration> },
-}
-
-/// Transport-level failures.
-#[derive(Debug, Clone)]
-pub enum TransportFailure {
-    /// Could not connect (server down, DNS, refused).
-    Connect(String),
-    Timeout,
-    /// Connection broke mid-request (may or may not have been applied).
-    Other(String),
-}
-
-impl TransportFailure {
-    pub fn code(&self) -> &'static str {
-        match self {
-            TransportFailure::Connect(_) => "connect",
-            TransportFailure::Timeout => "timeout",
-            TransportFailure::Other(_) => "transport",
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            TransportFailure::Connect(m) | TransportFailure::Other(m) => m.clone(),
-            TransportFailure::Timeout => "request timed out".into(),
-        }
-    }
-}
-
-fn transport(e: reqwest::Error) -> TransportFailure {
+fn transport(e: reqwest::Error) -> SyncError {
     if e.is_timeout() {
-        TransportFailure::Timeout
+        SyncError::Timeout
     } else if e.is_connect() {
-        TransportFailure::Connect(e.to_string())
+        SyncError::Connect(e.to_string())
     } else {
-        TransportFailure::Other(e.to_string())
+        SyncError::Transport(e.to_string())
     }
 }
 
@@ -88,21 +54,21 @@ impl SyncClient {
         &self.token
     }
 
-    async fn answer(resp: reqwest::Response) -> Result<Answer, TransportFailure> {
+    /// A 2xx body as `T`, or the refusal (status, problem, Retry-After).
+    async fn answer<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, SyncError> {
         let status = resp.status();
         if status.is_success() {
-            let card: Card = resp.json().await.map_err(|e| TransportFailure::Other(format!("bad body: {e}")))?;
-            return Ok(Answer::Ok(card));
+            return resp.json().await.map_err(|e| SyncError::Transport(format!("bad body: {e}")));
         }
         let ra = retry_after(resp.headers());
         let problem = resp.json::<Problem>().await.ok();
-        Ok(Answer::Problem { status: status.as_u16(), problem, retry_after: ra })
+        Err(SyncError::Refused { status: status.as_u16(), problem, retry_after: ra })
     }
 
     /// One write as its own request: the method, path, `Idempotency-Key` and body text of `w`
     /// (the same bytes a batch would carry for it).
-    pub async fn send(&self, w: &BatchWrite) -> Result<Answer, TransportFailure> {
-        let method = reqwest::Method::from_bytes(w.method.as_bytes()).map_err(|e| TransportFailure::Other(e.to_string()))?;
+    pub async fn send(&self, w: &BatchWrite) -> Result<Card, SyncError> {
+        let method = reqwest::Method::from_bytes(w.method.as_bytes()).map_err(|e| SyncError::Transport(e.to_string()))?;
         let mut rb = self
             .http
             .request(method, format!("{}{}", self.base, w.path))
@@ -131,10 +97,10 @@ impl SyncClient {
         BatchWrite { method: "DELETE".into(), path, idempotency_key: key.into(), body: None }
     }
 
-    /// Several writes in one request. `Ok(Ok(answers))`: one answer per write, in order (a 2xx
-    /// whose body is not a card is a transport failure of that write). `Ok(Err(problem))`: the
-    /// batch itself was refused.
-    pub async fn batch(&self, writes: Vec<BatchWrite>) -> Result<Result<Vec<Result<Answer, TransportFailure>>, Answer>, TransportFailure> {
+    /// Several writes in one request. `Ok(answers)`: one answer per write, in order (a 2xx whose
+    /// body is not a card is a transport failure of that write). `Err`: the batch as a whole
+    /// failed or was refused.
+    pub async fn batch(&self, writes: Vec<BatchWrite>) -> Result<Vec<Result<Card, SyncError>>, SyncError> {
         let n = writes.len();
         let resp = self
             .http
@@ -144,31 +110,28 @@ impl SyncClient {
             .send()
             .await
             .map_err(transport)?;
-        if !resp.status().is_success() {
-            return Self::answer(resp).await.map(Err);
-        }
-        let body: BatchResponse = resp.json().await.map_err(|e| TransportFailure::Other(format!("bad batch body: {e}")))?;
+        let body: BatchResponse = Self::answer(resp).await?;
         if body.results.len() != n {
-            return Err(TransportFailure::Other(format!("batch answered {} results for {n} writes", body.results.len())));
+            return Err(SyncError::Transport(format!("batch answered {} results for {n} writes", body.results.len())));
         }
         let answers = body
             .results
             .into_iter()
             .map(|r| {
                 if (200..300).contains(&r.status) {
-                    serde_json::from_value::<Card>(r.body).map(Answer::Ok).map_err(|e| TransportFailure::Other(format!("bad card in batch: {e}")))
+                    serde_json::from_value::<Card>(r.body).map_err(|e| SyncError::Transport(format!("bad card in batch: {e}")))
                 } else {
                     // The write's own Retry-After, so a 429/503 inside a batch backs off like a single request.
                     let retry_after = r.retry_after.map(|s| Duration::from_secs(s.min(3600)));
-                    Ok(Answer::Problem { status: r.status, problem: serde_json::from_value(r.body).ok(), retry_after })
+                    Err(SyncError::Refused { status: r.status, problem: serde_json::from_value(r.body).ok(), retry_after })
                 }
             })
             .collect();
-        Ok(Ok(answers))
+        Ok(answers)
     }
 
-    /// One page of the change feed. A non-2xx answer is returned as `Answer::Problem` in `Err(Ok)`.
-    pub async fn changes(&self, since: i64, limit: u32) -> Result<Result<ChangesPage, Answer>, TransportFailure> {
+    /// One page of the change feed.
+    pub async fn changes(&self, since: i64, limit: u32) -> Result<ChangesPage, SyncError> {
         let resp = self
             .http
             .get(format!("{}/v1/changes?since={since}&limit={limit}", self.base))
@@ -176,17 +139,10 @@ impl SyncClient {
             .send()
             .await
             .map_err(transport)?;
-        if resp.status().is_success() {
-            let page = resp.json().await.map_err(|e| TransportFailure::Other(format!("bad body: {e}")))?;
-            return Ok(Ok(page));
-        }
-        let status = resp.status().as_u16();
-        let ra = retry_after(resp.headers());
-        let problem = resp.json::<Problem>().await.ok();
-        Ok(Err(Answer::Problem { status, problem, retry_after: ra }))
+        Self::answer(resp).await
     }
 
-    pub async fn healthz(&self) -> Result<bool, TransportFailure> {
+    pub async fn healthz(&self) -> Result<bool, SyncError> {
         let resp = self.http.get(format!("{}/healthz", self.base)).send().await.map_err(transport)?;
         Ok(resp.status() == StatusCode::OK)
     }

@@ -12,8 +12,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::SharedRef;
-use super::client::{Answer, SyncClient, TransportFailure};
-use super::pull::{self, PullError};
+use super::client::SyncClient;
+use super::pull;
+use crate::error::SyncError;
 use crate::model::{ConflictRecord, ConnectionState, EngineEvent, OpError};
 use crate::store::apply::{self, ConflictOutcome};
 use crate::store::outbox::{self, Op, OpPayload, Prepared};
@@ -96,15 +97,11 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                 Err(e) => {
                     sh.rt().pull_requested = true;
                     match e {
-                        PullError::Auth => sh.set_connection(ConnectionState::AuthRequired),
-                        PullError::Transport(TransportFailure::Connect(_)) => sh.set_connection(ConnectionState::Offline),
-                        PullError::Transport(_) | PullError::Server { .. } | PullError::Store(_) => {
-                            let ra = match &e {
-                                PullError::Server { retry_after, .. } => *retry_after,
-                                _ => None,
-                            };
-                            tracing::warn!(error = ?e, "catch-up failed; retrying");
-                            pull_not_before = Instant::now() + sh.backoff.delay(pull_attempt, ra);
+                        SyncError::Refused { status: 401, .. } => sh.set_connection(ConnectionState::AuthRequired),
+                        SyncError::Connect(_) => sh.set_connection(ConnectionState::Offline),
+                        _ => {
+                            tracing::warn!(error = %e, "catch-up failed; retrying");
+                            pull_not_before = Instant::now() + sh.backoff.delay(pull_attempt, e.retry_after());
                             pull_attempt = pull_attempt.saturating_add(1);
                         }
                     }
@@ -403,13 +400,12 @@ pub(crate) async fn settle_unsendable(sh: &SharedRef, op: Op, why: Unsendable) -
 
 /// Breaker bookkeeping for one answer: transient failures count, any definitive answer closes
 /// it, and an answer that tells nothing about the server's health hands a probe back.
-pub(crate) fn note_breaker(sh: &SharedRef, answer: &Result<Answer, TransportFailure>) {
+pub(crate) fn note_breaker<T>(sh: &SharedRef, answer: &Result<T, SyncError>) {
     let transient = match answer {
-        Err(TransportFailure::Connect(_)) => None,
-        Err(_) => Some(true),
-        Ok(Answer::Ok(_)) => Some(false),
-        Ok(Answer::Problem { status: 401, .. }) => None,
-        Ok(Answer::Problem { status, .. }) => Some(matches!(status, 408 | 429 | 500..=599)),
+        Ok(_) => Some(false),
+        Err(SyncError::Connect(_)) | Err(SyncError::Refused { status: 401, .. }) | Err(SyncError::Store(_)) => None,
+        Err(SyncError::Refused { status, .. }) => Some(matches!(status, 408 | 429 | 500..=599)),
+        Err(SyncError::Timeout | SyncError::Transport(_)) => Some(true),
     };
     note_health(sh, transient);
 }
@@ -430,23 +426,23 @@ pub(crate) fn note_health(sh: &SharedRef, transient: Option<bool>) {
     sh.breaker_changed(change);
 }
 
-pub(crate) async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op, answer: Result<Answer, TransportFailure>) -> OpResult {
+pub(crate) async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op, answer: Result<Card, SyncError>) -> OpResult {
     let card_id = op.card_id;
     match answer {
-        Err(t) => {
-            tracing::warn!(error = %t.message(), "send failed");
-            let err = op_error(t.code(), t.message(), None);
-            // A connect failure: no byte of the request reached the server, so it was not sent.
-            let unreachable = matches!(t, TransportFailure::Connect(_));
-            retry(sh, op, None, err, unreachable).await;
-            if unreachable { OpResult::Unreachable } else { OpResult::Transient }
-        }
-        Ok(Answer::Ok(card)) => {
+        Ok(card) => {
             tracing::info!(version = card.version, "op confirmed");
             confirmer.confirm(sh, op, card).await;
             OpResult::Answered
         }
-        Ok(Answer::Problem { status, problem, retry_after }) => {
+        Err(t @ (SyncError::Connect(_) | SyncError::Timeout | SyncError::Transport(_) | SyncError::Store(_))) => {
+            tracing::warn!(error = %t, "send failed");
+            let err = op_error(&t.code(), t.to_string(), None);
+            // A connect failure: no byte of the request reached the server, so it was not sent.
+            let unreachable = matches!(t, SyncError::Connect(_));
+            retry(sh, op, None, err, unreachable).await;
+            if unreachable { OpResult::Unreachable } else { OpResult::Transient }
+        }
+        Err(SyncError::Refused { status, problem, retry_after }) => {
             let code = problem.as_ref().map(|p| p.code);
             let message = problem.as_ref().map(|p| p.detail.clone()).unwrap_or_else(|| format!("HTTP {status}"));
             let code_str = code.map(|c| c.as_str().to_string()).unwrap_or_else(|| format!("http_{status}"));

@@ -3,25 +3,15 @@
 //! database epoch, or a server whose last seq is below our cursor (restored from a backup, or
 //! reset), turns the catch-up into a full resync from 0 (`store/resync.rs`).
 
-use std::time::Duration;
-
 use tracing::Instrument;
 
 use super::SharedRef;
-use super::client::{Answer, SyncClient, TransportFailure};
+use super::client::SyncClient;
+use crate::error::SyncError;
 use crate::model::{EngineEvent, ResyncReason, ResyncReport};
 use crate::store::{remote, resync, sync_state};
 
 pub const PAGE: u32 = 500;
-
-#[derive(Debug)]
-#[allow(dead_code)] // fields are for Debug output in logs
-pub(crate) enum PullError {
-    Transport(TransportFailure),
-    Auth,
-    Server { status: u16, retry_after: Option<Duration> },
-    Store(String),
-}
 
 /// Apply remote cards (from the feed or the stream) and tell the faces. Returns changed ids.
 pub(crate) async fn apply_cards(sh: &SharedRef, cards: Vec<(deckhand_protocol::Card, Option<i64>)>, final_cursor: Option<i64>) -> Result<usize, String> {
@@ -57,12 +47,12 @@ pub(crate) async fn apply_cards(sh: &SharedRef, cards: Vec<(deckhand_protocol::C
     Ok(n)
 }
 
-pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usize, PullError> {
+pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usize, SyncError> {
     {
         let mut rt = sh.rt();
         rt.pull_requested = false;
     }
-    let store_err = |e: crate::error::StoreError| PullError::Store(e.to_string());
+    let store_err = |e: crate::error::StoreError| SyncError::Store(e.to_string());
     // A resync left unfinished (a crash, a failed page) starts again from 0.
     let mut resync: Option<(String, &'static str)> = None;
     if let Some(epoch) = sh.db(|s| s.read(resync::in_progress)).await.map_err(store_err)? {
@@ -80,13 +70,7 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
             .map_err(store_err)?;
         let span = tracing::info_span!("pull", since);
         let page = async { client.changes(since, PAGE).await }.instrument(span).await;
-        let page = match page {
-            Err(t) => return Err(PullError::Transport(t)),
-            Ok(Err(Answer::Problem { status: 401, .. })) => return Err(PullError::Auth),
-            Ok(Err(Answer::Problem { status, retry_after, .. })) => return Err(PullError::Server { status, retry_after }),
-            Ok(Err(Answer::Ok(_))) => unreachable!("changes() never returns a card"),
-            Ok(Ok(p)) => p,
-        };
+        let page = page?;
         // Is this still the database our cursor belongs to? (docs/sync-engine.md, "Server restore")
         let restored = match &resync {
             // The server changed again under a resync: start that one over.
@@ -116,7 +100,7 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
             reoffered += offered;
         } else {
             let cards: Vec<_> = page.changes.into_iter().map(|c| (c.card, Some(c.seq))).collect();
-            total += apply_cards(sh, cards, Some(page.next_since)).await.map_err(PullError::Store)?;
+            total += apply_cards(sh, cards, Some(page.next_since)).await.map_err(SyncError::Store)?;
         }
         if !has_more {
             break;
