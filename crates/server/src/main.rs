@@ -1,12 +1,13 @@
-//! `deckhand-server serve --db PATH --listen ADDR` and `deckhand-server user add NAME`.
+//! `deckhand-server serve --db PATH|postgres://... --listen ADDR`, `deckhand-server user add NAME`
+//! and `deckhand-server migrate-from-sqlite`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use deckhand_server::auth::{hash_token, new_token};
+use deckhand_server::storage::Location;
 use deckhand_server::{ServerConfig, open_storage};
 use tokio::sync::watch;
 
@@ -21,8 +22,10 @@ struct Cli {
 enum Command {
     /// Serve the API.
     Serve {
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file, or a `postgres://USER@HOST:PORT/DB` URL (default: $DECKHAND_DATABASE_URL,
+        /// else deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
         #[arg(long, env = "DECKHAND_SERVER_LISTEN", default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
         /// Seconds between SSE heartbeats.
@@ -65,20 +68,26 @@ enum UserCommand {
     /// Create a user and print its token (shown once; only a hash is stored).
     Add {
         name: String,
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file, or a `postgres://USER@HOST:PORT/DB` URL (default: $DECKHAND_DATABASE_URL,
+        /// else deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
     },
     /// Print a new additional token for an existing user.
     Token {
         name: String,
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file, or a `postgres://USER@HOST:PORT/DB` URL (default: $DECKHAND_DATABASE_URL,
+        /// else deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
     },
     /// Revoke every token of a user.
     Revoke {
         name: String,
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file, or a `postgres://USER@HOST:PORT/DB` URL (default: $DECKHAND_DATABASE_URL,
+        /// else deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
     },
 }
 
@@ -126,6 +135,19 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `--db`, else `DECKHAND_DATABASE_URL`, else the default SQLite file.
+fn location(db: Option<String>) -> Location {
+    let db = db
+        .or_else(|| std::env::var("DECKHAND_DATABASE_URL").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "deckhand-server.db".to_string());
+    Location::parse(&db)
+}
+
+/// Opens the storage on a blocking thread (the PostgreSQL backend waits on its own runtime).
+async fn open(config: ServerConfig) -> anyhow::Result<std::sync::Arc<dyn deckhand_server::storage::Storage>> {
+    Ok(tokio::task::spawn_blocking(move || open_storage(&config)).await??)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
@@ -141,7 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             max_sse_streams,
             max_sse_streams_per_user,
         } => {
-            let mut config = ServerConfig::new(db);
+            let mut config = ServerConfig::for_location(&location(db));
             config.listen = listen;
             config.heartbeat = Duration::from_secs(heartbeat_secs.max(1));
             config.idempotency_retention = Duration::from_secs(idempotency_days * 24 * 3600);
@@ -153,11 +175,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.max_connections = max_connections;
             config.max_sse_streams = max_sse_streams;
             config.max_sse_streams_per_user = max_sse_streams_per_user;
-            let storage = open_storage(&config)?;
+            let storage = open(config.clone()).await?;
             let signals = shutdown_signals()?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             let addr = listener.local_addr()?;
-            tracing::info!(%addr, db = %config.db_path.display(), "deckhand-server listening");
+            tracing::info!(%addr, db = %config.location_for_log(), "deckhand-server listening");
             // Scripts read this line to learn the port when started with :0.
             println!("listening on http://{addr}");
             let (tx, rx) = watch::channel(false);
@@ -165,27 +187,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             deckhand_server::serve(listener, config, storage, rx).await?;
             Ok(())
         }
-        Command::User { command } => {
-            match command {
-                UserCommand::Add { name, db } => {
-                    let storage = open_storage(&ServerConfig::new(db))?;
-                    let token = new_token();
-                    storage.add_user(&name, hash_token(&token))?;
-                    println!("{token}");
-                }
-                UserCommand::Token { name, db } => {
-                    let storage = open_storage(&ServerConfig::new(db))?;
-                    let token = new_token();
-                    storage.add_token(&name, hash_token(&token))?;
-                    println!("{token}");
-                }
-                UserCommand::Revoke { name, db } => {
-                    let storage = open_storage(&ServerConfig::new(db))?;
-                    let n = storage.revoke_tokens(&name)?;
-                    println!("revoked {n} token(s) of {name}");
-                }
+        Command::User { command } => tokio::task::spawn_blocking(move || user_command(command)).await?,
+    }
+}
+
+/// `user add|token|revoke`, on either backend (runs on a blocking thread).
+fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { name, db } => {
+            let storage = open_storage(&ServerConfig::for_location(&location(db)))?;
+            let token = new_token();
+            storage.add_user(&name, hash_token(&token))?;
+            println!("{token}");
+        }
+        UserCommand::Token { name, db } => {
+            let storage = open_storage(&ServerConfig::for_location(&location(db)))?;
+            let token = new_token();
+            storage.add_token(&name, hash_token(&token))?;
+            println!("{token}");
+        }
+        UserCommand::Revoke { name, db } => {
+            let storage = open_storage(&ServerConfig::for_location(&location(db)))?;
+            let n = storage.revoke_tokens(&name)?;
+            // Running servers on a shared database end that user's streams now, not at their
+            // next periodic re-check.
+            if let Some(notifier) = storage.notifier() {
+                notifier.revoked();
             }
-            Ok(())
+            println!("revoked {n} token(s) of {name}");
         }
     }
+    Ok(())
 }

@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::{TokenHash, User};
 use crate::error::ApiError;
+use crate::hub::HubMsg;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::storage::UserId;
@@ -122,7 +123,7 @@ fn events(
     live: Liveness,
     start: i64,
     replay: bool,
-    mut rx: tokio::sync::broadcast::Receiver<Arc<Change>>,
+    mut rx: tokio::sync::broadcast::Receiver<crate::hub::HubMsg>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         let Liveness { user, token, slot: _slot } = live;
@@ -183,11 +184,13 @@ fn events(
                 msg = rx.recv() => match msg {
                     // Seqs are contiguous per user, but publishes can race each other after
                     // their commits: on any jump, read the committed truth from the database.
-                    Ok(change) if change.seq == last + 1 => {
+                    Ok(HubMsg::Change(change)) if change.seq == last + 1 => {
                         last = change.seq;
                         yield Ok(event_for(&change));
                     }
-                    Ok(change) if change.seq > last + 1 => catch_up = true,
+                    Ok(HubMsg::Change(change)) if change.seq > last + 1 => catch_up = true,
+                    // Another instance (or the reconcile loop) saw a seq we have not sent.
+                    Ok(HubMsg::Poke(seq)) if seq > last => catch_up = true,
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => catch_up = true,
                     Err(RecvError::Closed) => return,
