@@ -55,6 +55,12 @@ enum Command {
         /// Open SSE streams of one user before answering 429.
         #[arg(long, default_value_t = 100)]
         max_sse_streams_per_user: usize,
+        /// PostgreSQL: seconds between re-reads of streamed users' seqs (heals lost notifications).
+        #[arg(long, default_value_t = 10)]
+        reconcile_secs: u64,
+        /// PostgreSQL: connections of this instance's pool.
+        #[arg(long, default_value_t = 16)]
+        pg_pool_size: usize,
     },
     /// Manage users.
     User {
@@ -162,6 +168,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             max_connections,
             max_sse_streams,
             max_sse_streams_per_user,
+            reconcile_secs,
+            pg_pool_size,
         } => {
             let mut config = ServerConfig::for_location(&location(db));
             config.listen = listen;
@@ -175,6 +183,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.max_connections = max_connections;
             config.max_sse_streams = max_sse_streams;
             config.max_sse_streams_per_user = max_sse_streams_per_user;
+            config.reconcile_interval = Duration::from_secs(reconcile_secs.max(1));
+            config.pg_pool_size = pg_pool_size;
             let storage = open(config.clone()).await?;
             let signals = shutdown_signals()?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -3,6 +3,7 @@
 //! Server-Sent Events frame reader.
 #![allow(dead_code)]
 
+pub mod instances;
 pub mod pg;
 
 use std::collections::VecDeque;

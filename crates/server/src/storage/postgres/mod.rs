@@ -41,7 +41,13 @@ const PURGE_BATCH: i64 = 1000;
 /// Attempts of a write whose transaction failed in a retryable way.
 const WRITE_ATTEMPTS: usize = 4;
 
+/// Environment switch of the planted bug below (tests only; never set it in production).
+pub const PLANTED_BUG_ENV: &str = "DECKHAND_PLANTED_BUG_SEQUENCE_ALLOCATOR";
+
 pub struct PgStorage {
+    /// The allocator the issue warns against (a global SEQUENCE, no counter row lock), kept so
+    /// the multi-instance ordering test can show that it catches skipped changes.
+    planted_sequence_allocator: bool,
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
     pool: Pool,
@@ -125,8 +131,15 @@ impl PgStorage {
             .map_err(|e| StorageError::Backend(format!("connection pool: {e}")))?;
         let handle = runtime.handle().clone();
         let notifier = Arc::new(listener::PgNotifier::new(handle.clone(), pool.clone(), config.clone()));
-        let storage = PgStorage { runtime: Some(runtime), handle, pool, notifier };
+        let planted_sequence_allocator = std::env::var(PLANTED_BUG_ENV).is_ok_and(|v| v == "1");
+        let storage = PgStorage { planted_sequence_allocator, runtime: Some(runtime), handle, pool, notifier };
         storage.run(async move { migrations::migrate(&config).await })?;
+        if planted_sequence_allocator {
+            tracing::warn!("PLANTED BUG: change seqs come from a SEQUENCE (tests only)");
+            storage.with_client(|c| async move {
+                c.batch_execute("CREATE SEQUENCE IF NOT EXISTS planted_bug_seq").await.map_err(db_err)
+            })?;
+        }
         Ok(storage)
     }
 
@@ -185,7 +198,7 @@ impl Drop for PgStorage {
 }
 
 /// One attempt of a write transaction; see the module comment for the order of its steps.
-async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
+async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>, planted: bool) -> Result<WriteOutcome> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(db_err)?;
     let st = tx
@@ -208,7 +221,12 @@ async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now
         });
     }
     // The counter row lock: from here to commit no other writer of this user runs.
-    let st = tx.prepare_cached("UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq").await.map_err(db_err)?;
+    let sql = if planted {
+        "SELECT nextval('planted_bug_seq') FROM users WHERE id = $1"
+    } else {
+        "UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq"
+    };
+    let st = tx.prepare_cached(sql).await.map_err(db_err)?;
     let seq: i64 = tx
         .query_opt(&st, &[&user])
         .await
@@ -361,13 +379,13 @@ impl Storage for PgStorage {
     }
 
     fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
-        let (pool, idem, op) = (self.pool(), idem.clone(), op.clone());
+        let (pool, idem, op, planted) = (self.pool(), idem.clone(), op.clone(), self.planted_sequence_allocator);
         self.run(async move {
             let mut attempt = 0;
             loop {
                 attempt += 1;
                 let span = tracing::debug_span!("pg_write", user, idempotency_key = %idem.key, card_id = %op.card_id(), attempt);
-                let out = tracing::Instrument::instrument(write_once(&pool, user, &idem, &op, now), span).await;
+                let out = tracing::Instrument::instrument(write_once(&pool, user, &idem, &op, now, planted), span).await;
                 match out {
                     // A duplicate record would mean the advisory lock did not hold; the next
                     // attempt finds the record and replays it. Never a 500.
