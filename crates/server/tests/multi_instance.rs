@@ -13,11 +13,17 @@ use support::instances::{Instance, Opts, add_user, http, start_n};
 use support::{Client, DEADLINE, Frame, Sse, key, new_card, pg};
 use uuid::Uuid;
 
-/// Reads events until seq `upto`; returns their seqs in arrival order.
+/// Reads events until seq `upto` within [`DEADLINE`] overall (heartbeats do not extend it);
+/// returns their seqs in arrival order.
 async fn read_until(sse: &mut Sse, upto: i64) -> Vec<i64> {
     let mut seqs = Vec::new();
-    while seqs.last().copied().unwrap_or(0) < upto {
-        seqs.push(sse.next_event().await.seq());
+    let read = async {
+        while seqs.last().copied().unwrap_or(0) < upto {
+            seqs.push(sse.next_event().await.seq());
+        }
+    };
+    if tokio::time::timeout(DEADLINE, read).await.is_err() {
+        panic!("events up to seq {upto} not delivered within {DEADLINE:?}; got {seqs:?}");
     }
     seqs
 }
@@ -35,7 +41,8 @@ async fn create_many(client: &Client, n: usize) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stream_on_a_sees_every_write_through_b_once_in_order() {
     let db = pg::shared().fresh_database();
-    let nodes = start_n(&db, 2, &Opts::default()).await;
+    // Reconcile far away: delivery here is the NOTIFY path's doing.
+    let nodes = start_n(&db, 2, &Opts { reconcile_secs: Some(60), ..Opts::default() }).await;
     let token = add_user(&db, "ann").await;
     let http = http();
     let (a, b) = (nodes[0].client(&token, &http), nodes[1].client(&token, &http));
@@ -205,6 +212,35 @@ async fn a_killed_listener_connection_delays_delivery_by_at_most_the_reconcile_p
         (n == "2").then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_nobody_announced_arrives_by_the_reconcile_loop() {
+    // A commit whose NOTIFY was lost: written straight into the database, no instance pokes.
+    let cluster = pg::shared();
+    let db = cluster.fresh_database();
+    let node = Instance::start(&db, &Opts { reconcile_secs: Some(1), ..Opts::default() }).await;
+    let token = add_user(&db, "ann").await;
+    let http = http();
+    let a = node.client(&token, &http);
+    let mut sse = a.events(Some(0)).await;
+    let mut card = a.new_card("one").await;
+    assert_eq!(read_until(&mut sse, 1).await, vec![1]);
+    card.title = "edited behind the servers' backs".into();
+    card.version += 1;
+    let data = serde_json::to_string(&card).unwrap().replace('\'', "''");
+    let start = Instant::now();
+    cluster.psql(
+        &pg::database_of(&db),
+        &format!(
+            "BEGIN; UPDATE users SET last_seq = last_seq + 1 WHERE name = 'ann';
+             UPDATE cards SET seq = 2, version = {}, data = '{data}' WHERE id = '{}'; COMMIT;",
+            card.version, card.id
+        ),
+    );
+    let e = tokio::time::timeout(DEADLINE, sse.next_event()).await.expect("the unannounced change arrived");
+    assert_eq!((e.seq(), e.card()), (2, card));
+    eprintln!("unannounced change delivered after {:?} (reconcile period 1 s)", start.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
