@@ -62,6 +62,19 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         pg_pool_size: usize,
     },
+    /// Copy a SQLite server database into an empty PostgreSQL database (seqs verbatim: clients
+    /// keep their cursors). Stop the SQLite server first.
+    MigrateFromSqlite {
+        /// The SQLite server database.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// The target, `postgres://USER@HOST:PORT/DB`.
+        #[arg(long)]
+        to: String,
+        /// Idempotency records younger than this many days are copied (match `serve`'s setting).
+        #[arg(long, default_value_t = 7)]
+        idempotency_days: u64,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -195,6 +208,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (tx, rx) = watch::channel(false);
             tokio::spawn(shutdown_signal(signals, tx));
             deckhand_server::serve(listener, config, storage, rx).await?;
+            Ok(())
+        }
+        Command::MigrateFromSqlite { from, to, idempotency_days } => {
+            let keep_after = chrono::Utc::now() - chrono::Duration::days(idempotency_days as i64);
+            let report = tokio::task::spawn_blocking(move || {
+                deckhand_server::storage::import::sqlite_to_postgres(&from, &to, keep_after)
+            })
+            .await??;
+            println!("copied and verified: {report}");
             Ok(())
         }
         Command::User { command } => tokio::task::spawn_blocking(move || user_command(command)).await?,

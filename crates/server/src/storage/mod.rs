@@ -5,6 +5,7 @@
 //! Methods are synchronous; handlers call them on the blocking pool (the PostgreSQL backend
 //! bridges to its own async runtime inside).
 
+pub mod import;
 pub mod notify;
 pub mod postgres;
 
