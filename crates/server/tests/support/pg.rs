@@ -73,7 +73,16 @@ pub struct Cluster {
     pub pid: u32,
 }
 
+/// initdb refuses root: as root, run the cluster as the `postgres` OS user; otherwise as ourselves.
+fn is_root() -> bool {
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    *ROOT.get_or_init(|| Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false))
+}
+
 fn as_postgres(program: &str) -> Command {
+    if !is_root() {
+        return Command::new(format!("{BIN}/{program}"));
+    }
     let mut c = Command::new("runuser");
     c.args(["-u", "postgres", "--", &format!("{BIN}/{program}")]);
     c
@@ -101,14 +110,11 @@ fn free_port() -> u16 {
 impl Cluster {
     pub fn start() -> Cluster {
         let root = tempfile::Builder::new().prefix("deckhand-pg-").tempdir().expect("tempdir").keep();
-        run(
-            {
-                let mut c = Command::new("chown");
-                c.args(["postgres:postgres"]).arg(&root);
-                c
-            },
-            "chown the cluster dir",
-        );
+        if is_root() {
+            let mut c = Command::new("chown");
+            c.args(["postgres:postgres"]).arg(&root);
+            run(c, "chown the cluster dir");
+        }
         let data = root.join("data");
         let mut init = as_postgres("initdb");
         init.arg("-D").arg(&data).args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]);
