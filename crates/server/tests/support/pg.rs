@@ -107,9 +107,33 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Clusters left by test processes that were killed before their exit hook ran (SIGKILL, a
+/// closed pipe): their owner is gone, so stop their postmaster by pid and delete them.
+fn reap_orphans() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let root = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with("deckhand-pg-") {
+            continue;
+        }
+        let Some(owner) = std::fs::read_to_string(root.join("owner")).ok().and_then(|s| s.trim().parse::<u32>().ok()) else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        if let Some(pid) = std::fs::read_to_string(root.join("data/postmaster.pid")).ok().and_then(|s| s.lines().next()?.trim().parse().ok()) {
+            stop_postmaster(pid);
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
 impl Cluster {
     pub fn start() -> Cluster {
+        reap_orphans();
         let root = tempfile::Builder::new().prefix("deckhand-pg-").tempdir().expect("tempdir").keep();
+        std::fs::write(root.join("owner"), std::process::id().to_string()).expect("write owner");
         if is_root() {
             let mut c = Command::new("chown");
             c.args(["postgres:postgres"]).arg(&root);
