@@ -16,9 +16,14 @@ use support::{Frame, Sse, new_card, pg};
 use uuid::Uuid;
 
 const WRITERS: usize = 6;
-const PER_WRITER: usize = 25;
+
+/// Writes per writer: `CHAOS_PG_WRITES` (all writers together) / 6; 150 in total by default.
+fn per_writer() -> usize {
+    let total: usize = std::env::var("CHAOS_PG_WRITES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
+    (total / WRITERS).max(1)
+}
 /// Faults make retries slow; the whole run must still finish in this time.
-const RUN_DEADLINE: Duration = Duration::from_secs(90);
+const RUN_DEADLINE: Duration = Duration::from_secs(300);
 
 /// POSTs one create with `key` until some instance answers 201 (applied or replayed); returns
 /// the card and how many attempts failed (503, 409 in flight, connection refused or reset).
@@ -99,7 +104,8 @@ async fn writes_survive_a_killed_instance_and_a_database_restart_exactly_once() 
     let mut nodes: Vec<Option<Instance>> = nodes.into_iter().map(Some).collect();
     let token = add_user(&db, "ann").await;
     let http = http();
-    let total = WRITERS * PER_WRITER;
+    let per_writer = per_writer();
+    let total = WRITERS * per_writer;
     let done = Arc::new(AtomicUsize::new(0));
     let upto = Arc::new(AtomicUsize::new(0));
     // The stream reads from A and B only (C is the one that gets killed).
@@ -110,7 +116,7 @@ async fn writes_survive_a_killed_instance_and_a_database_restart_exactly_once() 
             tokio::spawn(async move {
                 let mut failed = 0;
                 let mut ids = Vec::new();
-                for i in 0..PER_WRITER {
+                for i in 0..per_writer {
                     let key = Uuid::new_v4().to_string();
                     let body = new_card(Uuid::now_v7(), &format!("w{w} #{i}"));
                     let (card, f) = create_until_done(&http, &urls, &token, &key, &body, w + i).await;
