@@ -32,8 +32,10 @@ pub async fn card_create(shell: State<'_, Shell>, input: NewCardInput) -> CmdRes
 }
 
 #[tauri::command]
-pub async fn card_update(shell: State<'_, Shell>, id: Uuid, changes: CardChanges) -> CmdResult<CardView> {
-    Ok(shell.engine.update(id, changes).await?)
+/// `base_version`: the confirmed version the editor showed (`CardView::confirmed_version` when it
+/// opened), so a remote change that landed while it was open is merged, not overwritten.
+pub async fn card_update(shell: State<'_, Shell>, id: Uuid, changes: CardChanges, base_version: Option<i64>) -> CmdResult<CardView> {
+    Ok(shell.engine.update_on(id, changes, base_version).await?)
 }
 
 #[tauri::command]

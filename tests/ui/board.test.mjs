@@ -76,6 +76,8 @@ describe("board", () => {
     assert.deepEqual(calls, [{
       id: uuid(2),
       changes: { title: "Fix login bug on Safari", body: "# Steps\n1. open [site](https://example.com)\n2. wait", url: "https://example.com/bug/1", tags: ["bug", "safari"], lane: "doing", pinned: false },
+      // The version the editor was filled from: a remote change since is merged, not overwritten.
+      baseVersion: 1,
     }]);
     await lane(page, "doing").getByText("Fix login bug on Safari").waitFor();
     assert.equal(await card(page, "Fix login bug on Safari").locator("[data-sync-state]").getAttribute("data-sync-state"), "pending");

@@ -25,7 +25,9 @@ export const api = {
   lanesList: () => invoke<LaneSummary[]>("lanes_list"),
   tagsList: () => invoke<string[]>("tags_list"),
   cardCreate: (input: NewCardInput) => invoke<CardView>("card_create", { input }),
-  cardUpdate: (id: string, changes: CardChanges) => invoke<CardView>("card_update", { id, changes }),
+  /** `baseVersion`: the confirmed version the edit was made on (the editor's card when it opened). */
+  cardUpdate: (id: string, changes: CardChanges, baseVersion: number | null = null) =>
+    invoke<CardView>("card_update", { id, changes, baseVersion }),
   cardMove: (id: string, lane: string, position: number | null) =>
     invoke<CardView>("card_move", { id, lane, position }),
   cardDelete: (id: string) => invoke<null>("card_delete", { id }),

@@ -1,7 +1,7 @@
 // The single `engine-event` stream: each event refreshes exactly what it names.
 import { onEngineEvent } from "./api";
 import type { EngineEvent } from "./bindings/EngineEvent";
-import { conflictResolvedElsewhere, openConflict } from "./components/conflict";
+import { conflictResolvedElsewhere, conflictUpdated, openConflict } from "./components/conflict";
 import { toast } from "./components/toasts";
 import { refreshCards } from "./data";
 import { notify, state } from "./state";
@@ -51,6 +51,9 @@ export function handleEvent(ev: EngineEvent): void {
       break;
     case "conflict_detected":
       openConflict(ev.conflict);
+      break;
+    case "conflict_updated":
+      conflictUpdated(ev.conflict);
       break;
     case "conflict_resolved":
       conflictResolvedElsewhere(ev.card_id);

@@ -26,6 +26,10 @@ pub struct Cli {
     /// Cap the database size in bytes (SQLite `max_page_count`); writes past it fail as on a full disk.
     #[arg(long, global = true, env = "DECKHAND_MAX_DB_BYTES", hide = true)]
     pub max_db_bytes: Option<u64>,
+    /// Append one JSON line per local edit and conflict resolution to this file (what the card
+    /// showed before, what was written or chosen), fsynced before the command returns.
+    #[arg(long, global = true, env = "DECKHAND_JOURNAL")]
+    pub journal: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -123,6 +127,10 @@ pub struct AddArgs {
 #[derive(Args)]
 pub struct EditArgs {
     pub id: Uuid,
+    /// The confirmed version this edit was made on (as `cards show` printed it): a change that
+    /// reached this device since is merged with the edit or raised as a conflict, not overwritten.
+    #[arg(long)]
+    pub base_version: Option<i64>,
     #[arg(long)]
     pub title: Option<String>,
     #[arg(long)]

@@ -2,9 +2,7 @@
 
 pub mod config;
 pub mod error;
-pub mod fields;
 pub mod merge;
-mod merge_shim;
 pub mod model;
 pub mod store;
 pub mod sync;

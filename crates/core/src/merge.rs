@@ -98,6 +98,11 @@ fn over_body_limit(s: &str) -> bool {
     s.len() > BODY_MAX_CHARS && s.chars().count() > BODY_MAX_CHARS
 }
 
+/// Whether merged fields still fit a request: the protocol's one definition (encoded size).
+fn fits(f: &CardFields) -> bool {
+    deckhand_protocol::card_fits(&f.to_new_card(Uuid::nil()))
+}
+
 /// Body merge: plain rule, and when both sides edited differently a line-hunk 3-way merge.
 fn merge_body(base: &str, mine: &str, theirs: &str) -> (String, bool) {
     if mine == theirs || theirs == base {
@@ -139,19 +144,18 @@ pub fn merge3(base: &CardFields, mine: &CardFields, theirs: &CardFields) -> Merg
     let (pinned, c) = merge_value(&base.pinned, &mine.pinned, &theirs.pinned, |a, b| a == b);
     note("pinned", c);
 
-    MergeOutcome {
-        merged: CardFields {
-            title,
-            body,
-            url,
-            tags,
-            lane,
-            position,
-            pinned,
-        },
-        conflicting,
+    let mut merged = CardFields { title, body, url, tags, lane, position, pinned };
+    // A merge of two cards that each fit can be larger than either: then the body is for the
+    // user to shorten (a conflict), never a request the server must refuse.
+    if !fits(&merged) && !conflicting.iter().any(|c| c == "body") {
+        conflicting.push("body".to_string());
+        conflicting.sort_by_key(|f| FIELD_ORDER.iter().position(|o| o == f));
+        merged.body = mine.body.clone();
     }
+    MergeOutcome { merged, conflicting }
 }
+
+const FIELD_ORDER: [&str; 7] = ["title", "body", "url", "tags", "lane", "position", "pinned"];
 
 /// The `CardChanges` that turn `from` into `to`: only the differing fields
 /// (a cleared url is `Some(None)`). Equal inputs give an empty change.

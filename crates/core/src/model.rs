@@ -186,7 +186,8 @@ pub enum ConflictKind {
 pub struct ConflictRecord {
     pub card_id: Uuid,
     pub kind: ConflictKind,
-    pub base: Option<Card>,
+    /// The fields the edit was made on (the merge base); `None` when unknown.
+    pub base: Option<CardFields>,
     pub mine: CardFields,
     pub theirs: Card,
     /// Fields that could not be merged (empty for `edit_vs_delete`).
@@ -315,6 +316,9 @@ pub struct RequeueReport {
     /// Ops dropped because they no longer apply (create of a card the server already has, edit or
     /// delete of a card that no longer exists, invalid payload); each is noted in the history.
     pub skipped: u32,
+    /// Edits kept as salvaged (not queued) because the card changed on the server since and the
+    /// copy they were made on is unknown: applying them blind could overwrite that change.
+    pub kept: u32,
 }
 
 /// One line of the bounded, persisted sync history (dashboard "recent events").
@@ -339,6 +343,8 @@ pub enum EngineEvent {
     CardsChanged { ids: Vec<Uuid> },
     StatusChanged { status: SyncStatus },
     ConflictDetected { conflict: ConflictRecord },
+    /// An open conflict's "mine" changed (an edit made while it was open folded into it).
+    ConflictUpdated { conflict: ConflictRecord },
     ConflictResolved { card_id: Uuid },
     OpFailed {
         #[ts(type = "number")]

@@ -379,3 +379,53 @@ async fn an_interrupted_recovery_resumes_from_the_moved_file() {
     assert_eq!(engine.requeue_salvaged(Vec::new()).await.unwrap().requeued, 7);
     engine.shutdown().await;
 }
+
+/// Scenario 6 of "never lose an edit": salvaged edits are requeued only once the rebuilt database
+/// has caught up (a requeue during a slow rebuild pull used to drop edits of cards not pulled
+/// yet), and keep the base they were made on (they used to be applied blind over a newer copy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salvaged_edits_wait_for_the_rebuild_and_merge_with_what_changed_since() {
+    use deckhand_core::store::recovery;
+    use support::{Fault, Proxy, Rule};
+    let server_dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&server_dir.path().join("server.db")).await;
+    let token = server.add_user("alice");
+    let direct = ServerSettings { url: server.url(), token: token.clone() };
+    let proxy = Proxy::start(server.addr()).await;
+    let via_proxy = ServerSettings { url: proxy.url(), token };
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(test_config(dir.path(), Some(direct.clone()))).await.unwrap();
+    let card = engine.create(input("card", "l1\nl2\nl3\nl4\n")).await.unwrap();
+    engine.wait_idle(DEADLINE).await.unwrap();
+    engine.set_server(None).await;
+    engine.update(card.id, CardChanges { body: Some("L1 offline\nl2\nl3\nl4\n".into()), ..Default::default() }).await.unwrap();
+    engine.shutdown().await;
+    drop(engine);
+    // Another device changes another line meanwhile.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = Engine::open(test_config(other_dir.path(), Some(direct.clone()))).await.unwrap();
+    other.wait_idle(DEADLINE).await.unwrap();
+    other.update(card.id, CardChanges { body: Some("l1\nl2\nl3\nL4 elsewhere\n".into()), ..Default::default() }).await.unwrap();
+    other.wait_idle(DEADLINE).await.unwrap();
+    // The local database is lost as if corrupt (a recovery interrupted after the move).
+    let path = db(dir.path());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    drop(c);
+    let moved = dir.path().join("deckhand.db.corrupt-20260101T000000.000Z");
+    std::fs::rename(&path, &moved).unwrap();
+    std::fs::write(recovery::marker_path(&path), format!("file is not a database\nmoved_to {}\n", moved.display())).unwrap();
+    // The rebuild's pull is slow.
+    proxy.add_rule(Rule { method: Some("GET"), path_contains: "/v1/changes".into(), fault: Fault::Delay(std::time::Duration::from_millis(700)), times: 1 });
+    let engine = Engine::open(test_config(dir.path(), Some(via_proxy))).await.unwrap();
+    assert_eq!(engine.salvaged().await.unwrap().len(), 1);
+    let r = engine.requeue_salvaged(Vec::new()).await.unwrap();
+    assert_eq!((r.requeued, r.skipped, r.kept), (1, 0, 0), "requeued after the catch-up, not dropped");
+    engine.wait_idle(DEADLINE).await.unwrap();
+    let body = support::server_card_json(&direct, card.id).await["body"].as_str().unwrap().to_string();
+    assert_eq!(body, "L1 offline\nl2\nl3\nL4 elsewhere\n", "merged with the change made since, not applied blind");
+    engine.shutdown().await;
+    other.shutdown().await;
+    proxy.stop();
+}

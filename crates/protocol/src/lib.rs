@@ -14,7 +14,7 @@ pub use batch::{BatchRequest, BatchResponse, BatchResult, BatchWrite};
 pub use card::{Card, CardChanges, CardsPage, NewCard, PatchCard, DEFAULT_LANE};
 pub use changes::{Change, ChangesPage, EventKind};
 pub use problem::{ErrorCode, FieldError, Problem, PROBLEM_CONTENT_TYPE};
-pub use validate::{validate_changes, validate_new_card};
+pub use validate::{card_fits, encoded_len, validate_changes, validate_new_card};
 
 /// HTTP header names used by the protocol.
 pub mod headers {

@@ -9,6 +9,11 @@ pub const LANE_MAX_CHARS: usize = 64;
 pub const URL_MAX_CHARS: usize = 2_048;
 /// Largest accepted request body; larger answers 413 `payload_too_large`.
 pub const REQUEST_BODY_MAX_BYTES: usize = 256 * 1024;
+/// A card "fits" when its JSON encoding (as a create body) is at most this many bytes: the one
+/// definition shared by client validation, merge output and the server, so that anything accepted
+/// locally can always be sent (a PATCH carries a subset of the card's fields, a create all of
+/// them, plus a few bytes of framing well inside the remaining margin).
+pub const CARD_MAX_ENCODED_BYTES: usize = REQUEST_BODY_MAX_BYTES - 1024;
 pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
 /// Writes in one `POST /v1/batch`, and the batch body's size (each write's own body still obeys
 /// `REQUEST_BODY_MAX_BYTES`).

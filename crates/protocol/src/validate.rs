@@ -64,6 +64,20 @@ fn check_position(v: f64, out: &mut Vec<FieldError>) {
     }
 }
 
+/// The encoded size of a card as a create body (see `CARD_MAX_ENCODED_BYTES`).
+pub fn encoded_len(c: &NewCard) -> usize {
+    serde_json::to_vec(c).map(|v| v.len()).unwrap_or(usize::MAX)
+}
+
+/// Whether a card fits a request (`CARD_MAX_ENCODED_BYTES`): the one definition of "fits".
+pub fn card_fits(c: &NewCard) -> bool {
+    // JSON escaping at most sextuples a byte (`\u0000`): a card whose text is small enough fits
+    // without being encoded (every write checks this; most cards are a few hundred bytes).
+    let text = c.title.len() + c.body.len() + c.url.as_ref().map_or(0, String::len) + c.lane.len()
+        + c.tags.iter().map(|t| t.len() + 3).sum::<usize>();
+    text * 6 + 512 <= CARD_MAX_ENCODED_BYTES || encoded_len(c) <= CARD_MAX_ENCODED_BYTES
+}
+
 pub fn validate_new_card(c: &NewCard) -> Result<(), Vec<FieldError>> {
     let mut out = Vec::new();
     check_title(&c.title, &mut out);
@@ -72,6 +86,11 @@ pub fn validate_new_card(c: &NewCard) -> Result<(), Vec<FieldError>> {
     check_tags(&c.tags, &mut out);
     check_lane(&c.lane, &mut out);
     check_position(c.position, &mut out);
+    // Only worth encoding when every field is within its own limit (each alone fits).
+    if out.is_empty() && !card_fits(c) {
+        let n = encoded_len(c);
+        out.push(err("body", format!("the card is {n} bytes encoded; at most {CARD_MAX_ENCODED_BYTES} bytes fit a request (shorten the notes)")));
+    }
     if out.is_empty() { Ok(()) } else { Err(out) }
 }
 
@@ -136,6 +155,18 @@ mod tests {
     fn title_limit_counts_characters_not_bytes() {
         assert!(validate_new_card(&card(&"é".repeat(500))).is_ok());
         assert!(validate_new_card(&card(&"é".repeat(501))).is_err());
+    }
+
+    #[test]
+    fn a_card_that_passes_validation_fits_a_request() {
+        // 90,000 CJK characters pass the character limit but are ~270 KB of UTF-8.
+        let mut c = card("big");
+        c.body = "同".repeat(90_000);
+        let e = validate_new_card(&c).unwrap_err();
+        assert_eq!(e[0].field, "body");
+        c.body = "同".repeat(80_000);
+        assert!(validate_new_card(&c).is_ok());
+        assert!(serde_json::to_vec(&c).unwrap().len() <= REQUEST_BODY_MAX_BYTES);
     }
 
     #[test]

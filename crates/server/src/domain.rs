@@ -57,6 +57,14 @@ pub fn apply(op: &WriteOp, current: Option<&Card>, now: DateTime<Utc>) -> Result
             let card = live(current, *id, *base_version)?;
             let mut next = card.clone();
             changes.apply_to(&mut next);
+            // The same "fits" as a create (and as the client's validation): a card the server
+            // holds can always be sent again whole (a restore, a re-offered create).
+            let as_new = NewCard { id: next.id, title: next.title.clone(), body: next.body.clone(), url: next.url.clone(), tags: next.tags.clone(), lane: next.lane.clone(), position: next.position, pinned: next.pinned };
+            if !deckhand_protocol::card_fits(&as_new) {
+                let detail = format!("the card would be {} bytes encoded; at most {} fit", deckhand_protocol::encoded_len(&as_new), deckhand_protocol::limits::CARD_MAX_ENCODED_BYTES);
+                return Err(Problem::new(ErrorCode::ValidationFailed, detail.clone())
+                    .with_errors(vec![deckhand_protocol::FieldError { field: "changes.body".into(), message: detail }]));
+            }
             next.version += 1;
             next.updated_at = now;
             Ok(next)

@@ -59,6 +59,18 @@ export function openConflict(record: ConflictRecord): void {
   show(record);
 }
 
+/** `conflict_updated`: an edit made while the conflict was open folded into "mine"; the record on
+ * screen (or waiting in the queue) is replaced and re-rendered. */
+export function conflictUpdated(record: ConflictRecord): void {
+  const i = queue.findIndex((q) => q.card_id === record.card_id);
+  if (i >= 0) queue[i] = record;
+  if (current?.record.card_id === record.card_id) {
+    // Closing shows the queue's head next: the updated record, at once.
+    queue.unshift(record);
+    current.dialog.close();
+  }
+}
+
 /** `conflict_resolved`: close it if it is on screen, drop it from the queue. */
 export function conflictResolvedElsewhere(cardId: string): void {
   const i = queue.findIndex((q) => q.card_id === cardId);

@@ -156,7 +156,8 @@ function render(card: CardView): void {
       closeEditor();
       return;
     }
-    const saved = await attempt("Save", () => api.cardUpdate(original!.id, changes));
+    // Made on the copy the form was filled from: a remote edit that landed meanwhile is merged.
+    const saved = await attempt("Save", () => api.cardUpdate(original!.id, changes, original!.confirmed_version));
     if (saved) {
       state.cards.set(saved.id, saved);
       notify("card", [saved.id]);

@@ -1,15 +1,15 @@
-//! Applying the server's answer to an outbox op (called by the drain, one transaction each).
+//! Applying the server's answer to an outbox op (called by the drain, one transaction each), and
+//! the one rebase rule an update follows whenever it meets a copy it was not made on.
 
 use chrono::Utc;
-use deckhand_protocol::Card;
+use deckhand_protocol::{Card, CardChanges};
 use rusqlite::Connection;
 
 use super::Result;
 use super::outbox::{self, Op, OpPayload};
 use super::{cards, conflicts, history, remote};
-use crate::fields;
-use crate::merge_shim::merge3;
-use crate::model::{ConflictKind, ConflictRecord, OpError};
+use crate::merge::{diff, merge3};
+use crate::model::{CardFields, ConflictKind, ConflictRecord, OpError};
 
 /// 2xx (or an answer that proves the op's effect is in place): confirm, drop the op, rebase.
 pub fn succeeded(conn: &Connection, op: &Op, card: &Card) -> Result<bool> {
@@ -30,7 +30,8 @@ pub enum ConflictOutcome {
 }
 
 /// 409 with `current`. Creates: the id is ours, so an existing card means our create landed.
-/// Deletes: retried against the current version (the user asked to delete). Updates: 3-way merge.
+/// Deletes: retried against the current version (the user asked to delete). Updates: the rebase
+/// rule against `current`.
 pub fn version_conflict(conn: &Connection, op: &Op, current: &Card) -> Result<ConflictOutcome> {
     match &op.payload {
         OpPayload::Create(_) => {
@@ -51,46 +52,97 @@ pub fn version_conflict(conn: &Connection, op: &Op, current: &Card) -> Result<Co
             None => ConflictOutcome::Done,
         }),
         OpPayload::Update(ch) => {
-            let theirs = fields::of_card(current);
-            let base = op.base.clone().or(remote::confirmed(conn, op.card_id)?).unwrap_or_else(|| current.clone());
-            let mine = cards::get_local(conn, op.card_id)?.map(|l| l.fields).unwrap_or_else(|| {
-                let mut f = fields::of_card(&base);
-                fields::apply(&mut f, ch);
-                f
-            });
             remote::put_confirmed(conn, current)?;
             history::metric_add(conn, "version_conflicts", 1)?;
-            let m = merge3(&fields::of_card(&base), &mine, &theirs);
-            if m.conflicting.is_empty() {
-                let delta = fields::diff(&theirs, &m.merged);
-                if delta.is_empty() {
-                    outbox::remove(conn, op.op_id)?;
-                    remote::rebase(conn, op.card_id)?;
-                    return Ok(ConflictOutcome::Done);
-                }
-                outbox::rewrite(conn, op.op_id, &OpPayload::Update(delta), Some(current))?;
-                history::add(conn, "conflict.merged", Some(op.card_id), "merged concurrent edits")?;
-                history::metric_add(conn, "auto_merges", 1)?;
-                remote::rebase(conn, op.card_id)?;
-                return Ok(ConflictOutcome::Rebased);
-            }
-            let rec = ConflictRecord {
-                card_id: op.card_id,
-                kind: ConflictKind::Fields,
-                base: Some(base),
-                mine,
-                theirs: current.clone(),
-                fields: m.conflicting.clone(),
-                suggested: m.merged,
-                detected_at: Utc::now(),
+            // The base the request was made on (pinned by `outbox::prepare`).
+            let base = match &op.base {
+                Some(b) => b.clone(),
+                None => remote::confirmed(conn, op.card_id)?.map(|c| CardFields::from_card(&c)).unwrap_or_else(|| CardFields::from_card(current)),
             };
-            conflicts::insert(conn, &rec, op.op_id)?;
-            outbox::mark_conflict(conn, op.op_id)?;
-            history::add(conn, "conflict.detected", Some(op.card_id), &format!("fields: {}", m.conflicting.join(", ")))?;
-            remote::rebase(conn, op.card_id)?;
-            Ok(ConflictOutcome::Conflict(Box::new(rec)))
+            Ok(match rebase_update(conn, op, &base, ch, current)? {
+                Rebased::Done => ConflictOutcome::Done,
+                Rebased::Rewritten => ConflictOutcome::Rebased,
+                Rebased::Conflict(rec) => ConflictOutcome::Conflict(rec),
+            })
         }
     }
+}
+
+/// What `rebase_update` did.
+#[derive(Debug)]
+pub enum Rebased {
+    /// `theirs` already has the op's values: the op is gone.
+    Done,
+    /// The op is now its own changes on top of `theirs` (new key, due now).
+    Rewritten,
+    /// The card's queue is parked in this conflict.
+    Conflict(Box<ConflictRecord>),
+}
+
+/// The rebase rule (docs/sync-engine.md, "Rules"): an update made on `base` meets `theirs`, a
+/// copy it did not see (the confirmed copy at send time, or the server's `current` on a 409).
+/// `merge3(base, base + changes, theirs)`: clean → the op becomes the merged result's diff
+/// against `theirs`; a conflict → the card's later queued ops fold into this one (so "mine" is
+/// what the user sees, and a resolution settles the whole queue), merged again, and parked when
+/// that still conflicts.
+pub fn rebase_update(conn: &Connection, op: &Op, base: &CardFields, ch: &CardChanges, theirs: &Card) -> Result<Rebased> {
+    let theirs_f = CardFields::from_card(theirs);
+    let mine = base.apply(ch);
+    let mut m = merge3(base, &mine, &theirs_f);
+    let mut folded = None;
+    if !m.is_clean() {
+        let later: Vec<Op> = outbox::for_card(conn, op.card_id)?.into_iter().filter(|o| o.op_id > op.op_id).collect();
+        if later.iter().any(|o| matches!(o.payload, OpPayload::Delete)) {
+            // The user deleted the card since: the delete settles it (delete wins).
+            for o in &later {
+                outbox::remove(conn, o.op_id)?;
+            }
+            outbox::rewrite(conn, op.op_id, &OpPayload::Delete, Some(theirs))?;
+            remote::rebase(conn, op.card_id)?;
+            return Ok(Rebased::Rewritten);
+        }
+        let mut all = mine.clone();
+        for o in &later {
+            if let OpPayload::Update(c) = &o.payload {
+                all = all.apply(c);
+            }
+            outbox::remove(conn, o.op_id)?;
+        }
+        m = merge3(base, &all, &theirs_f);
+        folded = Some(all);
+    }
+    if m.is_clean() {
+        let delta = diff(&theirs_f, &m.merged);
+        let done = delta.is_empty();
+        if done {
+            outbox::remove(conn, op.op_id)?;
+        } else {
+            outbox::rewrite(conn, op.op_id, &OpPayload::Update(delta), Some(theirs))?;
+            if base != &theirs_f {
+                history::add(conn, "conflict.merged", Some(op.card_id), "merged concurrent edits")?;
+                history::metric_add(conn, "auto_merges", 1)?;
+            }
+        }
+        remote::rebase(conn, op.card_id)?;
+        return Ok(if done { Rebased::Done } else { Rebased::Rewritten });
+    }
+    let mine = folded.unwrap_or(mine);
+    outbox::set_payload(conn, op.op_id, &OpPayload::Update(diff(base, &mine)))?;
+    let rec = ConflictRecord {
+        card_id: op.card_id,
+        kind: ConflictKind::Fields,
+        base: Some(base.clone()),
+        mine,
+        theirs: theirs.clone(),
+        fields: m.conflicting.clone(),
+        suggested: m.merged,
+        detected_at: Utc::now(),
+    };
+    conflicts::insert(conn, &rec, op.op_id)?;
+    outbox::mark_conflict(conn, op.op_id)?;
+    history::add(conn, "conflict.detected", Some(op.card_id), &format!("fields: {}", m.conflicting.join(", ")))?;
+    remote::rebase(conn, op.card_id)?;
+    Ok(Rebased::Conflict(Box::new(rec)))
 }
 
 /// 410 with the tombstone. A delete is done; an edit becomes an edit-vs-delete conflict.
@@ -98,26 +150,7 @@ pub fn gone(conn: &Connection, op: &Op, tombstone: &Card) -> Result<Option<Confl
     match &op.payload {
         OpPayload::Update(_) => {
             remote::put_confirmed(conn, tombstone)?;
-            // Parking the op first makes the rebase replay my edits over the tombstone (the card
-            // may have been hidden meanwhile by the tombstone arriving from the feed).
-            outbox::mark_conflict(conn, op.op_id)?;
-            remote::rebase(conn, op.card_id)?;
-            let mine = cards::get_local(conn, op.card_id)?.map(|l| l.fields).unwrap_or_else(|| fields::of_card(tombstone));
-            let rec = ConflictRecord {
-                card_id: op.card_id,
-                kind: ConflictKind::EditVsDelete,
-                base: op.base.clone(),
-                mine: mine.clone(),
-                theirs: tombstone.clone(),
-                fields: Vec::new(),
-                suggested: mine,
-                detected_at: Utc::now(),
-            };
-            conflicts::insert(conn, &rec, op.op_id)?;
-            outbox::mark_conflict(conn, op.op_id)?;
-            history::add(conn, "conflict.detected", Some(op.card_id), "edited here, deleted on the server")?;
-            remote::rebase(conn, op.card_id)?;
-            Ok(Some(rec))
+            park_edit_vs_delete(conn, op, tombstone)
         }
         _ => {
             succeeded(conn, op, tombstone)?;
@@ -126,13 +159,53 @@ pub fn gone(conn: &Connection, op: &Op, tombstone: &Card) -> Result<Option<Confl
     }
 }
 
+/// The card was deleted on the server while `op` (an update) and maybe later edits are queued:
+/// the whole queue folds into `op`, parked in an edit-vs-delete conflict; "mine" is what the user
+/// sees. When the user deleted the card too, the delete settles it: nothing to ask.
+pub fn park_edit_vs_delete(conn: &Connection, op: &Op, tombstone: &Card) -> Result<Option<ConflictRecord>> {
+    let ops = outbox::for_card(conn, op.card_id)?;
+    if ops.iter().any(|o| matches!(o.payload, OpPayload::Delete)) {
+        outbox::remove_card_ops(conn, op.card_id)?;
+        remote::rebase(conn, op.card_id)?;
+        return Ok(None);
+    }
+    let base = op.base.clone();
+    let start = base.clone().or_else(|| cards::get_local(conn, op.card_id).ok().flatten().map(|l| l.fields)).unwrap_or_else(|| CardFields::from_card(tombstone));
+    let mut mine = start.clone();
+    for o in ops.iter().filter(|o| o.op_id >= op.op_id) {
+        if let OpPayload::Update(c) = &o.payload {
+            mine = mine.apply(c);
+        }
+        if o.op_id != op.op_id {
+            outbox::remove(conn, o.op_id)?;
+        }
+    }
+    outbox::set_payload(conn, op.op_id, &OpPayload::Update(diff(&start, &mine)))?;
+    // Parking the op first makes the rebase replay my edits over the tombstone.
+    outbox::mark_conflict(conn, op.op_id)?;
+    let rec = ConflictRecord {
+        card_id: op.card_id,
+        kind: ConflictKind::EditVsDelete,
+        base,
+        mine: mine.clone(),
+        theirs: tombstone.clone(),
+        fields: Vec::new(),
+        suggested: mine,
+        detected_at: Utc::now(),
+    };
+    conflicts::insert(conn, &rec, op.op_id)?;
+    history::add(conn, "conflict.detected", Some(op.card_id), "edited here, deleted on the server")?;
+    remote::rebase(conn, op.card_id)?;
+    Ok(Some(rec))
+}
+
 pub fn failed(conn: &Connection, op: &Op, err: &OpError) -> Result<()> {
     outbox::mark_failed(conn, op.op_id, err)?;
     history::metric_add(conn, "ops_failed", 1)?;
     history::add(conn, "op.failed", Some(op.card_id), &format!("{}: {}", err.code, err.message))
 }
 
-pub fn retry_later(conn: &Connection, op: &Op, next_at_ms: i64, err: &OpError) -> Result<()> {
-    outbox::mark_retry(conn, op.op_id, next_at_ms, err)?;
+pub fn retry_later(conn: &Connection, op: &Op, next_at_ms: i64, err: &OpError, never_left: bool) -> Result<()> {
+    outbox::mark_retry(conn, op, next_at_ms, err, never_left)?;
     history::metric_add(conn, "ops_retried", 1)
 }

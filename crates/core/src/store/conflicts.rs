@@ -23,6 +23,13 @@ pub fn insert(conn: &Connection, rec: &ConflictRecord, op_id: i64) -> Result<()>
     Ok(())
 }
 
+/// Rewrite an open conflict's record in place (an edit folded into "mine").
+pub fn update(conn: &Connection, rec: &ConflictRecord) -> Result<()> {
+    conn.prepare_cached("UPDATE conflicts SET record = ?2 WHERE card_id = ?1")?
+        .execute(params![rec.card_id.to_string(), serde_json::to_string(rec)?])?;
+    Ok(())
+}
+
 /// The conflict of a card and the op it parks.
 pub fn get(conn: &Connection, card_id: Uuid) -> Result<Option<(ConflictRecord, i64)>> {
     let row: Option<(String, i64)> = conn

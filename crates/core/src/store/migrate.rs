@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0002_salvaged_ops", sql: include_str!("../../../../migrations/0002_salvaged_ops.sql") },
     Migration { name: "0003_fts_prefix_index", sql: include_str!("../../../../migrations/0003_fts_prefix_index.sql") },
     Migration { name: "0004_fts_merge_when_idle", sql: include_str!("../../../../migrations/0004_fts_merge_when_idle.sql") },
+    Migration { name: "0005_op_bases", sql: include_str!("../../../../migrations/0005_op_bases.sql") },
 ];
 
 fn sha256(s: &str) -> String {

@@ -267,3 +267,5 @@ pub(crate) fn now_ms() -> i64 {
 }
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod model_tests;

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::Result;
 use super::cards::{parse_ts, parse_uuid, ts};
 use crate::error::StoreError;
-use crate::model::{OpError, OpKind, OpState, OutboxEntry, Priority};
+use crate::merge::{diff, merge3};
+use crate::model::{CardFields, ConflictKind, ConflictRecord, OpError, OpKind, OpState, OutboxEntry, Priority};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpPayload {
@@ -97,10 +98,13 @@ pub struct Op {
     pub op_id: i64,
     pub card_id: Uuid,
     pub payload: OpPayload,
-    /// Confirmed version the edit was made against; `None` = whatever is confirmed at send time.
+    /// Confirmed version the edit was made against (once prepared for sending: the version the
+    /// request names); `None` for creates and for edits made before the card was ever confirmed.
     pub base_version: Option<i64>,
-    /// Confirmed copy at `base_version` (merge base); `None` = the confirmed copy at send time.
-    pub base: Option<Card>,
+    /// The card's fields as the edit saw them: what the user's change was applied to (the merge
+    /// base). Once prepared for sending, the confirmed fields the request is computed against.
+    /// `None` for creates (and rows queued by older builds behind another op).
+    pub base: Option<CardFields>,
     pub idempotency_key: String,
     pub priority: Priority,
     pub created_at: chrono::DateTime<Utc>,
@@ -172,33 +176,46 @@ pub fn for_card(conn: &Connection, card_id: Uuid) -> Result<Vec<Op>> {
 }
 
 /// What `enqueue` did with the new op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Enqueued {
     Appended(i64),
     /// Folded into this not-yet-sent op.
     Coalesced(i64),
     /// A delete cancelled a create that never left: nothing will be sent.
     Cancelled,
+    /// The card has an open conflict: the edit folded into its "mine" (record updated in place).
+    Folded(Box<ConflictRecord>),
 }
 
-/// Queue `payload` for `card_id`, coalescing with the card's last op when that op never left
-/// (pending and never sent). An op that may have reached the server is never changed.
-pub fn enqueue(
-    conn: &Connection,
-    card_id: Uuid,
-    payload: OpPayload,
-    base: Option<&Card>,
-    priority: Priority,
-) -> Result<Enqueued> {
+/// What a queued edit was made on: the card's fields as the user saw them, and the confirmed
+/// version at that moment (`None` before the card was ever confirmed).
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    pub fields: &'a CardFields,
+    pub version: Option<i64>,
+}
+
+/// Queue `payload` for `card_id` (see docs/sync-engine.md, "Rules"):
+/// - an open conflict parks the card's whole queue, so an edit folds into its "mine";
+/// - the card's last op is coalesced with only when it never left (pending, never sent) AND the
+///   new edit was made on exactly what that op leaves (coalescing never moves a base);
+/// - otherwise a new op keeps `seen` as its own base.
+pub fn enqueue(conn: &Connection, card_id: Uuid, payload: OpPayload, seen: Option<Seen<'_>>, priority: Priority) -> Result<Enqueued> {
     let ops = for_card(conn, card_id)?;
+    if let (Some(parked), OpPayload::Update(ch)) = (ops.iter().find(|o| o.state == OpState::Conflict), &payload) {
+        return fold_into_conflict(conn, parked, ch).map(|r| Enqueued::Folded(Box::new(r)));
+    }
     if let Some(last) = ops.last().filter(|o| o.state == OpState::Pending && !o.sent) {
+        let continues = match (&last.payload, seen) {
+            (_, None) => true,
+            (OpPayload::Create(c), Some(s)) => CardFields::from_new_card(c) == *s.fields,
+            (OpPayload::Update(ch), Some(s)) => last.base.as_ref().is_none_or(|b| b.apply(ch) == *s.fields),
+            (OpPayload::Delete, Some(_)) => false,
+        };
         let merged = match (&last.payload, &payload) {
+            _ if !continues => None,
             (OpPayload::Update(a), OpPayload::Update(b)) => Some(OpPayload::Update(a.merged_with(b))),
-            (OpPayload::Create(c), OpPayload::Update(ch)) => {
-                let mut f = crate::fields::of_new(c);
-                crate::fields::apply(&mut f, ch);
-                Some(OpPayload::Create(crate::fields::to_new(c.id, &f)))
-            }
+            (OpPayload::Create(c), OpPayload::Update(ch)) => Some(OpPayload::Create(CardFields::from_new_card(c).apply(ch).to_new_card(c.id))),
             (OpPayload::Update(_), OpPayload::Delete) => Some(OpPayload::Delete),
             (OpPayload::Create(_), OpPayload::Delete) => {
                 remove(conn, last.op_id)?;
@@ -213,9 +230,6 @@ pub fn enqueue(
             return Ok(Enqueued::Coalesced(last.op_id));
         }
     }
-    // An edit queued behind other ops of the same card is based on whatever those ops leave
-    // confirmed, so its base is resolved at send time.
-    let base = if ops.is_empty() { base } else { None };
     conn.prepare_cached(
         "INSERT INTO outbox(card_id, kind, payload, base_version, base, idempotency_key, priority, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -224,13 +238,70 @@ pub fn enqueue(
         card_id.to_string(),
         kind_str(payload.kind()),
         payload.to_json()?,
-        base.map(|b| b.version),
-        base.map(serde_json::to_string).transpose()?,
+        seen.and_then(|s| s.version),
+        seen.map(|s| serde_json::to_string(s.fields)).transpose()?,
         Uuid::now_v7().to_string(),
         priority_num(priority),
         ts(&Utc::now()),
     ])?;
     Ok(Enqueued::Appended(conn.last_insert_rowid()))
+}
+
+/// An edit made while the card's conflict is open: it becomes part of "mine" (the parked op
+/// carries every local change of the card), and the record is updated in place.
+fn fold_into_conflict(conn: &Connection, parked: &Op, ch: &CardChanges) -> Result<ConflictRecord> {
+    let (mut rec, _) = super::conflicts::get(conn, parked.card_id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("op {} is parked without a conflict record", parked.op_id)))?;
+    let mine = rec.mine.apply(ch);
+    let base = parked.base.clone().unwrap_or_else(|| rec.mine.clone());
+    let payload = OpPayload::Update(diff(&base, &mine));
+    conn.prepare_cached("UPDATE outbox SET kind = 'update', payload = ?2 WHERE op_id = ?1")?
+        .execute(params![parked.op_id, payload.to_json()?])?;
+    match rec.kind {
+        ConflictKind::Fields => {
+            let m = merge3(&base, &mine, &CardFields::from_card(&rec.theirs));
+            rec.fields = m.conflicting;
+            rec.suggested = m.merged;
+        }
+        ConflictKind::EditVsDelete => rec.suggested = mine.clone(),
+    }
+    rec.mine = mine;
+    super::conflicts::update(conn, &rec)?;
+    Ok(rec)
+}
+
+/// A discarded op never happened: later ops of the card whose base still shows its values are
+/// made on what it replaced instead, so they do not fight the confirmed copy in a merge.
+pub fn forget(conn: &Connection, op: &Op) -> Result<()> {
+    remove(conn, op.op_id)?;
+    let (OpPayload::Update(ch), Some(before)) = (&op.payload, &op.base) else { return Ok(()) };
+    let after = before.apply(ch);
+    let undo = diff(&after, before);
+    for later in for_card(conn, op.card_id)?.into_iter().filter(|o| o.op_id > op.op_id) {
+        let Some(b) = later.base.as_ref() else { continue };
+        let moved = diff(&after, b);
+        let keep: Vec<&str> = undo.field_names().into_iter().filter(|f| !moved.field_names().contains(f)).collect();
+        let restored = b.apply(&only(&undo, &keep));
+        if restored != *b {
+            conn.prepare_cached("UPDATE outbox SET base = ?2 WHERE op_id = ?1")?
+                .execute(params![later.op_id, serde_json::to_string(&restored)?])?;
+        }
+    }
+    Ok(())
+}
+
+/// `ch` restricted to the named fields.
+fn only(ch: &CardChanges, names: &[&str]) -> CardChanges {
+    let has = |n: &str| names.contains(&n);
+    CardChanges {
+        title: ch.title.clone().filter(|_| has("title")),
+        body: ch.body.clone().filter(|_| has("body")),
+        url: ch.url.clone().filter(|_| has("url")),
+        tags: ch.tags.clone().filter(|_| has("tags")),
+        lane: ch.lane.clone().filter(|_| has("lane")),
+        position: ch.position.filter(|_| has("position")),
+        pinned: ch.pinned.filter(|_| has("pinned")),
+    }
 }
 
 pub fn remove(conn: &Connection, op_id: i64) -> Result<()> {
@@ -266,29 +337,80 @@ pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
     Ok(st.query_row([], |r| r.get(0))?)
 }
 
-/// Choose, once, the base an op is sent with, and store it with the op. Updates keep their own
-/// base, else take what is confirmed now; deletes take what is confirmed now (fewer 409s). Once
-/// the op has been sent the base never changes again: a retry after a lost response must repeat
-/// the exact request its Idempotency-Key was first used for, or the server refuses it with 422
-/// `idempotency_key_reused` (a newer confirmed copy pulled meanwhile would change `base_version`)
-/// and the op fails for good although its effect is in place.
-pub fn pin_base(conn: &Connection, op: &mut Op, conf: Option<&Card>) -> Result<()> {
+/// What `prepare` decided for an op about to be sent.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Send it (its request base is pinned in the row and in `op`).
+    Send,
+    /// Nothing to send: the confirmed copy already has the op's values (the op is gone).
+    Done,
+    /// The op's fields were changed remotely since the edit was made and cannot be merged: the
+    /// card's queue is parked in this conflict (nothing was sent).
+    Conflict(Box<ConflictRecord>),
+}
+
+/// THE one place that decides the base an op is sent with (docs/sync-engine.md, "Rules").
+/// An op that may have reached the server keeps its request exactly (a retry must repeat the
+/// request its Idempotency-Key was first used for, or the server answers 422
+/// `idempotency_key_reused`). An op that never left is rebased onto the confirmed copy now:
+/// creates need none; deletes take the confirmed version (delete wins); an update made on
+/// fields B, meeting confirmed fields C, is `merge3(B, B + changes, C)` — so its request is
+/// its own changes on top of C, and a remote change it never saw is merged or raised as a
+/// conflict, never overwritten.
+pub fn prepare(conn: &Connection, op: &mut Op, conf: Option<&Card>) -> Result<Prepared> {
     if op.sent && op.base_version.is_some() {
-        return Ok(());
+        return Ok(Prepared::Send);
     }
-    let chosen = match &op.payload {
-        OpPayload::Create(_) => None,
-        OpPayload::Update(_) if op.base_version.is_some() => None,
-        OpPayload::Update(_) | OpPayload::Delete => conf,
-    };
-    let Some(c) = chosen else { return Ok(()) };
-    if op.base_version == Some(c.version) && op.base.is_some() {
-        return Ok(());
+    let Some(c) = conf else { return Ok(Prepared::Send) };
+    match &op.payload {
+        OpPayload::Create(_) => Ok(Prepared::Send),
+        OpPayload::Delete => {
+            if op.base_version != Some(c.version) {
+                pin(conn, op, c)?;
+            }
+            Ok(Prepared::Send)
+        }
+        OpPayload::Update(_) if c.deleted => Ok(match super::apply::park_edit_vs_delete(conn, op, c)? {
+            Some(rec) => Prepared::Conflict(Box::new(rec)),
+            None => Prepared::Done,
+        }),
+        OpPayload::Update(ch) => {
+            let theirs = CardFields::from_card(c);
+            match &op.base {
+                // Made on exactly this copy (the common case), or queued by an older build: pin.
+                Some(b) if *b == theirs => {
+                    if op.base_version != Some(c.version) {
+                        pin(conn, op, c)?;
+                    }
+                    Ok(Prepared::Send)
+                }
+                None => {
+                    pin(conn, op, c)?;
+                    Ok(Prepared::Send)
+                }
+                Some(b) => {
+                    let (b, ch) = (b.clone(), ch.clone());
+                    Ok(match super::apply::rebase_update(conn, op, &b, &ch, c)? {
+                        super::apply::Rebased::Done => Prepared::Done,
+                        super::apply::Rebased::Rewritten => {
+                            *op = get(conn, op.op_id)?.ok_or(StoreError::OpNotFound(op.op_id))?;
+                            Prepared::Send
+                        }
+                        super::apply::Rebased::Conflict(rec) => Prepared::Conflict(rec),
+                    })
+                }
+            }
+        }
     }
+}
+
+/// The request of `op` is made against `c`: its base (version and fields) becomes `c`.
+fn pin(conn: &Connection, op: &mut Op, c: &Card) -> Result<()> {
+    let fields = CardFields::from_card(c);
     conn.prepare_cached("UPDATE outbox SET base_version = ?2, base = ?3 WHERE op_id = ?1")?
-        .execute(params![op.op_id, c.version, serde_json::to_string(c)?])?;
+        .execute(params![op.op_id, c.version, serde_json::to_string(&fields)?])?;
     op.base_version = Some(c.version);
-    op.base = Some(c.clone());
+    op.base = Some(fields);
     Ok(())
 }
 
@@ -298,11 +420,15 @@ pub fn mark_in_flight(conn: &Connection, op_id: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn mark_retry(conn: &Connection, op_id: i64, next_at_ms: i64, err: &OpError) -> Result<()> {
+/// Back to pending, due at `next_at_ms`. `never_left` (a connect failure: no byte of the request
+/// reached the server) restores the op's `sent` flag from before this attempt, so an edit that
+/// was never sent still coalesces and is still rebased before its next attempt.
+pub fn mark_retry(conn: &Connection, op: &Op, next_at_ms: i64, err: &OpError, never_left: bool) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, last_error = ?3 WHERE op_id = ?1",
+        "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, last_error = ?3,
+           sent = CASE WHEN ?4 THEN ?5 ELSE sent END WHERE op_id = ?1",
     )?
-    .execute(params![op_id, next_at_ms, serde_json::to_string(err)?])?;
+    .execute(params![op.op_id, next_at_ms, serde_json::to_string(err)?, never_left, op.sent])?;
     Ok(())
 }
 
@@ -348,8 +474,8 @@ pub fn mark_conflict(conn: &Connection, op_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Replace an op's request after a definite non-success answer (merge, resolution): new
-/// idempotency key, pending, due now.
+/// Replace an op's request after a definite non-success answer or a rebase before sending: new
+/// idempotency key, pending, never sent, due now; `base` is the copy the new request is made on.
 pub fn rewrite(conn: &Connection, op_id: i64, payload: &OpPayload, base: Option<&Card>) -> Result<()> {
     conn.prepare_cached(
         "UPDATE outbox SET kind = ?2, payload = ?3, base_version = ?4, base = ?5, idempotency_key = ?6,
@@ -360,9 +486,16 @@ pub fn rewrite(conn: &Connection, op_id: i64, payload: &OpPayload, base: Option<
         kind_str(payload.kind()),
         payload.to_json()?,
         base.map(|b| b.version),
-        base.map(serde_json::to_string).transpose()?,
+        base.map(|b| serde_json::to_string(&CardFields::from_card(b))).transpose()?,
         Uuid::now_v7().to_string(),
     ])?;
+    Ok(())
+}
+
+/// Replace an op's payload keeping everything else (folding later edits into a parked op).
+pub fn set_payload(conn: &Connection, op_id: i64, payload: &OpPayload) -> Result<()> {
+    conn.prepare_cached("UPDATE outbox SET kind = ?2, payload = ?3 WHERE op_id = ?1")?
+        .execute(params![op_id, kind_str(payload.kind()), payload.to_json()?])?;
     Ok(())
 }
 

@@ -151,8 +151,8 @@ pub(super) fn open_checked(path: &Path, opts: OpenOptions) -> Result<(Store, Opt
         for op in &ops {
             tx.execute(
                 "INSERT INTO salvaged_ops(old_op_id, card_id, kind, payload, base_version, idempotency_key,
-                     created_at, salvaged_at, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![op.old_op_id, op.card_id, op.kind, op.payload, op.base_version, op.key, op.created_at, now, report.moved_to],
+                     created_at, salvaged_at, source, base) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![op.old_op_id, op.card_id, op.kind, op.payload, op.base_version, op.key, op.created_at, now, report.moved_to, op.base],
             )?;
         }
         sync_state::set(tx, LAST_RECOVERY, &serde_json::to_string(&report)?)?;
@@ -195,6 +195,8 @@ struct RawOp {
     kind: String,
     payload: String,
     base_version: Option<i64>,
+    /// The fields the edit was made on (CardFields or Card JSON), when the old row had them.
+    base: Option<String>,
     key: Option<String>,
     created_at: String,
 }
@@ -233,7 +235,7 @@ fn salvage(old: &Path) -> (Vec<RawOp>, u32) {
     for id in ids {
         let row = conn
             .query_row(
-                "SELECT card_id, kind, payload, base_version, idempotency_key, created_at FROM outbox WHERE op_id = ?1",
+                "SELECT card_id, kind, payload, base_version, idempotency_key, created_at, base FROM outbox WHERE op_id = ?1",
                 [id],
                 |r| {
                     Ok(RawOp {
@@ -244,6 +246,8 @@ fn salvage(old: &Path) -> (Vec<RawOp>, u32) {
                         base_version: r.get(3)?,
                         key: r.get(4)?,
                         created_at: r.get(5)?,
+                        // Unreadable base: the op is still worth offering (it merges as unknown-base).
+                        base: r.get(6).ok().flatten(),
                     })
                 },
             )
@@ -324,12 +328,13 @@ pub fn requeue(conn: &Connection, ids: &[i64]) -> Result<(RequeueReport, Vec<Uui
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     for id in ids {
-        let row: Option<(String, String, String)> = conn
-            .query_row("SELECT card_id, kind, payload FROM salvaged_ops WHERE id = ?1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        let row: Option<(String, String, String, Option<i64>, Option<String>)> = conn
+            .query_row("SELECT card_id, kind, payload, base_version, base FROM salvaged_ops WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .optional()?;
-        let Some((card, kind, payload)) = row else { continue };
+        let Some((card, kind, payload, base_version, base)) = row else { continue };
+        let base: Option<crate::model::CardFields> = base.and_then(|b| serde_json::from_str(&b).ok());
         let card_id = cards::parse_uuid(&card)?;
         let payload = OpPayload::from_json_pub(&kind, &payload)?;
         let skipped: Option<String> = match payload {
@@ -348,9 +353,22 @@ pub fn requeue(conn: &Connection, ids: &[i64]) -> Result<(RequeueReport, Vec<Uui
                 if !cards::exists(conn, card_id)? {
                     Some("the card no longer exists".into())
                 } else {
-                    match writes::update(conn, card_id, &changes, Priority::Normal) {
+                    // Made on what it saw then, so the normal rebase merges it with whatever the
+                    // server has now (or raises a conflict) instead of applying it blind.
+                    let made_on = match (base, base_version) {
+                        (Some(f), v) => writes::MadeOn::Fields(f, v),
+                        (None, Some(v)) => writes::MadeOn::Version(v),
+                        (None, None) => writes::MadeOn::Now,
+                    };
+                    match writes::update_made_on(conn, card_id, &changes, made_on, Priority::Normal) {
                         Ok(_) => None,
                         Err(StoreError::Validation(e)) => Some(format!("invalid: {e:?}")),
+                        Err(StoreError::InvalidState(why)) => {
+                            // Its base is gone: keep it for the user (discard or redo by hand).
+                            history::add(conn, "salvage.kept", Some(card_id), &why)?;
+                            report.kept += 1;
+                            continue;
+                        }
                         Err(e) => return Err(e),
                     }
                 }

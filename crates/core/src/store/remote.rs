@@ -9,9 +9,12 @@ use uuid::Uuid;
 use super::Result;
 use super::cards::{self, LocalCard};
 use super::outbox::{self, OpPayload};
-use super::{conflicts, sync_state};
-use crate::fields;
-use crate::model::{CardFields, ConflictKind, ConflictRecord, OpState};
+use super::sync_state;
+use crate::model::{CardFields, ConflictRecord, OpState};
+
+/// Earlier confirmed copies kept per card (`confirmed_versions`), so an edit made on an older copy
+/// (an editor left open while a remote change landed) still has its base.
+const VERSIONS_KEPT: i64 = 32;
 
 pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<Card>> {
     let mut st = conn.prepare_cached("SELECT card FROM confirmed WHERE id = ?1")?;
@@ -29,11 +32,27 @@ pub fn put_confirmed(conn: &Connection, card: &Card) -> Result<bool> {
              WHERE excluded.version > confirmed.version OR (excluded.deleted AND NOT confirmed.deleted)",
         )?
         .execute(params![card.id.to_string(), card.version, card.deleted, serde_json::to_string(card)?])?;
+    if n > 0 && !card.deleted {
+        conn.prepare_cached("INSERT OR REPLACE INTO confirmed_versions(id, version, card) VALUES (?1, ?2, ?3)")?
+            .execute(params![card.id.to_string(), card.version, serde_json::to_string(&CardFields::from_card(card))?])?;
+        conn.prepare_cached("DELETE FROM confirmed_versions WHERE id = ?1 AND version <= ?2")?
+            .execute(params![card.id.to_string(), card.version - VERSIONS_KEPT])?;
+    }
     Ok(n > 0)
+}
+
+/// The card's fields as confirmed at `version`, if that copy is still kept.
+pub fn confirmed_fields_at(conn: &Connection, id: Uuid, version: i64) -> Result<Option<CardFields>> {
+    let s: Option<String> = conn
+        .prepare_cached("SELECT card FROM confirmed_versions WHERE id = ?1 AND version = ?2")?
+        .query_row(params![id.to_string(), version], |r| r.get(0))
+        .optional()?;
+    Ok(s.map(|s| serde_json::from_str(&s)).transpose()?)
 }
 
 pub fn remove_confirmed(conn: &Connection, id: Uuid) -> Result<()> {
     conn.prepare_cached("DELETE FROM confirmed WHERE id = ?1")?.execute([id.to_string()])?;
+    conn.prepare_cached("DELETE FROM confirmed_versions WHERE id = ?1")?.execute([id.to_string()])?;
     Ok(())
 }
 
@@ -42,13 +61,13 @@ pub fn remove_confirmed(conn: &Connection, id: Uuid) -> Result<()> {
 pub fn replayed_fields(conf: Option<&Card>, ops: &[outbox::Op]) -> Option<CardFields> {
     let in_conflict = ops.iter().any(|o| o.state == OpState::Conflict);
     // A card deleted remotely while it has conflicting local edits keeps showing those edits.
-    let mut f = conf.filter(|c| !c.deleted || in_conflict).map(fields::of_card);
+    let mut f = conf.filter(|c| !c.deleted || in_conflict).map(CardFields::from_card);
     for op in ops {
         match &op.payload {
-            OpPayload::Create(n) => f = Some(fields::of_new(n)),
+            OpPayload::Create(n) => f = Some(CardFields::from_new_card(n)),
             OpPayload::Update(ch) => {
                 if let Some(f) = f.as_mut() {
-                    fields::apply(f, ch)
+                    *f = f.apply(ch)
                 }
             }
             OpPayload::Delete => f = None,
@@ -104,20 +123,7 @@ pub fn apply_remote(conn: &Connection, card: &Card, seq: Option<i64>) -> Result<
     if card.deleted && !ops.is_empty() && !ops.iter().any(|o| o.state == OpState::InFlight || o.state == OpState::Conflict) {
         // Remote delete while we have local edits: the user decides.
         if let Some(op) = ops.iter().find(|o| matches!(o.payload, OpPayload::Update(_))) {
-            let mine = cards::get_local(conn, card.id)?.map(|l| l.fields).unwrap_or_else(|| fields::of_card(card));
-            let rec = ConflictRecord {
-                card_id: card.id,
-                kind: ConflictKind::EditVsDelete,
-                base: op.base.clone(),
-                mine: mine.clone(),
-                theirs: card.clone(),
-                fields: Vec::new(),
-                suggested: mine,
-                detected_at: Utc::now(),
-            };
-            conflicts::insert(conn, &rec, op.op_id)?;
-            outbox::mark_conflict(conn, op.op_id)?;
-            out.conflict = Some(rec);
+            out.conflict = super::apply::park_edit_vs_delete(conn, op, card)?;
         }
     }
     out.changed = rebase(conn, card.id)?;

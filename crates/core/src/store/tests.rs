@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::outbox::{self, OpPayload};
 use super::*;
-use crate::model::{BulkAction, ListQuery, NewCardInput, OpState, Priority, Resolution, SyncState, ConflictKind};
+use crate::model::{BulkAction, CardFields, ListQuery, NewCardInput, OpState, Priority, Resolution, SyncState, ConflictKind};
 
 fn store() -> Store {
     Store::open_in_memory().unwrap()
@@ -141,9 +141,10 @@ fn sent_ops_are_never_coalesced() {
     let o = ops(&s, id);
     assert_eq!(o.len(), 2);
     assert_eq!(o[0].payload, op.payload);
-    assert_eq!(o[1].base_version, None, "queued behind another op: base resolved at send time");
+    assert_eq!(o[1].base_version, None, "made before the card was ever confirmed");
+    assert_eq!(o[1].base.as_ref().map(|b| b.title.as_str()), Some("a"), "an op keeps the fields it was made on");
     // deleting now must append a delete (the create may have reached the server)
-    s.write(|tx| outbox::mark_retry(tx, op.op_id, 0, &crate::model::OpError { code: "timeout".into(), message: "t".into(), status: None })).unwrap();
+    s.write(|tx| outbox::mark_retry(tx, &op, 0, &crate::model::OpError { code: "timeout".into(), message: "t".into(), status: None }, false)).unwrap();
     s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
     let o = ops(&s, id);
     assert_eq!(o.len(), 2);
@@ -457,7 +458,7 @@ fn high_priority_heads_go_first_and_a_card_sends_one_op_at_a_time() {
     assert_eq!(cards, [c, b]);
     // backed-off ops wait
     let e = crate::model::OpError { code: "x".into(), message: "x".into(), status: Some(500) };
-    s.write(|tx| outbox::mark_retry(tx, heads[1].op_id, now_ms() + 60_000, &e)).unwrap();
+    s.write(|tx| outbox::mark_retry(tx, &heads[1], now_ms() + 60_000, &e, false)).unwrap();
     let heads = s.read(|conn| outbox::ready_heads(conn, now_ms(), 10)).unwrap();
     assert_eq!(heads.len(), 1);
     assert!(s.read(outbox::next_due).unwrap().is_some());
@@ -477,8 +478,8 @@ fn a_sent_op_keeps_its_base_version_on_retry() {
     // First send: the base is chosen and stored.
     let mut op = ops(&s, id)[0].clone();
     s.write(|tx| {
-        outbox::mark_in_flight(tx, op.op_id)?;
-        outbox::pin_base(tx, &mut op, Some(&v1))
+        outbox::prepare(tx, &mut op, Some(&v1))?;
+        outbox::mark_in_flight(tx, op.op_id)
     })
     .unwrap();
     assert_eq!(op.base_version, Some(1));
@@ -487,18 +488,18 @@ fn a_sent_op_keeps_its_base_version_on_retry() {
     tomb.version = 2;
     tomb.deleted = true;
     s.write(|tx| remote::apply_remote(tx, &tomb, Some(7))).unwrap();
-    s.write(|tx| outbox::mark_retry(tx, op.op_id, 0, &crate::model::OpError { code: "timeout".into(), message: "t".into(), status: None })).unwrap();
+    s.write(|tx| outbox::mark_retry(tx, &op, 0, &crate::model::OpError { code: "timeout".into(), message: "t".into(), status: None }, false)).unwrap();
     let mut retry = ops(&s, id)[0].clone();
     assert!(retry.sent);
     let conf = s.read(|c| remote::confirmed(c, id)).unwrap();
-    s.write(|tx| outbox::pin_base(tx, &mut retry, conf.as_ref())).unwrap();
+    s.write(|tx| outbox::prepare(tx, &mut retry, conf.as_ref())).unwrap();
     assert_eq!(retry.base_version, Some(1), "a retry repeats the first request");
     assert_eq!(retry.idempotency_key, op.idempotency_key);
     assert_eq!(ops(&s, id)[0].base_version, Some(1));
 }
 
 #[test]
-fn an_update_queued_behind_another_op_pins_its_base_at_first_send() {
+fn an_update_queued_behind_another_op_keeps_its_request_once_sent() {
     let s = store();
     let id = create(&s, "a");
     let create_op = ops(&s, id)[0].clone();
@@ -508,17 +509,18 @@ fn an_update_queued_behind_another_op_pins_its_base_at_first_send() {
     let mut upd = ops(&s, id)[0].clone();
     assert_eq!(upd.base_version, None);
     s.write(|tx| {
-        outbox::mark_in_flight(tx, upd.op_id)?;
-        outbox::pin_base(tx, &mut upd, Some(&v1))
+        outbox::prepare(tx, &mut upd, Some(&v1))?;
+        outbox::mark_in_flight(tx, upd.op_id)
     })
     .unwrap();
+    assert_eq!(upd.base_version, Some(1), "made on the create's own result: pinned to v1");
     let mut v2 = v1.clone();
     v2.version = 2;
     s.write(|tx| remote::put_confirmed(tx, &v2)).unwrap();
     let mut retry = ops(&s, id)[0].clone();
-    s.write(|tx| outbox::pin_base(tx, &mut retry, Some(&v2))).unwrap();
+    s.write(|tx| outbox::prepare(tx, &mut retry, Some(&v2))).unwrap();
     assert_eq!(retry.base_version, Some(1));
-    assert_eq!(retry.base.map(|b| b.version), Some(1), "merge base is what the request was based on");
+    assert_eq!(retry.base.map(|b| b.title), Some("a".to_string()), "merge base is what the request was based on");
 }
 
 /// Confirm only the card's first op (the create) at `version`.
@@ -526,7 +528,7 @@ fn confirm_all_but_last(s: &Store, id: Uuid, version: i64) -> Card {
     s.write(|tx| {
         let op = outbox::for_card(tx, id)?.remove(0);
         let OpPayload::Create(n) = &op.payload else { panic!("first op is the create") };
-        let card = server_card(id, &crate::fields::of_new(n), version);
+        let card = server_card(id, &CardFields::from_new_card(n), version);
         apply::succeeded(tx, &op, &card)?;
         Ok(card)
     })
@@ -594,10 +596,10 @@ fn update_view_equals_the_view_read_back() {
     let id = create(&s, "v1");
     confirm_all(&s, id, 1);
     let check = |changes: CardChanges| {
-        let (changed, built) = s.write(|tx| writes::update_view(tx, id, &changes, Priority::Normal)).unwrap();
+        let up = s.write(|tx| writes::update_view(tx, id, &changes, None, Priority::Normal)).unwrap();
         let read = s.read(|c| cards::view(c, id)).unwrap().unwrap();
-        assert_eq!(built, read);
-        (changed, built)
+        assert_eq!(up.view, read);
+        (up.changed, up.view)
     };
     let (changed, v) = check(title("v2"));
     assert!(changed);

@@ -2,17 +2,17 @@
 //! in the caller's transaction. Also the user's outbox actions (discard) and conflict resolution.
 
 use chrono::{SubsecRound, Utc};
-use deckhand_protocol::{Card, CardChanges, NewCard, validate_changes, validate_new_card};
+use deckhand_protocol::{CardChanges, NewCard, validate_changes, validate_new_card};
 use rusqlite::Connection;
 use uuid::Uuid;
 
 use super::Result;
 use super::cards::{self, LocalCard};
-use super::outbox::{self, Enqueued, OpPayload};
+use super::outbox::{self, Enqueued, OpPayload, Seen};
 use super::{conflicts, history, remote};
 use crate::error::StoreError;
-use crate::fields;
-use crate::model::{BulkAction, CardFields, CardView, ConflictKind, NewCardInput, OpState, Priority, Resolution, SyncState};
+use crate::merge::diff;
+use crate::model::{BulkAction, CardFields, CardView, ConflictKind, ConflictRecord, NewCardInput, OpState, Priority, Resolution, SyncState};
 
 pub fn create(conn: &Connection, input: &NewCardInput) -> Result<Uuid> {
     create_local(conn, input).map(|l| l.id)
@@ -53,7 +53,7 @@ fn create_card_local(conn: &Connection, new: NewCard, priority: Priority) -> Res
     // Stored with microseconds: the same precision the returned view gets.
     let now = Utc::now().trunc_subsecs(6);
     let id = new.id;
-    let local = LocalCard { id, fields: fields::of_new(&new), created_at: now, updated_at: now };
+    let local = LocalCard { id, fields: CardFields::from_new_card(&new), created_at: now, updated_at: now };
     cards::upsert_local(conn, &local)?;
     outbox::enqueue(conn, id, OpPayload::Create(new), None, priority)?;
     Ok(local)
@@ -61,15 +61,42 @@ fn create_card_local(conn: &Connection, new: NewCard, priority: Priority) -> Res
 
 /// Apply `changes` to the card's local view and queue them. Returns false when nothing changed.
 pub fn update(conn: &Connection, id: Uuid, changes: &CardChanges, priority: Priority) -> Result<bool> {
-    update_local_and_queue(conn, id, changes, priority).map(|u| u.is_some())
+    update_made_on(conn, id, changes, MadeOn::Now, priority)
 }
 
-/// `update`, answering with whether anything changed and the card's view, built from what was
+/// What an edit was made on.
+#[derive(Debug, Clone)]
+pub enum MadeOn {
+    /// The card as the local view shows it now.
+    Now,
+    /// The confirmed copy at this version (plus the card's queued edits): an editor opened then.
+    Version(i64),
+    /// These fields, made on the confirmed version given (a salvaged op's recorded base).
+    Fields(CardFields, Option<i64>),
+}
+
+/// `update` of an edit made on `made_on` (see `MadeOn`). Returns false when nothing changed.
+pub fn update_made_on(conn: &Connection, id: Uuid, changes: &CardChanges, made_on: MadeOn, priority: Priority) -> Result<bool> {
+    update_local_and_queue(conn, id, changes, made_on, priority).map(|u| u.is_some())
+}
+
+/// What `update_view` did.
+#[derive(Debug, Clone)]
+pub struct Updated {
+    pub changed: bool,
+    pub view: CardView,
+    /// The card's open conflict, when the edit folded into it (its "mine" changed).
+    pub conflict: Option<ConflictRecord>,
+}
+
+/// `update`, made on the confirmed version `base_version` when given (the version an editor
+/// showed; `None` = the card as it is now), answering with the card's view built from what was
 /// just written plus one lookup of the card's failed or conflicting ops (P1 in
 /// docs/benchmarks.md) instead of the generic view query.
-pub fn update_view(conn: &Connection, id: Uuid, changes: &CardChanges, priority: Priority) -> Result<(bool, CardView)> {
-    let Some((local, base)) = update_local_and_queue(conn, id, changes, priority)? else {
-        return Ok((false, cards::view(conn, id)?.ok_or(StoreError::NotFound(id))?));
+pub fn update_view(conn: &Connection, id: Uuid, changes: &CardChanges, base_version: Option<i64>, priority: Priority) -> Result<Updated> {
+    let made_on = base_version.map_or(MadeOn::Now, MadeOn::Version);
+    let Some((local, conf_version, enq)) = update_local_and_queue(conn, id, changes, made_on, priority)? else {
+        return Ok(Updated { changed: false, view: cards::view(conn, id)?.ok_or(StoreError::NotFound(id))?, conflict: None });
     };
     // The card now has at least one queued op: pending, unless one of its ops failed or conflicts.
     let (conflict, error) = outbox::stuck(conn, id)?;
@@ -78,26 +105,56 @@ pub fn update_view(conn: &Connection, id: Uuid, changes: &CardChanges, priority:
         (false, Some(_)) => SyncState::Failed,
         (false, None) => SyncState::Pending,
     };
-    Ok((true, cards::view_of(local, base.map(|b| b.version), sync_state, error)))
+    let conflict = match enq {
+        Enqueued::Folded(rec) => Some(*rec),
+        _ => None,
+    };
+    Ok(Updated { changed: true, view: cards::view_of(local, conf_version, sync_state, error), conflict })
 }
 
-/// The new local row and the confirmed copy the edit was based on; `None` when nothing changed.
-fn update_local_and_queue(conn: &Connection, id: Uuid, changes: &CardChanges, priority: Priority) -> Result<Option<(LocalCard, Option<Card>)>> {
+/// The new local row, the confirmed version and what the queue did; `None` when nothing changed.
+fn update_local_and_queue(conn: &Connection, id: Uuid, changes: &CardChanges, made_on: MadeOn, priority: Priority) -> Result<Option<(LocalCard, Option<i64>, Enqueued)>> {
     validate_changes(changes).map_err(StoreError::Validation)?;
     let mut local = cards::get_local(conn, id)?.ok_or(StoreError::NotFound(id))?;
-    let mut f = local.fields.clone();
-    fields::apply(&mut f, changes);
-    let delta = fields::diff(&local.fields, &f);
+    let f = local.fields.apply(changes);
+    let delta = diff(&local.fields, &f);
     if delta.is_empty() {
         return Ok(None);
     }
+    // "Fits" is one definition (encoded size): anything accepted here can be sent.
+    validate_new_card(&f.to_new_card(id)).map_err(StoreError::Validation)?;
+    let conf = remote::confirmed(conn, id)?.filter(|c| !c.deleted);
+    let conf_version = conf.as_ref().map(|c| c.version);
+    // What the edit was made on: the card as shown now, or — for an edit made on an older
+    // confirmed copy — that copy with the card's queued edits on top, so the remote change that
+    // landed since is merged (or raised as a conflict) instead of overwritten.
+    let (seen_fields, seen_version) = match (made_on, conf_version) {
+        (MadeOn::Fields(f, v), _) => (f, v),
+        (MadeOn::Version(b), Some(c)) if b < c => {
+            let old = remote::confirmed_fields_at(conn, id, b)?.ok_or_else(|| {
+                StoreError::InvalidState(format!("card {id} changed since version {b} was shown (now v{c}); reopen it to edit"))
+            })?;
+            let mut old_card = conf.clone().expect("a confirmed copy (conf_version is set)");
+            diff(&CardFields::from_card(&old_card), &old).apply_to(&mut old_card);
+            old_card.version = b;
+            (remote::replayed_fields(Some(&old_card), &outbox::for_card(conn, id)?).unwrap_or(old), Some(b))
+        }
+        _ => (local.fields.clone(), conf_version),
+    };
     let old = std::mem::replace(&mut local.fields, f);
     // Stored with microseconds: the same precision the returned view gets.
     local.updated_at = Utc::now().trunc_subsecs(6);
+    // The edit's own changes against what it saw (a stale editor's form may repeat values).
+    let own = diff(&seen_fields, &seen_fields.apply(changes));
+    let seen = Seen { fields: &seen_fields, version: seen_version };
+    let enq = outbox::enqueue(conn, id, OpPayload::Update(if seen_fields == old { delta } else { own }), Some(seen), priority)?;
     cards::update_local(conn, &old, &local)?;
-    let base = remote::confirmed(conn, id)?.filter(|c| !c.deleted);
-    outbox::enqueue(conn, id, OpPayload::Update(delta), base.as_ref(), priority)?;
-    Ok(Some((local, base)))
+    if seen_fields != old {
+        // The view is the confirmed copy plus the queue (the stale edit rides on top).
+        remote::rebase(conn, id)?;
+        local = cards::get_local(conn, id)?.ok_or(StoreError::NotFound(id))?;
+    }
+    Ok(Some((local, conf_version, enq)))
 }
 
 pub fn delete(conn: &Connection, id: Uuid, priority: Priority) -> Result<()> {
@@ -107,11 +164,14 @@ pub fn delete(conn: &Connection, id: Uuid, priority: Priority) -> Result<()> {
     cards::delete_local(conn, id)?;
     let conf = remote::confirmed(conn, id)?;
     let ops = outbox::for_card(conn, id)?;
+    let seen_of = |c: &deckhand_protocol::Card| (CardFields::from_card(c), c.version);
+    let conf_seen = conf.as_ref().filter(|c| !c.deleted).map(seen_of);
+    let conf_seen = conf_seen.as_ref().map(|(f, v)| Seen { fields: f, version: Some(*v) });
     // A conflict on a card the user now deletes is settled by the delete.
     if conflicts::remove(conn, id)? {
         outbox::remove_card_ops(conn, id)?;
-        if let Some(c) = conf.as_ref().filter(|c| !c.deleted) {
-            outbox::enqueue(conn, id, OpPayload::Delete, Some(c), priority)?;
+        if conf_seen.is_some() {
+            outbox::enqueue(conn, id, OpPayload::Delete, conf_seen, priority)?;
         }
         return Ok(());
     }
@@ -126,9 +186,9 @@ pub fn delete(conn: &Connection, id: Uuid, priority: Priority) -> Result<()> {
         outbox::remove_card_ops(conn, id)?;
         return Ok(());
     }
-    match outbox::enqueue(conn, id, OpPayload::Delete, conf.as_ref().filter(|c| !c.deleted), priority)? {
-        Enqueued::Cancelled | Enqueued::Appended(_) | Enqueued::Coalesced(_) => Ok(()),
-    }
+    // A delete continues whatever the queue leaves (never a coalescing barrier of its own).
+    outbox::enqueue(conn, id, OpPayload::Delete, None, priority)?;
+    Ok(())
 }
 
 /// Apply a bulk action; `progress(done, total)` is called as it goes. Missing ids are skipped.
@@ -183,7 +243,7 @@ pub fn discard(conn: &Connection, op_id: i64) -> Result<Uuid> {
     if matches!(op.payload, OpPayload::Create(_)) && remote::confirmed(conn, op.card_id)?.is_none() {
         outbox::remove_card_ops(conn, op.card_id)?;
     } else {
-        outbox::remove(conn, op_id)?;
+        outbox::forget(conn, &op)?;
     }
     conflicts::remove(conn, op.card_id)?;
     remote::rebase(conn, op.card_id)?;
@@ -191,45 +251,44 @@ pub fn discard(conn: &Connection, op_id: i64) -> Result<Uuid> {
     Ok(op.card_id)
 }
 
-/// Settle a conflict. Returns the ids whose local view changed (a restored card gets a new id).
+/// Settle a conflict. A resolution settles the card's WHOLE queue (docs/sync-engine.md, "Rules"):
+/// every queued op of the card is replaced by at most one edit — the chosen values as a diff
+/// against `theirs`, made on `theirs` — so nothing the user rejected is sent afterwards, and a
+/// remote change newer than `theirs` is merged with the choice (or raised again), never
+/// overwritten. Returns the ids whose local view changed (a restored card gets a new id).
 pub fn resolve(conn: &Connection, card_id: Uuid, resolution: &Resolution) -> Result<Vec<Uuid>> {
     let (rec, op_id) = conflicts::get(conn, card_id)?
         .ok_or_else(|| StoreError::InvalidState(format!("card {card_id} has no conflict")))?;
+    let priority = outbox::get(conn, op_id)?.map(|o| o.priority).unwrap_or(Priority::High);
     let theirs = rec.theirs.clone();
     let chosen: Option<CardFields> = match resolution {
         Resolution::KeepTheirs => None,
-        // For edit-vs-delete the local view also carries edits made after the conflict.
-        Resolution::KeepMine if rec.kind == ConflictKind::EditVsDelete => {
-            Some(cards::get_local(conn, card_id)?.map(|l| l.fields).unwrap_or_else(|| rec.mine.clone()))
-        }
+        // "mine" is kept current: edits made while the conflict was open folded into it.
         Resolution::KeepMine => Some(rec.mine.clone()),
         Resolution::Merged { fields } => {
-            validate_new_card(&fields::to_new(card_id, fields)).map_err(StoreError::Validation)?;
+            validate_new_card(&fields.to_new_card(card_id)).map_err(StoreError::Validation)?;
             Some(fields.clone())
         }
     };
     conflicts::remove(conn, card_id)?;
     remote::put_confirmed(conn, &theirs)?;
+    outbox::remove_card_ops(conn, card_id)?;
     let mut ids = vec![card_id];
     match (rec.kind, chosen) {
-        (ConflictKind::Fields, None) => outbox::remove(conn, op_id)?,
+        (ConflictKind::Fields, None) | (ConflictKind::EditVsDelete, None) => {}
         (ConflictKind::Fields, Some(f)) => {
-            let ch = fields::diff(&fields::of_card(&theirs), &f);
-            if ch.is_empty() {
-                outbox::remove(conn, op_id)?;
-            } else {
-                outbox::rewrite(conn, op_id, &OpPayload::Update(ch), Some(&theirs))?;
+            let theirs_f = CardFields::from_card(&theirs);
+            let ch = diff(&theirs_f, &f);
+            if !ch.is_empty() {
+                let seen = Seen { fields: &theirs_f, version: Some(theirs.version) };
+                outbox::enqueue(conn, card_id, OpPayload::Update(ch), Some(seen), priority)?;
             }
-        }
-        (ConflictKind::EditVsDelete, None) => {
-            outbox::remove_card_ops(conn, card_id)?;
         }
         (ConflictKind::EditVsDelete, Some(f)) => {
             // The server never revives a tombstone (POST on a known id is 409 already_exists),
             // so "restore" re-creates the card under a new id with the chosen values.
-            outbox::remove_card_ops(conn, card_id)?;
             cards::delete_local(conn, card_id)?;
-            let new_id = create_card(conn, fields::to_new(Uuid::now_v7(), &f), Priority::High)?;
+            let new_id = create_card(conn, f.to_new_card(Uuid::now_v7()), Priority::High)?;
             ids.push(new_id);
             history::add(conn, "conflict.restored", Some(new_id), &format!("card {card_id} restored as {new_id}"))?;
         }

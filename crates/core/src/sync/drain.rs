@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::SharedRef;
 use super::client::{Answer, SyncClient, TransportFailure};
 use super::pull::{self, PullError};
-use crate::model::{ConnectionState, EngineEvent, OpError};
+use crate::model::{ConflictRecord, ConnectionState, EngineEvent, OpError};
 use crate::store::apply::{self, ConflictOutcome};
-use crate::store::outbox::{self, Op, OpPayload};
+use crate::store::outbox::{self, Op, OpPayload, Prepared};
 use crate::store::{now_ms, remote};
 
 /// How one send ended, for the loop's connection and breaker bookkeeping.
@@ -48,7 +48,9 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
     // Ops per request start small after an idle spell and double with every answered request up
     // to `batch_max`: the first confirmations come quickly, a long queue still goes in big batches.
     let mut ramp = RAMP_START;
+    let session = sh.rt().session;
     loop {
+        put_back_stranded(&sh).await;
         let (paused, conn, pull_wanted, window) = {
             let rt = sh.rt();
             (rt.paused, rt.connection, rt.pull_requested, rt.drain_window.max(1))
@@ -128,9 +130,10 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                 .db(move |s| {
                     s.write(|tx| {
                         // Checked again under the store lock: a pause that returned before an
-                        // op was enqueued must keep that op from being claimed here.
-                        if sh2.rt().paused {
-                            return Ok((false, Vec::new()));
+                        // op was enqueued must keep that op from being claimed here, and a
+                        // `set_server` that already requeued in-flight ops must not be overtaken.
+                        if sh2.rt().paused || sh2.rt().session != session {
+                            return Ok((false, Vec::new(), Vec::new()));
                         }
                         let heads = outbox::ready_heads(tx, now_ms(), want)?;
                         let found = !heads.is_empty();
@@ -139,6 +142,8 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                         // Spread the ready ops over the free requests, in priority order.
                         let per_request = ready.len().div_ceil(free).max(1);
                         let mut out: Vec<Vec<(Op, Option<Card>)>> = Vec::new();
+                        // Ops settled without a request (see `outbox::prepare`).
+                        let mut settled: Vec<(Uuid, Option<ConflictRecord>)> = Vec::new();
                         let mut ready = ready.into_iter().peekable();
                         while ready.peek().is_some() {
                             let (ok, _) = sh2.rt().breaker.try_acquire(Instant::now());
@@ -147,21 +152,35 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                             }
                             let mut request = Vec::with_capacity(per_request);
                             for mut op in ready.by_ref().take(per_request) {
-                                outbox::mark_in_flight(tx, op.op_id)?;
                                 let conf = remote::confirmed(tx, op.card_id)?;
-                                // Retries must repeat the request their Idempotency-Key was first used for.
-                                outbox::pin_base(tx, &mut op, conf.as_ref())?;
-                                request.push((op, conf));
+                                match outbox::prepare(tx, &mut op, conf.as_ref())? {
+                                    Prepared::Send => {
+                                        outbox::mark_in_flight(tx, op.op_id)?;
+                                        request.push((op, conf));
+                                    }
+                                    Prepared::Done => settled.push((op.card_id, None)),
+                                    Prepared::Conflict(rec) => settled.push((op.card_id, Some(*rec))),
+                                }
                             }
-                            out.push(request);
+                            if request.is_empty() {
+                                sh2.rt().breaker.release_probe();
+                            } else {
+                                out.push(request);
+                            }
                         }
-                        Ok((found, out))
+                        Ok((found, out, settled))
                     })
                 })
                 .await;
             match claimed {
-                Ok((found, batches)) => {
+                Ok((found, batches, settled)) => {
                     found_ready = found;
+                    for (card_id, conflict) in settled {
+                        if let Some(conflict) = conflict {
+                            sh.emit(EngineEvent::ConflictDetected { conflict });
+                        }
+                        sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
+                    }
                     for ops in batches {
                         busy.extend(ops.iter().map(|(op, _)| op.card_id));
                         {
@@ -311,16 +330,7 @@ async fn spawn_send(sh: SharedRef, client: SyncClient, confirmer: Arc<Confirmer>
         Err(_) => {
             tracing::error!(?op_ids, "send task panicked; ops requeued");
             // Only ops still in flight go back: any the task already settled keep their outcome.
-            let _ = sh
-                .db(move |s| {
-                    s.write(|tx| {
-                        for id in op_ids {
-                            outbox::mark_pending_if_in_flight(tx, id)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .await;
+            put_back(&sh, op_ids).await;
             (cards, OpResult::Skipped)
         }
     }
@@ -385,7 +395,7 @@ pub(crate) async fn settle_unsendable(sh: &SharedRef, op: Op, why: Unsendable) -
         Unsendable::NoBase => permanent(sh, op, op_error("no_base", "the card was never confirmed by the server", None)).await,
         Unsendable::NothingToDelete => {
             let card_id = op.card_id;
-            let _ = sh.db(move |s| s.write(|tx| { outbox::remove(tx, op.op_id)?; remote::rebase(tx, card_id) })).await;
+            settle(sh, &op, move |tx, op| { outbox::remove(tx, op.op_id)?; remote::rebase(tx, card_id) }).await;
             OpResult::Answered
         }
     }
@@ -426,8 +436,9 @@ pub(crate) async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op,
         Err(t) => {
             tracing::warn!(error = %t.message(), "send failed");
             let err = op_error(t.code(), t.message(), None);
+            // A connect failure: no byte of the request reached the server, so it was not sent.
             let unreachable = matches!(t, TransportFailure::Connect(_));
-            retry(sh, op, None, err).await;
+            retry(sh, op, None, err, unreachable).await;
             if unreachable { OpResult::Unreachable } else { OpResult::Transient }
         }
         Ok(Answer::Ok(card)) => {
@@ -444,39 +455,36 @@ pub(crate) async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op,
             tracing::info!(status, code = %code_str, "server answered with a problem");
             match status {
                 401 => {
-                    let _ = sh.db(move |s| s.write(|tx| outbox::mark_pending(tx, op.op_id))).await;
+                    settle(sh, &op, |tx, op| outbox::mark_pending(tx, op.op_id)).await;
                     OpResult::Auth
                 }
                 408 | 429 | 500..=599 => {
-                    retry(sh, op, retry_after, err).await;
+                    retry(sh, op, retry_after, err, false).await;
                     OpResult::Transient
                 }
                 409 if code == Some(ErrorCode::IdempotencyInFlight) => {
-                    retry(sh, op, retry_after.or(Some(Duration::from_millis(100))), err).await;
+                    retry(sh, op, retry_after.or(Some(Duration::from_millis(100))), err, false).await;
                     OpResult::Answered
                 }
                 409 if current.is_some() => {
                     let cur = current.unwrap();
-                    let r = sh.db(move |s| s.write(|tx| apply::version_conflict(tx, &op, &cur))).await;
-                    match r {
-                        Ok(ConflictOutcome::Conflict(rec)) => sh.emit(EngineEvent::ConflictDetected { conflict: *rec }),
-                        Ok(_) => sh.wake.notify_one(),
-                        Err(e) => tracing::error!(error = %e, "could not apply conflict"),
+                    match settle(sh, &op, move |tx, op| apply::version_conflict(tx, op, &cur)).await {
+                        Some(ConflictOutcome::Conflict(rec)) => sh.emit(EngineEvent::ConflictDetected { conflict: *rec }),
+                        _ => sh.wake.notify_one(),
                     }
                     sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
                     OpResult::Answered
                 }
                 410 if current.is_some() => {
                     let cur = current.unwrap();
-                    let r = sh.db(move |s| s.write(|tx| apply::gone(tx, &op, &cur))).await;
-                    if let Ok(Some(rec)) = r {
+                    if let Some(Some(rec)) = settle(sh, &op, move |tx, op| apply::gone(tx, op, &cur)).await {
                         sh.emit(EngineEvent::ConflictDetected { conflict: rec });
                     }
                     sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
                     OpResult::Answered
                 }
                 404 if matches!(op.payload, OpPayload::Delete) => {
-                    let _ = sh.db(move |s| s.write(|tx| { outbox::remove(tx, op.op_id)?; remote::rebase(tx, card_id) })).await;
+                    settle(sh, &op, move |tx, op| { outbox::remove(tx, op.op_id)?; remote::rebase(tx, card_id) }).await;
                     sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
                     OpResult::Answered
                 }
@@ -486,21 +494,85 @@ pub(crate) async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op,
     }
 }
 
-async fn retry(sh: &SharedRef, op: Op, retry_after: Option<Duration>, err: OpError) {
+async fn retry(sh: &SharedRef, op: Op, retry_after: Option<Duration>, err: OpError, never_left: bool) {
     let delay = sh.backoff.delay(op.attempts, retry_after);
     let next = now_ms() + delay.as_millis() as i64;
     tracing::debug!(delay_ms = delay.as_millis() as u64, "retry scheduled");
-    if let Err(e) = sh.db(move |s| s.write(|tx| apply::retry_later(tx, &op, next, &err))).await {
-        tracing::error!(error = %e, "could not schedule retry");
+    settle(sh, &op, move |tx, op| apply::retry_later(tx, op, next, &err, never_left)).await;
+}
+
+/// THE one place an answer is recorded: `record` runs in one store transaction. When the store
+/// fails (disk full, I/O error, locked), the op goes back to pending with its key and pinned base
+/// (the next attempt repeats the same request and the server replays its answer), after a backoff;
+/// if even that cannot be written, the loop puts it back once the store works again. No op is
+/// left marked in flight with nobody sending it.
+pub(crate) async fn settle<R: Send + 'static>(
+    sh: &SharedRef,
+    op: &Op,
+    record: impl FnOnce(&rusqlite::Connection, &Op) -> crate::store::Result<R> + Send + 'static,
+) -> Option<R> {
+    let op2 = op.clone();
+    match sh.db(move |s| s.write(|tx| record(tx, &op2))).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            unrecorded(sh, op, &e.to_string()).await;
+            None
+        }
+    }
+}
+
+/// An answer for `op` could not be recorded: back to pending after a backoff, same key and base.
+async fn unrecorded(sh: &SharedRef, op: &Op, why: &str) {
+    tracing::error!(op_id = op.op_id, idempotency_key = %op.idempotency_key, error = %why, "could not record the answer; op back to pending");
+    let next = now_ms() + sh.backoff.delay(op.attempts, None).as_millis() as i64;
+    let err = op_error("store", why.to_string(), None);
+    let op2 = op.clone();
+    let back = sh.db(move |s| {
+        s.write(|tx| {
+            // Only if still in flight: a send that settled it some other way keeps that.
+            if outbox::get(tx, op2.op_id)?.is_some_and(|o| o.state == crate::model::OpState::InFlight) {
+                outbox::mark_retry(tx, &op2, next, &err, false)?;
+            }
+            Ok(())
+        })
+    });
+    if back.await.is_err() {
+        sh.rt().stranded.push(op.op_id);
+    }
+    sh.wake.notify_one();
+}
+
+/// Put ops that are still in flight back to pending; when the store fails, they wait in
+/// `stranded` for the loop.
+async fn put_back(sh: &SharedRef, op_ids: Vec<i64>) {
+    let ids = op_ids.clone();
+    let r = sh
+        .db(move |s| {
+            s.write(|tx| {
+                for id in ids {
+                    outbox::mark_pending_if_in_flight(tx, id)?;
+                }
+                Ok(())
+            })
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, ?op_ids, "could not put ops back to pending; will retry");
+        sh.rt().stranded.extend(op_ids);
+    }
+}
+
+async fn put_back_stranded(sh: &SharedRef) {
+    let stranded = std::mem::take(&mut sh.rt().stranded);
+    if !stranded.is_empty() {
+        put_back(sh, stranded).await;
     }
 }
 
 async fn permanent(sh: &SharedRef, op: Op, err: OpError) -> OpResult {
     tracing::warn!(code = %err.code, "op failed permanently");
     let (op_id, card_id, e2) = (op.op_id, op.card_id, err.clone());
-    if let Err(e) = sh.db(move |s| s.write(|tx| apply::failed(tx, &op, &e2))).await {
-        tracing::error!(error = %e, "could not mark op failed");
-    }
+    settle(sh, &op, move |tx, op| apply::failed(tx, op, &e2)).await;
     sh.emit(EngineEvent::OpFailed { op_id, card_id, error: err });
     sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
     OpResult::Answered
@@ -542,6 +614,7 @@ impl Confirmer {
             };
             let (items, waiters): (Vec<(Op, Card)>, Vec<_>) = batch.into_iter().map(|(o, c, w)| ((o, c), w)).unzip();
             let ids: Vec<Uuid> = items.iter().map(|(o, _)| o.card_id).collect();
+            let ops: Vec<Op> = items.iter().map(|(o, _)| o.clone()).collect();
             let r = sh
                 .db(move |s| {
                     s.write(|tx| {
@@ -550,20 +623,33 @@ impl Confirmer {
                         }
                         Ok(())
                     })
+                    .map(|_| Vec::new())
                     .or_else(|e| {
                         // One bad op must not lose the others: record them one by one.
                         tracing::warn!(error = %e, "batched confirm failed; applying one by one");
+                        let mut unrecorded = Vec::new();
                         for (op, card) in &items {
                             if let Err(e) = s.write(|tx| apply::succeeded(tx, op, card)) {
-                                tracing::error!(op_id = op.op_id, error = %e, "could not record success");
+                                tracing::error!(op_id = op.op_id, idempotency_key = %op.idempotency_key, error = %e, "could not record success");
+                                unrecorded.push(op.clone());
                             }
                         }
-                        Ok(())
+                        Ok(unrecorded)
                     })
                 })
                 .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "could not record success");
+            // A success that could not be recorded: back to pending, the server replays it later.
+            match r {
+                Ok(failed) => {
+                    for op in failed {
+                        unrecorded(sh, &op, "success not recorded").await;
+                    }
+                }
+                Err(e) => {
+                    for op in &ops {
+                        unrecorded(sh, op, &e.to_string()).await;
+                    }
+                }
             }
             sh.emit(EngineEvent::CardsChanged { ids });
             for w in waiters {

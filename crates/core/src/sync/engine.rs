@@ -56,6 +56,8 @@ impl Engine {
                 last_status_emit: None,
                 creates_in_flight: Default::default(),
                 held_echoes: Default::default(),
+                session: 0,
+                stranded: Vec::new(),
             }),
             wake: tokio::sync::Notify::new(),
             wake_stream: tokio::sync::Notify::new(),
@@ -158,14 +160,24 @@ impl Engine {
     }
 
     pub async fn update(&self, id: Uuid, changes: CardChanges) -> Result<CardView, CoreError> {
-        let (changed, view) = self
+        self.update_on(id, changes, None).await
+    }
+
+    /// `update`, made on the confirmed version `base_version` (what an editor showed when it was
+    /// opened; see `CardView::confirmed_version`). A remote change that landed since is merged
+    /// with the edit or raised as a conflict — never overwritten by a stale form.
+    pub async fn update_on(&self, id: Uuid, changes: CardChanges, base_version: Option<i64>) -> Result<CardView, CoreError> {
+        let up = self
             // The view is read in the write's own transaction: one store round trip.
-            .db(move |s| s.write(|tx| writes::update_view(tx, id, &changes, Priority::Normal)))
+            .db(move |s| s.write(|tx| writes::update_view(tx, id, &changes, base_version, Priority::Normal)))
             .await?;
-        if changed {
+        if let Some(conflict) = up.conflict {
+            self.sh.emit(EngineEvent::ConflictUpdated { conflict });
+        }
+        if up.changed {
             self.after_write(vec![id]);
         }
-        Ok(view)
+        Ok(up.view)
     }
 
     pub async fn move_card(&self, id: Uuid, lane: String, position: Option<f64>) -> Result<CardView, CoreError> {
@@ -300,6 +312,9 @@ impl Engine {
 
     /// Change (or remove) the server; reconnects without a restart. Queued ops are kept.
     pub async fn set_server(&self, server: Option<ServerSettings>) {
+        // First: a claim of the old session still running on the store thread claims nothing
+        // once this is visible, so the requeue below cannot be overtaken by it.
+        self.sh.rt().session += 1;
         self.shutdown().await;
         // Requests of the stopped session were cancelled: their ops go back to the queue.
         if let Err(e) = self.sh.db(|s| s.write(|tx| outbox::reset_in_flight(tx))).await {
@@ -385,6 +400,9 @@ impl Engine {
     /// rebuilt database; call it once the rebuild has synced (`wait_idle`). Ops that no longer
     /// apply are dropped and counted as skipped.
     pub async fn requeue_salvaged(&self, ids: Vec<i64>) -> Result<RequeueReport, CoreError> {
+        // Against a half-pulled rebuild an edit of a card not pulled yet would look like an edit
+        // of a deleted card: the catch-up comes first.
+        self.caught_up(Duration::from_secs(30)).await?;
         let (report, touched) = self
             .db(move |s| {
                 s.write(|tx| {
@@ -396,6 +414,32 @@ impl Engine {
         self.after_write(touched);
         self.sh.emit_status().await;
         Ok(report)
+    }
+
+    /// Resolves once the change feed has been pulled to its end (at once without a server).
+    async fn caught_up(&self, timeout: Duration) -> Result<(), CoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        {
+            let rt = self.sh.rt();
+            if rt.server.is_none() || (rt.caught_up && !rt.pull_requested) {
+                return Ok(());
+            }
+        }
+        self.sh.request_pull();
+        loop {
+            {
+                let rt = self.sh.rt();
+                if rt.caught_up && !rt.pull_requested {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CoreError::InvalidState(
+                    "the local database has not caught up with the server yet (offline?); try again once sync is online".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Drop salvaged ops for good (an empty list = all of them). Returns how many were dropped.

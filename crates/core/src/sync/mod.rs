@@ -39,6 +39,12 @@ pub(crate) struct Runtime {
     /// the send ends (see `echoes.rs`).
     pub creates_in_flight: std::collections::HashSet<uuid::Uuid>,
     pub held_echoes: std::collections::HashMap<uuid::Uuid, (deckhand_protocol::Card, Option<i64>)>,
+    /// Bumped by `set_server` before it requeues in-flight ops: a claim of the old session that
+    /// commits after that requeue sees the change and claims nothing.
+    pub session: u64,
+    /// Ops whose answer could not be recorded AND could not be put back to pending (the store
+    /// kept failing): the drain loop puts them back as soon as the store works again.
+    pub stranded: Vec<i64>,
 }
 
 pub(crate) struct Shared {

@@ -37,6 +37,19 @@ pub async fn server_titles(settings: &ServerSettings) -> Vec<(uuid::Uuid, String
         .collect()
 }
 
+/// One card as the server has it, straight over HTTP.
+pub async fn server_card_json(settings: &ServerSettings, id: uuid::Uuid) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}/v1/cards/{id}", settings.url))
+        .bearer_auth(&settings.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Engine config with small backoff and breaker timings for tests.
 pub fn test_config(dir: &std::path::Path, server: Option<ServerSettings>) -> EngineConfig {
     let mut c = EngineConfig::new(dir);
