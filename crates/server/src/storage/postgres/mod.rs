@@ -31,9 +31,9 @@ use super::{IdemKey, Notifier, Result, Storage, StorageError, StoredResponse, Us
 use crate::domain::{self, WriteOp};
 
 /// Advisory lock keys (two-int form, a key space apart from the one-bigint idempotency locks).
-pub(crate) const LOCK_CLASS: i32 = 0x0DEC_4A4D;
-pub(crate) const LOCK_MIGRATE: i32 = 1;
-pub(crate) const LOCK_PURGE: i32 = 2;
+pub const LOCK_CLASS: i32 = 0x0DEC_4A4D;
+pub const LOCK_MIGRATE: i32 = 1;
+pub const LOCK_PURGE: i32 = 2;
 /// NOTIFY channel shared by every instance.
 pub(crate) const CHANNEL: &str = "deckhand";
 /// Idempotency records deleted per purge transaction.
@@ -269,7 +269,12 @@ async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now
         &[&user, &idem.key, &&idem.fingerprint[..], &i32::from(response.status), &response.body, &id, &card.version, &now.timestamp_millis()],
     )
     .await
-    .map_err(db_err)?;
+    .map_err(|e| match e.code() {
+        // The record exists after all (the advisory lock is the guard, the key the backstop):
+        // retrying finds it and replays. Never a 500.
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StorageError::Retryable(format!("idempotency record raced: {e}")),
+        _ => db_err(e),
+    })?;
     tx.commit().await.map_err(db_err)?;
     Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
 }
@@ -387,16 +392,11 @@ impl Storage for PgStorage {
                 let span = tracing::debug_span!("pg_write", user, idempotency_key = %idem.key, card_id = %op.card_id(), attempt);
                 let out = tracing::Instrument::instrument(write_once(&pool, user, &idem, &op, now, planted), span).await;
                 match out {
-                    // A duplicate record would mean the advisory lock did not hold; the next
-                    // attempt finds the record and replays it. Never a 500.
-                    Err(StorageError::Backend(ref text)) if text.starts_with(SqlState::UNIQUE_VIOLATION.code()) && attempt < WRITE_ATTEMPTS => {
-                        tracing::warn!(user, key = %idem.key, "duplicate idempotency record raced; retrying");
-                    }
+                    // Serialization failure, deadlock, a raced idempotency record, a lost
+                    // connection: the transaction rolled back (or never reached the database), so
+                    // running it again is safe; after a few attempts the client retries (503).
                     Err(StorageError::Retryable(ref text)) if attempt < WRITE_ATTEMPTS => {
                         tracing::info!(user, key = %idem.key, detail = %text, "write transaction retried");
-                    }
-                    Err(StorageError::Backend(text)) if text.starts_with(SqlState::UNIQUE_VIOLATION.code()) => {
-                        return Err(StorageError::Retryable(text));
                     }
                     other => return other,
                 }
