@@ -81,7 +81,9 @@ async fn follow(http: reqwest::Client, urls: Vec<String>, token: String, upto: A
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(3), sse.next()).await;
             match frame {
-                Ok(Some(Frame::Event(e))) => seqs.push(e.seq()),
+                // Change events carry a seq; the opening hello (`connected`, when the server
+                // sends one) does not.
+                Ok(Some(Frame::Event(e))) if e.id.is_some() => seqs.push(e.seq()),
                 Ok(Some(_)) => {}
                 // Ended (instance killed, database restarted) or silent: resume elsewhere.
                 Ok(None) | Err(_) => break,
