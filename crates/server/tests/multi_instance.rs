@@ -337,3 +337,25 @@ async fn user_commands_work_on_postgres_via_the_environment() {
         node.client(t, &http).get("/v1/cards").await.problem(401, "unauthorized");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_on_a_reach_a_stream_on_b_one_by_one() {
+    // Cross-instance propagation, one write at a time: each event must arrive, in order; the
+    // latencies are printed (a debug build's figure; `make bench` P8 is the release one).
+    let db = pg::shared().fresh_database();
+    let nodes = start_n(&db, 2, &Opts { reconcile_secs: Some(60), ..Opts::default() }).await;
+    let token = add_user(&db, "ann").await;
+    let http = http();
+    let (a, b) = (nodes[0].client(&token, &http), nodes[1].client(&token, &http));
+    let mut on_b = b.events(Some(0)).await;
+    let mut took = Vec::new();
+    for i in 1..=100 {
+        let start = Instant::now();
+        a.new_card(&format!("p{i}")).await;
+        let e = tokio::time::timeout(DEADLINE, on_b.next_event()).await.expect("event on B");
+        took.push(start.elapsed());
+        assert_eq!(e.seq(), i);
+    }
+    took.sort();
+    eprintln!("write on A -> event on B (incl. the write): p50 {:?}, p99 {:?}", took[49], took[98]);
+}
