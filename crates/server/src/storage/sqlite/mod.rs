@@ -1,4 +1,10 @@
 //! Embedded SQLite backend: one writer connection, a few readers, WAL so reads never wait on writes.
+//!
+//! How the `Storage` invariants hold here: one process, one writer connection, and every write
+//! transaction is `BEGIN IMMEDIATE` (the database's write lock is taken before the first read), so
+//! writes are serialised whole: seqs are dense and commit in order, and the card is read after
+//! the lock. A key executing elsewhere in this process is caught before the database by the
+//! in-process in-flight set, so this backend never answers `WriteOutcome::InFlight`.
 
 use std::path::Path;
 use std::sync::Mutex;
