@@ -31,26 +31,28 @@ fn only_the_lock_holder_purges_and_batches_remove_every_expired_record() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    {
-        use std::io::{BufRead, Write};
-        let stdin = other.stdin.as_mut().unwrap();
-        writeln!(stdin, "SELECT pg_advisory_lock({LOCK_CLASS}, {LOCK_PURGE}); SELECT 'locked';").unwrap();
-        stdin.flush().unwrap();
-        // Wait for psql's answer: the lock is held from here on.
-        let mut out = std::io::BufReader::new(other.stdout.take().unwrap());
+    use std::io::{BufRead, Write};
+    let mut to_psql = other.stdin.take().unwrap();
+    let mut from_psql = std::io::BufReader::new(other.stdout.take().unwrap());
+    // Sends `sql` and waits for psql to print `marker` (the statements before it have run).
+    let mut say = |sql: &str, marker: &str| {
+        writeln!(to_psql, "{sql} SELECT '{marker}';").unwrap();
+        to_psql.flush().unwrap();
         let mut line = String::new();
-        while !line.contains("locked") {
+        while !line.contains(marker) {
             line.clear();
-            assert!(out.read_line(&mut line).unwrap() > 0, "psql ended before taking the lock");
+            assert!(from_psql.read_line(&mut line).unwrap() > 0, "psql ended early");
         }
-    }
+    };
+    say(&format!("SELECT pg_advisory_lock({LOCK_CLASS}, {LOCK_PURGE});"), "locked");
     assert_eq!(storage.purge_idempotency(cutoff).unwrap(), 0, "not the leader: nothing purged");
     assert_eq!(cluster.psql(&name, "SELECT count(*) FROM idempotency"), "2510");
 
-    // The other instance is gone (its session, and so its lock, ended).
-    drop(other.stdin.take());
-    other.wait().unwrap();
+    // The other instance finished its purge and let go of the lock.
+    say(&format!("SELECT pg_advisory_unlock({LOCK_CLASS}, {LOCK_PURGE});"), "unlocked");
     assert_eq!(storage.purge_idempotency(cutoff).unwrap(), 2500);
     assert_eq!(cluster.psql(&name, "SELECT count(*) FROM idempotency WHERE key LIKE 'new%'"), "10", "fresh records stay");
     assert_eq!(cluster.psql(&name, "SELECT count(*) FROM idempotency"), "10");
+    drop(to_psql);
+    other.wait().unwrap();
 }
