@@ -4,12 +4,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos bench
+.PHONY: help setup bindings ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos chaos-pg bench
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
 	@echo "make test   install what is missing and run every suite"
 	@echo "make chaos  the chaos convergence suite at full size (CHAOS_SEED=... to replay)"
+	@echo "make chaos-pg  PostgreSQL: 3 instances, one killed -9 and the database restarted mid-load, at full size"
 
 setup:
 	@scripts/setup.sh
@@ -39,6 +40,13 @@ test-rust: bins
 CHAOS_OPS ?= 2000
 chaos: bins
 	CHAOS_OPS=$(CHAOS_OPS) $(CARGO) test --locked --test chaos -- --nocapture
+
+# Faults at scale on PostgreSQL (a throw-away cluster, see crates/server/tests/support/pg.rs):
+# 3 serve processes, writers retrying across them, one instance killed -9 and PostgreSQL restarted
+# mid-load; every write exactly once, seqs dense, no orphan records. `make test` runs it small.
+CHAOS_PG_WRITES ?= 400
+chaos-pg: bins
+	CHAOS_PG_WRITES=$(CHAOS_PG_WRITES) $(CARGO) test --locked -p deckhand-server --test multi_instance_faults -- --nocapture
 
 # schemathesis (PyPI, pinned, in a venv under target/) against the real server's OpenAPI document.
 test-fuzz fuzz: setup

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
-PKGS="libwebkit2gtk-4.1-dev build-essential pkg-config xvfb xauth webkit2gtk-driver chromium libssl-dev curl python3 python3-venv"
+# postgresql: the server suite also runs against a throw-away PostgreSQL cluster (no docker).
+PKGS="libwebkit2gtk-4.1-dev build-essential pkg-config xvfb xauth webkit2gtk-driver chromium libssl-dev curl python3 python3-venv postgresql"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

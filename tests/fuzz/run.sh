@@ -3,6 +3,7 @@
 #
 #   tests/fuzz/run.sh                 # ~1-3 min on 2 cores
 #   FUZZ_EXAMPLES=200 FUZZ_SEED=7 tests/fuzz/run.sh
+#   FUZZ_BACKEND=postgres tests/fuzz/run.sh   # against a server on a throw-away PostgreSQL cluster
 #
 # Builds the server, starts it on a free loopback port with a temp database, creates a user, and
 # runs schemathesis (pinned, in a venv under the cargo target dir) with the checks
@@ -30,16 +31,34 @@ BIN="$TARGET/debug/deckhand-server"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+PG_PID=""
 cleanup() {
     if [[ -n "$SERVER_PID" ]]; then
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$PG_PID" ]]; then
+        kill -INT "$PG_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
     fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 DB="$WORK/fuzz.db"
+if [[ "${FUZZ_BACKEND:-sqlite}" == "postgres" ]]; then
+    # A throw-away cluster as the postgres OS user (initdb refuses root), loopback, fsync off.
+    PGBIN=/usr/lib/postgresql/15/bin
+    PGPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    chown postgres:postgres "$WORK"
+    runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg" -A trust -U postgres -E UTF8 --locale=C --no-sync >/dev/null
+    runuser -u postgres -- "$PGBIN/pg_ctl" -w -D "$WORK/pg" -l "$WORK/pg.log" \
+        -o "-p $PGPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$WORK -c fsync=off" start >/dev/null
+    PG_PID="$(head -1 "$WORK/pg/postmaster.pid")"
+    "$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -c "CREATE DATABASE fuzz" postgres
+    DB="postgres://postgres@127.0.0.1:$PGPORT/fuzz"
+    echo "fuzz: PostgreSQL backend at $DB" >&2
+fi
 TOKEN="$("$BIN" user add fuzz --db "$DB")"
 # Rate limit off: the fuzzer is the only client and must not be throttled into 429s.
 RUST_LOG=warn "$BIN" serve --db "$DB" --listen 127.0.0.1:0 --rate-limit 0 >"$WORK/out" 2>"$WORK/err" &
@@ -88,7 +107,7 @@ if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 fi
 SUMMARY="$( (grep -E '[0-9]+ generated' "$WORK/st.log" || echo "no test cases ran") | tail -1 | sed 's/^ *//; s/ *$//')"
 if [[ $STATUS -eq 0 ]]; then
-    echo "fuzz: OK - schemathesis $SCHEMATHESIS_VERSION, seed $SEED, $EXAMPLES examples/operation: $SUMMARY"
+    echo "fuzz: OK (${FUZZ_BACKEND:-sqlite}) - schemathesis $SCHEMATHESIS_VERSION, seed $SEED, $EXAMPLES examples/operation: $SUMMARY"
 else
     echo "fuzz: FAILED - schemathesis exit $STATUS: $SUMMARY"
 fi

@@ -5,7 +5,15 @@ use std::time::Duration;
 /// Everything `deckhand-server serve` can be told. `ServerConfig::new` gives production defaults.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// The SQLite file, unless `database_url` is set.
     pub db_path: PathBuf,
+    /// A `postgres://` URL: the shared PostgreSQL backend instead of the SQLite file.
+    pub database_url: Option<String>,
+    /// PostgreSQL connections per instance.
+    pub pg_pool_size: usize,
+    /// How often subscribed users' seqs are re-read from a shared database, so stream delivery
+    /// never depends on cross-instance notifications alone.
+    pub reconcile_interval: Duration,
     pub listen: SocketAddr,
     /// Interval of SSE comment heartbeats.
     pub heartbeat: Duration,
@@ -41,9 +49,39 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// A config for `db` as `serve --db` takes it: a `postgres://` URL or a SQLite path.
+    pub fn for_location(db: &crate::storage::Location) -> ServerConfig {
+        use crate::storage::Location;
+        match db {
+            Location::Sqlite(path) => ServerConfig::new(path),
+            Location::Postgres(url) => {
+                let mut c = ServerConfig::new("");
+                c.database_url = Some(url.clone());
+                c
+            }
+        }
+    }
+
+    /// Where the data lives, for logs (a URL without its password).
+    pub fn location_for_log(&self) -> String {
+        match &self.database_url {
+            Some(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    let _ = u.set_password(None);
+                    u.to_string()
+                }
+                Err(_) => "postgres (unparsable url)".into(),
+            },
+            None => self.db_path.display().to_string(),
+        }
+    }
+
     pub fn new(db_path: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             db_path: db_path.into(),
+            database_url: None,
+            pg_pool_size: 16,
+            reconcile_interval: Duration::from_secs(10),
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             heartbeat: Duration::from_secs(15),
             sse_retry: Duration::from_secs(2),

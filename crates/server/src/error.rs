@@ -43,7 +43,7 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> ApiError {
         tracing::error!(error = %e, "storage failure");
         match e {
-            StorageError::Busy => ApiError::new(ErrorCode::Overloaded, "database busy, retry").retry_after(1),
+            StorageError::Retryable(_) => ApiError::new(ErrorCode::Overloaded, "database busy, retry").retry_after(1),
             _ => ApiError::new(ErrorCode::Internal, "internal storage error"),
         }
     }

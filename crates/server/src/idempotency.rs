@@ -140,7 +140,12 @@ fn respond(state: &AppState, user: UserId, outcome: WriteOutcome) -> Result<Resp
         WriteOutcome::Applied { response, change } => {
             tracing::info!(seq = change.seq, version = change.card.version, "write applied");
             let version = change.card.version;
+            let seq = change.seq;
             state.hub.publish(user, change);
+            // After the commit (never inside the transaction): other instances' streams re-read.
+            if let Some(n) = &state.notifier {
+                n.changed(user, seq);
+            }
             Ok(card_response(&response, false, Some(version)))
         }
         WriteOutcome::Replayed(stored) => {
@@ -156,5 +161,7 @@ fn respond(state: &AppState, user: UserId, outcome: WriteOutcome) -> Result<Resp
             "this Idempotency-Key was used for a different request",
         )),
         WriteOutcome::Rejected(problem) => Err(problem.into()),
+        // Another instance holds this key's lock (the in-process set only sees this process).
+        WriteOutcome::InFlight => Err(ApiError::new(ErrorCode::IdempotencyInFlight, "a request with this Idempotency-Key is still executing").retry_after(1)),
     }
 }

@@ -1,11 +1,12 @@
-//! Deckhand reference sync server (protocol v1): axum over an embedded SQLite store.
+//! Deckhand reference sync server (protocol v1): axum over an embedded SQLite store, or over
+//! PostgreSQL shared by several instances.
 
 pub mod auth;
 mod body;
 pub mod config;
 pub mod domain;
 pub mod error;
-mod hub;
+pub mod hub;
 mod idempotency;
 mod limits;
 mod metrics;
@@ -33,11 +34,16 @@ pub use config::ServerConfig;
 use error::ApiError;
 use state::AppState;
 use storage::Storage;
+use storage::postgres::PgStorage;
 use storage::sqlite::SqliteStorage;
 
-/// Opens the configured SQLite database (creating and migrating it).
+/// Opens the configured database (PostgreSQL when `database_url` is set, else the SQLite file),
+/// creating and migrating it.
 pub fn open_storage(config: &ServerConfig) -> storage::Result<Arc<dyn Storage>> {
-    Ok(Arc::new(SqliteStorage::open(&config.db_path, config.read_connections)?))
+    match &config.database_url {
+        Some(url) => Ok(Arc::new(PgStorage::connect(url, config.pg_pool_size)?)),
+        None => Ok(Arc::new(SqliteStorage::open(&config.db_path, config.read_connections)?)),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -164,6 +170,7 @@ pub async fn serve_state(listener: TcpListener, state: AppState) -> std::io::Res
     use tower::ServiceExt;
 
     spawn_purger(state.clone());
+    hub::spawn_cross_instance(state.clone());
     let header_timeout = state.config.header_read_timeout.max(Duration::from_millis(10));
     let router = app(state.clone());
     // Every connection task holds a receiver; `closed()` resolves when all have ended.

@@ -1,12 +1,13 @@
-//! `deckhand-server serve --db PATH --listen ADDR` and `deckhand-server user add NAME`.
+//! `deckhand-server serve --db PATH|postgres://... --listen ADDR`, `deckhand-server user add NAME`
+//! and `deckhand-server migrate-from-sqlite`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use deckhand_server::auth::{hash_token, new_token};
+use deckhand_server::storage::Location;
 use deckhand_server::{ServerConfig, open_storage};
 use tokio::sync::watch;
 
@@ -21,8 +22,10 @@ struct Cli {
 enum Command {
     /// Serve the API.
     Serve {
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file, or a `postgres://USER@HOST:PORT/DB` URL (default: $DECKHAND_DATABASE_URL,
+        /// else deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
         #[arg(long, env = "DECKHAND_SERVER_LISTEN", default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
         /// Seconds between SSE heartbeats.
@@ -52,12 +55,33 @@ enum Command {
         /// Open SSE streams of one user before answering 429.
         #[arg(long, default_value_t = 100)]
         max_sse_streams_per_user: usize,
+        /// PostgreSQL: seconds between re-reads of streamed users' seqs (heals lost notifications).
+        #[arg(long, default_value_t = 10)]
+        reconcile_secs: u64,
+        /// PostgreSQL: connections of this instance's pool.
+        #[arg(long, default_value_t = 16)]
+        pg_pool_size: usize,
+    },
+    /// Copy a SQLite server database into an empty PostgreSQL database (seqs verbatim: clients
+    /// keep their cursors). Stop the SQLite server first.
+    MigrateFromSqlite {
+        /// The SQLite server database.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// The target, `postgres://USER@HOST:PORT/DB`.
+        #[arg(long)]
+        to: String,
+        /// Idempotency records younger than this many days are copied (match `serve`'s setting).
+        #[arg(long, default_value_t = 7)]
+        idempotency_days: u64,
     },
     /// Give the database a new epoch. Run it (with the server stopped) after restoring the
     /// database from a backup: clients then resync from 0 and re-offer what the backup lacks.
     ResetEpoch {
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file or a `postgres://` URL (default: $DECKHAND_DATABASE_URL, else
+        /// deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
     },
     /// Manage users.
     User {
@@ -71,20 +95,26 @@ enum UserCommand {
     /// Create a user and print its token (shown once; only a hash is stored).
     Add {
         name: String,
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file, or a `postgres://USER@HOST:PORT/DB` URL (default: $DECKHAND_DATABASE_URL,
+        /// else deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
     },
     /// Print a new additional token for an existing user.
     Token {
         name: String,
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file, or a `postgres://USER@HOST:PORT/DB` URL (default: $DECKHAND_DATABASE_URL,
+        /// else deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
     },
     /// Revoke every token of a user.
     Revoke {
         name: String,
-        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
-        db: PathBuf,
+        /// A SQLite file, or a `postgres://USER@HOST:PORT/DB` URL (default: $DECKHAND_DATABASE_URL,
+        /// else deckhand-server.db).
+        #[arg(long, env = "DECKHAND_SERVER_DB")]
+        db: Option<String>,
     },
 }
 
@@ -132,6 +162,19 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `--db`, else `DECKHAND_DATABASE_URL`, else the default SQLite file.
+fn location(db: Option<String>) -> Location {
+    let db = db
+        .or_else(|| std::env::var("DECKHAND_DATABASE_URL").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "deckhand-server.db".to_string());
+    Location::parse(&db)
+}
+
+/// Opens the storage on a blocking thread (the PostgreSQL backend waits on its own runtime).
+async fn open(config: ServerConfig) -> anyhow::Result<std::sync::Arc<dyn deckhand_server::storage::Storage>> {
+    Ok(tokio::task::spawn_blocking(move || open_storage(&config)).await??)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
@@ -146,8 +189,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             max_connections,
             max_sse_streams,
             max_sse_streams_per_user,
+            reconcile_secs,
+            pg_pool_size,
         } => {
-            let mut config = ServerConfig::new(db);
+            let mut config = ServerConfig::for_location(&location(db));
             config.listen = listen;
             config.heartbeat = Duration::from_secs(heartbeat_secs.max(1));
             config.idempotency_retention = Duration::from_secs(idempotency_days * 24 * 3600);
@@ -159,11 +204,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.max_connections = max_connections;
             config.max_sse_streams = max_sse_streams;
             config.max_sse_streams_per_user = max_sse_streams_per_user;
-            let storage = open_storage(&config)?;
+            config.reconcile_interval = Duration::from_secs(reconcile_secs.max(1));
+            config.pg_pool_size = pg_pool_size;
+            let storage = open(config.clone()).await?;
             let signals = shutdown_signals()?;
             let listener = tokio::net::TcpListener::bind(config.listen).await?;
             let addr = listener.local_addr()?;
-            tracing::info!(%addr, db = %config.db_path.display(), "deckhand-server listening");
+            tracing::info!(%addr, db = %config.location_for_log(), "deckhand-server listening");
             // Scripts read this line to learn the port when started with :0.
             println!("listening on http://{addr}");
             let (tx, rx) = watch::channel(false);
@@ -171,33 +218,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             deckhand_server::serve(listener, config, storage, rx).await?;
             Ok(())
         }
+        Command::MigrateFromSqlite { from, to, idempotency_days } => {
+            let keep_after = chrono::Utc::now() - chrono::Duration::days(idempotency_days as i64);
+            let report = tokio::task::spawn_blocking(move || {
+                deckhand_server::storage::import::sqlite_to_postgres(&from, &to, keep_after)
+            })
+            .await??;
+            println!("copied and verified: {report}");
+            Ok(())
+        }
         Command::ResetEpoch { db } => {
-            let storage = open_storage(&ServerConfig::new(db))?;
-            let epoch = storage.reset_epoch()?;
+            let config = ServerConfig::for_location(&location(db));
+            let epoch = tokio::task::spawn_blocking(move || open_storage(&config)?.reset_epoch()).await??;
             println!("new epoch {epoch}");
             Ok(())
         }
-        Command::User { command } => {
-            match command {
-                UserCommand::Add { name, db } => {
-                    let storage = open_storage(&ServerConfig::new(db))?;
-                    let token = new_token();
-                    storage.add_user(&name, hash_token(&token))?;
-                    println!("{token}");
-                }
-                UserCommand::Token { name, db } => {
-                    let storage = open_storage(&ServerConfig::new(db))?;
-                    let token = new_token();
-                    storage.add_token(&name, hash_token(&token))?;
-                    println!("{token}");
-                }
-                UserCommand::Revoke { name, db } => {
-                    let storage = open_storage(&ServerConfig::new(db))?;
-                    let n = storage.revoke_tokens(&name)?;
-                    println!("revoked {n} token(s) of {name}");
-                }
+        Command::User { command } => tokio::task::spawn_blocking(move || user_command(command)).await?,
+    }
+}
+
+/// `user add|token|revoke`, on either backend (runs on a blocking thread).
+fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { name, db } => {
+            let storage = open_storage(&ServerConfig::for_location(&location(db)))?;
+            let token = new_token();
+            storage.add_user(&name, hash_token(&token))?;
+            println!("{token}");
+        }
+        UserCommand::Token { name, db } => {
+            let storage = open_storage(&ServerConfig::for_location(&location(db)))?;
+            let token = new_token();
+            storage.add_token(&name, hash_token(&token))?;
+            println!("{token}");
+        }
+        UserCommand::Revoke { name, db } => {
+            let storage = open_storage(&ServerConfig::for_location(&location(db)))?;
+            let n = storage.revoke_tokens(&name)?;
+            // Running servers on a shared database end that user's streams now, not at their
+            // next periodic re-check.
+            if let Some(notifier) = storage.notifier() {
+                notifier.revoked();
             }
-            Ok(())
+            println!("revoked {n} token(s) of {name}");
         }
     }
+    Ok(())
 }

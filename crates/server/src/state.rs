@@ -7,13 +7,15 @@ use crate::config::ServerConfig;
 use crate::hub::Hub;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
-use crate::storage::{Storage, UserId};
+use crate::storage::{Notifier, Storage, UserId};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub storage: Arc<dyn Storage>,
+    /// Cross-instance pokes when the backend is shared by several processes (PostgreSQL).
+    pub notifier: Option<Arc<dyn Notifier>>,
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
@@ -22,8 +24,9 @@ pub struct AppState {
     pub in_flight: Arc<Mutex<HashSet<(UserId, String)>>>,
     /// Flips to true when the server shuts down; open SSE streams end on it.
     pub shutdown: watch::Receiver<bool>,
-    /// Bumped whenever this process revokes tokens: every open SSE stream re-checks its token at
-    /// once. (Revocations by another process, e.g. the CLI, are caught by the periodic re-check.)
+    /// Bumped whenever tokens are revoked (by this process, or by another one through the
+    /// notifier): every open SSE stream re-checks its token at once. (Revocations the notifier
+    /// cannot report, e.g. the CLI on SQLite, are caught by the periodic re-check.)
     pub revocations: Arc<watch::Sender<u64>>,
     /// Open SSE streams: (total, per user).
     pub sse_slots: Arc<Mutex<(usize, HashMap<UserId, usize>)>>,
@@ -35,6 +38,7 @@ impl AppState {
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst)),
             concurrency: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             config: Arc::new(config),
+            notifier: storage.notifier(),
             storage,
             hub: Arc::new(Hub::default()),
             metrics: Arc::new(Metrics::default()),
@@ -49,6 +53,9 @@ impl AppState {
     pub fn revoke_tokens(&self, name: &str) -> crate::storage::Result<usize> {
         let n = self.storage.revoke_tokens(name)?;
         self.revocations.send_modify(|epoch| *epoch += 1);
+        if let Some(notifier) = &self.notifier {
+            notifier.revoked();
+        }
         Ok(n)
     }
 

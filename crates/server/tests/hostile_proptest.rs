@@ -2,13 +2,16 @@
 //! arbitrary bytes, JSON-shaped garbage and mutated valid bodies as POST/PATCH bodies never yield a
 //! 5xx, and every error is `application/problem+json` with a matching `status`.
 
+#[path = "support/pg.rs"]
+mod pg;
+
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use deckhand_server::auth::{hash_token, new_token};
 use deckhand_server::state::AppState;
-use deckhand_server::{ServerConfig, open_storage};
+use deckhand_server::open_storage;
 use proptest::prelude::*;
 use tower::ServiceExt;
 
@@ -25,7 +28,7 @@ fn fixture() -> &'static Fixture {
     static F: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
     F.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = ServerConfig::new(dir.path().join("server.db"));
+        let mut config = pg::test_config(dir.path());
         config.rate_limit_per_sec = 0;
         let storage = open_storage(&config).unwrap();
         let token = new_token();

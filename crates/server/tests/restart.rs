@@ -97,6 +97,7 @@ async fn graceful_stop_lets_an_in_flight_write_finish() {
 
     let url = h.url();
     let support::Harness { server, dir, .. } = h;
+    let config = (*server.state().config).clone();
     let stop = tokio::spawn(server.stop());
     // Once stopping, the server takes no new connections.
     poll("the listener to close", || async {
@@ -110,7 +111,7 @@ async fn graceful_stop_lets_an_in_flight_write_finish() {
     let created = post.await.unwrap().card(201);
     tokio::time::timeout(DEADLINE, stop).await.expect("stop after the last request").unwrap();
 
-    let server = deckhand_server::testing::TestServer::start(&support::db_path(&dir)).await;
+    let server = deckhand_server::testing::TestServer::start_with(config).await;
     let h = Harness { server, dir, http: reqwest::Client::new() };
     assert_eq!(h.client(&ann.token).get_card(id).await.card(200), created);
 }

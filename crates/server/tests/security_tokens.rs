@@ -18,6 +18,9 @@ async fn the_database_never_holds_a_plaintext_token() {
         srv.create(t, "x").await;
     }
     srv.server.revoke("u0");
+    if let Some(url) = &srv.server.state().config.database_url {
+        return no_plaintext_in_postgres(url, &tokens);
+    }
     let conn = rusqlite::Connection::open_with_flags(srv.db_path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let rows: Vec<(Vec<u8>, i64)> = conn
         .prepare("SELECT hash, user_id FROM tokens")
@@ -73,6 +76,24 @@ async fn the_database_never_holds_a_plaintext_token() {
                 assert!(!raw.windows(t.len()).any(|w| w == t.as_bytes()), "token bytes in {path}");
             }
         }
+    }
+}
+
+/// The PostgreSQL side of the check above: a full dump of the database (every table, bytea as
+/// hex) holds each token's sha256 and never the token or its hex part.
+fn no_plaintext_in_postgres(url: &str, tokens: &[String]) {
+    let cluster = pg::shared();
+    let out = std::process::Command::new("/usr/lib/postgresql/15/bin/pg_dump")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-p", &cluster.port.to_string(), "-d", &pg::database_of(url)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dump = String::from_utf8(out.stdout).unwrap();
+    assert!(dump.contains("COPY public.tokens"), "the dump has the tokens table");
+    for t in tokens {
+        let hash = hex::encode(deckhand_server::auth::hash_token(t));
+        assert!(dump.contains(&format!("\\x{hash}")), "the sha256 of each token is stored");
+        assert!(!dump.contains(&t[3..]), "token found in the database dump");
     }
 }
 
@@ -168,7 +189,7 @@ async fn revocation_by_the_cli_in_another_process_ends_streams_within_a_heartbea
     let start = Instant::now();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_deckhand-server"))
         .args(["user", "revoke", "eve", "--db"])
-        .arg(srv.db_path())
+        .arg(srv.db_arg())
         .output()
         .await
         .unwrap();

@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::{TokenHash, User};
 use crate::error::ApiError;
+use crate::hub::HubMsg;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::storage::UserId;
@@ -122,7 +123,7 @@ fn events(
     hello: StreamHello,
     start: i64,
     replay: bool,
-    mut rx: tokio::sync::broadcast::Receiver<Arc<Change>>,
+    mut rx: tokio::sync::broadcast::Receiver<crate::hub::HubMsg>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         let Liveness { user, token, slot: _slot } = live;
@@ -186,14 +187,16 @@ fn events(
                 msg = rx.recv() => match msg {
                     // Seqs are contiguous per user, but publishes can race each other after
                     // their commits: on any jump, read the committed truth from the database.
-                    Ok(change) if change.seq == last + 1 => {
+                    Ok(HubMsg::Change(change)) if change.seq == last + 1 => {
                         last = change.seq;
                         yield Ok(event_for(&change));
                     }
-                    Ok(change) if change.seq > last + 1 => {
+                    Ok(HubMsg::Change(change)) if change.seq > last + 1 => {
                         state.metrics.sse_gap_fills.fetch_add(1, Ordering::Relaxed);
                         catch_up = true;
                     }
+                    // Another instance (or the reconcile loop) saw a seq we have not sent.
+                    Ok(HubMsg::Poke(seq)) if seq > last => catch_up = true,
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
                         state.metrics.sse_lag_replays.fetch_add(1, Ordering::Relaxed);

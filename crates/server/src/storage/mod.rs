@@ -1,7 +1,14 @@
-//! Storage behind a trait so a PostgreSQL backend can follow the embedded SQLite one.
-//! Methods are synchronous; handlers call them on the blocking pool.
+//! The storage seam: one trait, the transaction boundary of every request, with one module per
+//! backend (`sqlite`: the embedded default; `postgres`: several instances on one database). Card
+//! rules live in `crate::domain`, so backends only decide how to store and lock.
+//!
+//! Methods are synchronous; handlers call them on the blocking pool (the PostgreSQL backend
+//! bridges to its own async runtime inside).
 
-mod schema;
+pub mod import;
+pub mod notify;
+pub mod postgres;
+
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -10,16 +17,26 @@ use uuid::Uuid;
 
 use crate::domain::WriteOp;
 
+pub use notify::{Notifier, Signal};
+
 pub type UserId = i64;
 
+/// Backend-neutral failures. Backends map their driver errors here; nothing above this module
+/// sees a driver type.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("database is busy")]
-    Busy,
+    /// Worth retrying as is: lock timeout, serialization failure, deadlock, pool exhausted,
+    /// connection lost. Answered as `503 overloaded` with `Retry-After`.
+    #[error("database temporarily unavailable: {0}")]
+    Retryable(String),
+    /// Anything else the database reported.
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Backend(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database's schema is not one this build knows (edited or newer migration applied).
+    #[error("schema: {0}")]
+    Schema(String),
     #[error("user {0:?} already exists")]
     UserExists(String),
     #[error("no user {0:?}")]
@@ -53,8 +70,42 @@ pub enum WriteOutcome {
     Replayed(StoredResponse),
     /// Same key, different request.
     KeyReused,
+    /// Another transaction (possibly on another instance) is executing this key right now;
+    /// nothing was written. Answered as `409 idempotency_in_flight`.
+    InFlight,
 }
 
+/// Where a deployment keeps its data, as `serve --db` spells it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    pub fn parse(db: &str) -> Location {
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            Location::Postgres(db.to_string())
+        } else {
+            Location::Sqlite(db.into())
+        }
+    }
+}
+
+/// One user's data and the accounts, behind one transaction per call.
+///
+/// Invariants every backend keeps (the sync protocol depends on them):
+/// - **Seq density.** Each user's change numbers are 1, 2, 3, ... with no gap: the seq comes from
+///   the user's counter row (`users.last_seq`), incremented inside the write transaction, never
+///   from a sequence (a rolled-back or slow transaction would leave a hole or commit out of order).
+/// - **Commit-order visibility.** A reader that sees seq N of a user also sees every seq below N:
+///   the counter row lock serialises a user's writers, so they commit in seq order.
+/// - **Read after lock.** A write reads the card it changes only after it holds the user's
+///   counter row (or the whole database, on SQLite), so read-modify-write never loses an update
+///   made by a concurrent writer on another connection or instance.
+/// - **Record with effect.** An idempotency record commits in the same transaction as its card
+///   change, never alone; a key that is executing elsewhere yields `WriteOutcome::InFlight`.
 pub trait Storage: Send + Sync + 'static {
     fn add_user(&self, name: &str, token_hash: [u8; 32]) -> Result<UserId>;
     /// Adds another token for an existing user.
@@ -65,14 +116,10 @@ pub trait Storage: Send + Sync + 'static {
     fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserId>>;
 
     fn get_card(&self, user: UserId, id: Uuid) -> Result<Option<Card>>;
-    /// Live cards ordered by id, strictly after `after`.
-    fn list_cards(&self, user: UserId, after: Option<Uuid>, limit: u32) -> Result<Vec<Card>>;
-    /// The latest state of every card changed after `since`, by seq.
-    fn changes_since(&self, user: UserId, since: i64, limit: u32) -> Result<Vec<Change>>;
-    /// Like `list_cards`, but the page also ends once its cards' JSON reaches `max_bytes` (always
-    /// at least one card); the flag tells whether more cards follow.
+    /// Live cards ordered by id, strictly after `after`; the page ends at `limit` cards or once
+    /// their JSON reaches `max_bytes` (always at least one card); the flag tells whether more follow.
     fn cards_page(&self, user: UserId, after: Option<Uuid>, limit: u32, max_bytes: usize) -> Result<(Vec<Card>, bool)>;
-    /// Like `changes_since`, bounded by `max_bytes` the same way; the flag tells whether more follow.
+    /// The latest state of every card changed after `since`, by seq, bounded like `cards_page`.
     fn changes_page(&self, user: UserId, since: i64, limit: u32, max_bytes: usize) -> Result<(Vec<Change>, bool)>;
     /// The user's latest change number (0 before the first write).
     fn last_seq(&self, user: UserId) -> Result<i64>;
@@ -82,8 +129,18 @@ pub trait Storage: Send + Sync + 'static {
     fn reset_epoch(&self) -> Result<String>;
     /// Runs `op` and stores its response under `idem` in one transaction.
     fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome>;
-    /// Deletes idempotency records created before `before`; returns how many.
+    /// Deletes idempotency records created before `before`; returns how many. With several
+    /// instances on one database only one of them purges at a time (the others return 0).
     fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<usize>;
-    /// Idempotency records whose card change is missing (must always be 0; used by checks).
-    fn orphan_idempotency_records(&self) -> Result<u64>;
+
+    /// Cross-instance signals, for backends that several processes share (`None`: this process
+    /// is the only writer and its in-memory hub sees every change).
+    fn notifier(&self) -> Option<std::sync::Arc<dyn Notifier>> {
+        None
+    }
+
+    /// Convenience for tests and tools: the first `limit` changes after `since`.
+    fn changes_since(&self, user: UserId, since: i64, limit: u32) -> Result<Vec<Change>> {
+        self.changes_page(user, since, limit, usize::MAX).map(|(c, _)| c)
+    }
 }

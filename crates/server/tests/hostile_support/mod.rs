@@ -1,6 +1,9 @@
 //! Helpers of the hostile-input and security tests (kept apart from the functional tests' support).
 #![allow(dead_code)]
 
+#[path = "../support/pg.rs"]
+pub mod pg;
+
 use std::time::{Duration, Instant};
 
 use deckhand_server::ServerConfig;
@@ -24,6 +27,11 @@ impl Srv {
 
     pub fn db_path(&self) -> std::path::PathBuf {
         self.dir.path().join("server.db")
+    }
+
+    /// What `deckhand-server --db` takes to reach this server's database (file or URL).
+    pub fn db_arg(&self) -> String {
+        pg::db_arg(&self.server.state().config)
     }
 
     pub fn req(&self, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
@@ -66,7 +74,7 @@ pub async fn start() -> Srv {
 /// A test server with the test defaults (1 s heartbeat) changed by `tune`.
 pub async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> Srv {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(dir.path().join("server.db"));
+    let mut config = pg::test_config(dir.path());
     config.heartbeat = Duration::from_secs(1);
     tune(&mut config);
     let server = TestServer::start_with(config).await;

@@ -1,6 +1,10 @@
-//! Shared by every integration test: a real server on a temp database, a small typed client,
-//! and a minimal Server-Sent Events frame reader.
+//! Shared by every integration test: a real server on a temp database (SQLite, or PostgreSQL
+//! with `DECKHAND_TEST_BACKEND=postgres`, see `pg.rs`), a small typed client, and a minimal
+//! Server-Sent Events frame reader.
 #![allow(dead_code)]
+
+pub mod instances;
+pub mod pg;
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -34,15 +38,13 @@ pub fn db_path(dir: &TempDir) -> PathBuf {
 
 impl Harness {
     pub async fn start() -> Harness {
-        let dir = TempDir::new().expect("tempdir");
-        let server = TestServer::start(&db_path(&dir)).await;
-        Harness { server, dir, http: reqwest::Client::new() }
+        Harness::start_with(|_| {}).await
     }
 
     /// Starts with the default test config changed by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dir = TempDir::new().expect("tempdir");
-        let mut config = ServerConfig::new(db_path(&dir));
+        let mut config = pg::test_config(dir.path());
         config.heartbeat = Duration::from_secs(1);
         tweak(&mut config);
         let server = TestServer::start_with(config).await;
@@ -66,9 +68,15 @@ impl Harness {
     /// Graceful stop, then a fresh server on the same database (and a fresh HTTP pool).
     pub async fn restart(self) -> Harness {
         let Harness { server, dir, .. } = self;
+        let config = (*server.state().config).clone();
         server.stop().await;
-        let server = TestServer::start(&db_path(&dir)).await;
+        let server = TestServer::start_with(config).await;
         Harness { server, dir, http: reqwest::Client::new() }
+    }
+
+    /// What `deckhand-server --db` takes to reach this server's database.
+    pub fn db_arg(&self) -> String {
+        pg::db_arg(&self.server.state().config)
     }
 }
 

@@ -1,4 +1,10 @@
 //! Embedded SQLite backend: one writer connection, a few readers, WAL so reads never wait on writes.
+//!
+//! How the `Storage` invariants hold here: one process, one writer connection, and every write
+//! transaction is `BEGIN IMMEDIATE` (the database's write lock is taken before the first read), so
+//! writes are serialised whole: seqs are dense and commit in order, and the card is read after
+//! the lock. A key executing elsewhere in this process is caught before the database by the
+//! in-process in-flight set, so this backend never answers `WriteOutcome::InFlight`.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -10,7 +16,9 @@ use deckhand_protocol::{Card, Change};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
-use super::{IdemKey, Result, Storage, StorageError, StoredResponse, UserId, WriteOutcome, schema};
+mod migrations;
+
+use super::{IdemKey, Result, Storage, StorageError, StoredResponse, UserId, WriteOutcome};
 use crate::domain::{self, WriteOp};
 
 pub struct SqliteStorage {
@@ -31,8 +39,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 fn map_err(e: rusqlite::Error) -> StorageError {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => StorageError::Busy,
-        _ => StorageError::Db(e),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => StorageError::Retryable(e.to_string()),
+        _ => StorageError::Backend(e.to_string()),
     }
 }
 
@@ -50,7 +58,7 @@ impl SqliteStorage {
         }
         let mut writer = Connection::open(path).map_err(map_err)?;
         configure(&writer).map_err(map_err)?;
-        schema::migrate(&mut writer).map_err(map_err)?;
+        migrations::migrate(&mut writer).map_err(map_err)?;
         let mut readers = Vec::new();
         for _ in 0..read_connections.max(1) {
             let conn = Connection::open_with_flags(
@@ -68,6 +76,20 @@ impl SqliteStorage {
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let conn = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
         f(&conn).map_err(map_err)
+    }
+
+    /// Idempotency records whose card change is missing (must always be 0; a consistency check
+    /// for tests and operators, not part of serving).
+    pub fn orphan_idempotency_records(&self) -> Result<u64> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM idempotency i WHERE NOT EXISTS (SELECT 1 FROM cards c
+                 WHERE c.user_id = i.user_id AND c.id = i.card_id AND c.version >= i.version)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n as u64)
     }
 
     fn write_tx<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
@@ -183,26 +205,6 @@ impl Storage for SqliteStorage {
         data.map(parse_card).transpose()
     }
 
-    fn list_cards(&self, user: UserId, after: Option<Uuid>, limit: u32) -> Result<Vec<Card>> {
-        let after = after.map(|u| u.to_string()).unwrap_or_default();
-        let rows: Vec<String> = self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT data FROM cards WHERE user_id = ?1 AND deleted = 0 AND id > ?2 ORDER BY id LIMIT ?3",
-            )?;
-            st.query_map(params![user, after, limit], |r| r.get(0))?.collect()
-        })?;
-        rows.into_iter().map(parse_card).collect()
-    }
-
-    fn changes_since(&self, user: UserId, since: i64, limit: u32) -> Result<Vec<Change>> {
-        let rows: Vec<(i64, String)> = self.read(|c| {
-            let mut st =
-                c.prepare_cached("SELECT seq, data FROM cards WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
-            st.query_map(params![user, since, limit], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
-        })?;
-        rows.into_iter().map(|(seq, data)| Ok(Change { seq, card: parse_card(data)? })).collect()
-    }
-
     fn cards_page(&self, user: UserId, after: Option<Uuid>, limit: u32, max_bytes: usize) -> Result<(Vec<Card>, bool)> {
         let after = after.map(|u| u.to_string()).unwrap_or_default();
         let (rows, more) = self.read(|c| {
@@ -308,17 +310,5 @@ impl Storage for SqliteStorage {
         self.write_tx(|tx| {
             tx.execute("DELETE FROM idempotency WHERE created_at < ?1", [before.timestamp_millis()]).map_err(map_err)
         })
-    }
-
-    fn orphan_idempotency_records(&self) -> Result<u64> {
-        self.read(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM idempotency i WHERE NOT EXISTS (SELECT 1 FROM cards c
-                 WHERE c.user_id = i.user_id AND c.id = i.card_id AND c.version >= i.version)",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-        })
-        .map(|n| n as u64)
     }
 }

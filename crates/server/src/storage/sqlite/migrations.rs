@@ -1,4 +1,5 @@
-//! The server's schema, versioned with `PRAGMA user_version`; forward-only.
+//! The SQLite schema, versioned with `PRAGMA user_version`; forward-only. (The PostgreSQL
+//! schema is in `../postgres/migrations/`.)
 
 use rusqlite::Connection;
 
