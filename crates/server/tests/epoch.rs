@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 
 use deckhand_server::testing::TestServer;
-use support::{Client, Harness, db_path};
+use support::{Client, Harness};
 
 const BIN: &str = env!("CARGO_BIN_EXE_deckhand-server");
 
@@ -28,12 +28,14 @@ async fn the_epoch_survives_restarts_and_reset_epoch_makes_a_new_one() {
     let ann = h.client(&token);
     assert_eq!(ann.changes(0, 10).await.epoch, first.epoch, "a restart keeps the epoch");
 
-    let support::Harness { server, dir, .. } = h;
+    let db = h.db_arg();
+    let support::Harness { server, .. } = h;
+    let config = (*server.state().config).clone();
     server.stop().await;
-    let out = Command::new(BIN).args(["reset-epoch", "--db"]).arg(db_path(&dir)).output().expect("run reset-epoch");
+    let out = Command::new(BIN).args(["reset-epoch", "--db", &db]).output().expect("run reset-epoch");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let server = TestServer::start(&db_path(&dir)).await;
+    let server = TestServer::start_with(config).await;
     let ann = Client { base: server.url(), token, http: reqwest::Client::new() };
     let after = ann.changes(0, 10).await;
     assert_ne!(after.epoch, first.epoch, "reset-epoch makes a new epoch");

@@ -39,6 +39,7 @@ async fn a_sqlite_server_moves_to_postgres_and_clients_continue_from_their_curso
     // The client's cursor and view before the move.
     let ann_before = ann.all_changes(0).await;
     let cursor = ann_before.last().unwrap().seq;
+    let epoch_before = ann.changes(0, 1).await.epoch;
     assert_eq!(cursor, 8);
     let support::Harness { server, dir, .. } = h;
     server.stop().await;
@@ -57,6 +58,7 @@ async fn a_sqlite_server_moves_to_postgres_and_clients_continue_from_their_curso
     let ann = h.client(&ann.token);
     let bob = h.client(&bob.token);
     assert_eq!(ann.all_changes(0).await, ann_before, "every change with its seq, verbatim");
+    assert_eq!(ann.changes(0, 1).await.epoch, epoch_before, "the same epoch: clients do not resync");
     assert!(ann.changes(cursor, 100).await.changes.is_empty(), "nothing new after the client's cursor");
     assert_eq!(ann.get_card(patched.id).await.card(200), patched);
     ann.get_card(ann_cards[1].id).await.problem(410, "gone");

@@ -1,7 +1,8 @@
 //! `deckhand-server migrate-from-sqlite`: copies a SQLite server database into an empty
 //! PostgreSQL one. Users (with their ids and `last_seq`), tokens, cards and tombstones with their
 //! seqs are copied verbatim, so clients keep their cursors; idempotency records still within the
-//! retention are copied so retries across the move still replay. One transaction: a failed copy
+//! retention are copied so retries across the move still replay; the epoch is kept, so clients
+//! see the same database and do not resync. One transaction: a failed copy
 //! leaves the target empty. Counts and every user's last seq are verified at the end.
 
 use std::path::Path;
@@ -33,6 +34,8 @@ impl std::fmt::Display for ImportReport {
 }
 
 struct Rows {
+    /// The database's identity: kept, so clients see the same database and keep their cursors.
+    epoch: Option<String>,
     users: Vec<(i64, String, i64, String)>,
     tokens: Vec<(Vec<u8>, i64, String, Option<String>)>,
     cards: Vec<(i64, Uuid, i64, i64, bool, String)>,
@@ -90,7 +93,16 @@ fn read_sqlite(path: &Path, keep_idempotency_after_ms: i64) -> Result<Rows> {
         .into_iter()
         .map(|(u, k, f, s, b, id, v, at)| Ok((u, k, f, s, b, uuid_of(id)?, v, at)))
         .collect::<Result<_>>()?;
-    Ok(Rows { users, tokens, cards, idempotency })
+    let has_meta: bool = c
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| r.get::<_, i64>(0))
+        .map_err(sq)?
+        > 0;
+    let epoch = if has_meta {
+        c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0)).map(Some).map_err(sq)?
+    } else {
+        None
+    };
+    Ok(Rows { epoch, users, tokens, cards, idempotency })
 }
 
 /// Copies `from` (a SQLite server database) into the PostgreSQL database at `to`, which must be
@@ -149,6 +161,9 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, keep_idempotency_after: chrono:
             .map_err(db_err)?;
         for (user, key, fp, status, body, card, version, at) in &rows.idempotency {
             tx.execute(&st, &[user, key, fp, status, body, card, version, at]).await.map_err(db_err)?;
+        }
+        if let Some(epoch) = &rows.epoch {
+            tx.execute("UPDATE meta SET value = $1 WHERE key = 'epoch'", &[epoch]).await.map_err(db_err)?;
         }
         // Verify inside the transaction: counts, and every user's counter and newest seq.
         let count = |table: &'static str| {

@@ -10,7 +10,10 @@ use super::{LOCK_CLASS, LOCK_MIGRATE, db_err};
 use crate::storage::{Result, StorageError};
 
 /// (version, name, SQL). Append only; never edit an entry once released.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (2, "meta", include_str!("migrations/0002_meta.sql")),
+];
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

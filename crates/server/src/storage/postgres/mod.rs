@@ -383,6 +383,23 @@ impl Storage for PgStorage {
         })
     }
 
+    fn epoch(&self) -> Result<String> {
+        self.with_client(|c| async move {
+            let st = c.prepare_cached("SELECT value FROM meta WHERE key = 'epoch'").await.map_err(db_err)?;
+            Ok(c.query_one(&st, &[]).await.map_err(db_err)?.get(0))
+        })
+    }
+
+    fn reset_epoch(&self) -> Result<String> {
+        self.with_client(|c| async move {
+            let row = c
+                .query_one("UPDATE meta SET value = replace(gen_random_uuid()::text, '-', '') WHERE key = 'epoch' RETURNING value", &[])
+                .await
+                .map_err(db_err)?;
+            Ok(row.get(0))
+        })
+    }
+
     fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
         let (pool, idem, op, planted) = (self.pool(), idem.clone(), op.clone(), self.planted_sequence_allocator);
         self.run(async move {
