@@ -31,6 +31,8 @@ bins: setup
 # Includes the short chaos run (3 clients x 150 ops, 5 client kills, 1 server kill, fixed seed, oracle).
 test-rust: bins
 	$(CARGO) test --workspace --locked
+	# The server suite again on PostgreSQL (a throw-away cluster the tests start themselves).
+	DECKHAND_TEST_BACKEND=postgres $(CARGO) test --locked -p deckhand-server
 
 # Chaos convergence at full size: 3 clients x 2,000 ops, 5 client kills, 1 server kill, conflicts
 # left open while their cards are edited, and the model-checking oracle over the clients' journals
@@ -51,6 +53,7 @@ chaos-pg: bins
 # schemathesis (PyPI, pinned, in a venv under target/) against the real server's OpenAPI document.
 test-fuzz fuzz: setup
 	tests/fuzz/run.sh
+	FUZZ_BACKEND=postgres tests/fuzz/run.sh
 
 test-ui: ui
 	cd tests && npm run test:ui

@@ -370,7 +370,6 @@ async fn run(p: Params) {
     // No idempotency record without its effect (server stopped hard first).
     server.kill9().await;
     let orphans = {
-        use deckhand_server::storage::Storage;
         let st = deckhand_server::storage::sqlite::SqliteStorage::open(&db, 1).expect("open server db");
         st.orphan_idempotency_records().expect("orphan query")
     };
