@@ -46,6 +46,11 @@ export class WebDriver {
     return this.#req("POST", this.s("/execute/sync"), { script, args });
   }
 
+  /** Runs an async `script`; it calls its last argument with the result. */
+  async execAsync(script, ...args) {
+    return this.#req("POST", this.s("/execute/async"), { script, args });
+  }
+
   async find(css) {
     const v = await this.#req("POST", this.s("/element"), { using: "css selector", value: css });
     return v[ELEMENT];

@@ -1,7 +1,8 @@
 // The single `engine-event` stream: each event refreshes exactly what it names.
 import { onEngineEvent } from "./api";
 import type { EngineEvent } from "./bindings/EngineEvent";
-import { conflictResolvedElsewhere, conflictUpdated, openConflict } from "./components/conflict";
+import { conflictResolvedElsewhere, conflictUpdated } from "./components/conflict";
+import { inboxAdd, inboxRemove } from "./components/inbox";
 import { toast } from "./components/toasts";
 import { refreshCards } from "./data";
 import { notify, state } from "./state";
@@ -49,13 +50,16 @@ export function handleEvent(ev: EngineEvent): void {
       }
       if (ev.state === "open") toast("The server keeps failing: sync is backing off for a while.", "error");
       break;
+    // A background conflict goes to the inbox: never a modal over the user's work, never focus.
     case "conflict_detected":
-      openConflict(ev.conflict);
+      inboxAdd(ev.conflict);
       break;
     case "conflict_updated":
+      inboxAdd(ev.conflict);
       conflictUpdated(ev.conflict);
       break;
     case "conflict_resolved":
+      inboxRemove(ev.card_id);
       conflictResolvedElsewhere(ev.card_id);
       break;
     case "op_failed": {

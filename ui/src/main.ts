@@ -5,6 +5,7 @@ import { mountBoard } from "./components/board";
 import { mountBulkBar } from "./components/bulkbar";
 import { mountDashboardRefresh } from "./components/dashboard";
 import { mountEditor } from "./components/editor";
+import { loadInbox } from "./components/inbox";
 import { openFirstRun } from "./components/firstrun";
 import { mountList } from "./components/list";
 import { mountRecoveryBanner } from "./components/recovery";
@@ -16,6 +17,7 @@ import { loadBoard, loadLanes, loadStatus, loadTags, resetList } from "./data";
 import { h } from "./dom";
 import { subscribeEngineEvents } from "./events";
 import { installShortcuts } from "./keyboard";
+import { installLinkHandler } from "./links";
 import { state } from "./state";
 import { applyTheme } from "./theme";
 
@@ -34,6 +36,7 @@ async function start(): Promise<void> {
   mountToasts(document.body);
   setView("board");
   installShortcuts();
+  installLinkHandler();
   mountDashboardRefresh();
 
   try {
@@ -44,6 +47,7 @@ async function start(): Promise<void> {
       loadLanes(),
       loadTags(),
       loadStatus(),
+      loadInbox(),
     ]);
     state.settings = s;
     applyTheme(s.theme);

@@ -141,7 +141,6 @@ function linkOrText(label: string, href: string): Node {
   }
   const a = document.createElement("a");
   a.href = safe;
-  a.target = "_blank";
   a.rel = "noopener noreferrer";
   a.textContent = label;
   return a;

@@ -27,6 +27,7 @@ interface FakeConfig {
   conflicts?: ConflictRecord[];
   history?: HistoryEntry[];
   holdBulk?: boolean;
+  tokenStorage?: { storage: "keychain" | "file"; fallback_reason: string | null; file: string | null };
 }
 
 const config: FakeConfig = (window as unknown as { __FAKE_CONFIG__?: FakeConfig }).__FAKE_CONFIG__ ?? {};
@@ -281,6 +282,11 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     case "recovery_discard":
       return 3;
     case "open_logs_folder":
+      return null;
+    case "token_storage":
+      return config.tokenStorage ?? { storage: "keychain", fallback_reason: null, file: null };
+    // tauri-plugin-opener's command: the real one hands the URL to the user's browser.
+    case "plugin:opener|open_url":
       return null;
     default:
       throw err("invalid_state", `fake backend: unknown command ${cmd}`);

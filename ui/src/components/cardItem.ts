@@ -79,7 +79,7 @@ export function cardItem(card: CardView, opts: CardItemOptions): HTMLElement {
       { class: "card-meta" },
       opts.variant === "row" ? h("span", { class: "lane-chip" }, card.lane) : null,
       ...card.tags.map((t) => h("span", { class: "tag" }, t)),
-      url ? h("a", { class: "card-link", href: url, target: "_blank", rel: "noopener noreferrer" }, host) : null,
+      url ? h("a", { class: "card-link", href: url, rel: "noopener noreferrer" }, host) : null,
       h("span", { class: "spacer" }),
       syncBadge(card.sync_state),
     ),

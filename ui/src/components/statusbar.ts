@@ -3,10 +3,11 @@ import { h, replaceChildren } from "../dom";
 import { BREAKER_LABEL, CONNECTION_LABEL, time } from "../format";
 import { state, subscribe } from "../state";
 import { openDashboard } from "./dashboard";
+import { inboxButton } from "./inbox";
 
 export function mountStatusBar(parent: HTMLElement): void {
   const button = h("button", { type: "button", class: "status-button", "aria-haspopup": "dialog", onclick: () => openDashboard() });
-  const bar = h("footer", { class: "statusbar" }, button);
+  const bar = h("footer", { class: "statusbar" }, button, inboxButton());
   parent.appendChild(bar);
   const render = () => {
     const s = state.status;
