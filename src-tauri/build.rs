@@ -30,6 +30,7 @@ fn main() {
         "open_logs_folder",
         "settings_get",
         "settings_set",
+        "token_storage",
     ];
     let attrs = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

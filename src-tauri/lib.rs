@@ -5,6 +5,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 mod logging;
+pub mod secrets;
 pub mod settings;
 pub mod state;
 
@@ -45,7 +46,8 @@ pub fn setup_with<R: Runtime>(
     if let Some(guard) = logging::init(&log_dir) {
         app.manage(guard);
     }
-    let settings = settings::load(app.handle(), &data_dir);
+    let tokens = secrets::TokenStore::open(&data_dir);
+    let settings = settings::load(app.handle(), &data_dir, &tokens);
     let mut config = EngineConfig::new(&data_dir);
     config.server = commands::settings::server_of(&settings);
     config.drain_window = settings.drain_window.max(1) as usize;
@@ -69,7 +71,7 @@ pub fn setup_with<R: Runtime>(
         tauri::async_runtime::block_on(engine.pause());
     }
     events::forward(app.handle().clone(), &engine);
-    app.manage(Shell { engine, settings: Mutex::new(settings), data_dir, log_dir });
+    app.manage(Shell { engine, settings: Mutex::new(settings), data_dir, log_dir, tokens });
     Ok(())
 }
 
@@ -79,6 +81,8 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     use commands::{cards, conflicts, outbox, sync};
     builder
         .plugin(tauri_plugin_store::Builder::new().build())
+        // Links open in the user's browser; the capability scopes it to http(s) URLs.
+        .plugin(tauri_plugin_opener::init())
         .invoke_handler(tauri::generate_handler![
             cards::cards_list,
             cards::card_get,
@@ -107,6 +111,7 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             sync::open_logs_folder,
             commands::settings::settings_get,
             commands::settings::settings_set,
+            commands::settings::token_storage,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::Destroyed = event {

@@ -4,12 +4,15 @@ use std::sync::Mutex;
 use deckhand_core::Engine;
 use deckhand_core::model::AppSettings;
 
+use crate::secrets::TokenStore;
+
 /// What every command reaches through `State<'_, Shell>`.
 pub struct Shell {
     pub engine: Engine,
     pub settings: Mutex<AppSettings>,
     pub data_dir: PathBuf,
     pub log_dir: PathBuf,
+    pub tokens: TokenStore,
 }
 
 impl Shell {

@@ -19,6 +19,13 @@ import type { RequeueReport } from "./bindings/RequeueReport";
 import type { Resolution } from "./bindings/Resolution";
 import type { SyncStatus } from "./bindings/SyncStatus";
 
+/** Where the sync token is kept (src-tauri/commands/settings.rs). */
+export interface TokenStorageInfo {
+  storage: "keychain" | "file";
+  fallback_reason: string | null;
+  file: string | null;
+}
+
 export const api = {
   cardsList: (query: ListQuery) => invoke<CardPage>("cards_list", { query }),
   cardGet: (id: string) => invoke<CardView | null>("card_get", { id }),
@@ -47,6 +54,7 @@ export const api = {
   syncHistory: (limit: number) => invoke<HistoryEntry[]>("sync_history", { limit }),
   settingsGet: () => invoke<AppSettings>("settings_get"),
   settingsSet: (settings: AppSettings) => invoke<AppSettings>("settings_set", { settings }),
+  tokenStorage: () => invoke<TokenStorageInfo>("token_storage"),
   openLogsFolder: () => invoke<null>("open_logs_folder"),
   /** `[]` = every salvaged op. */
   recoveryRequeue: (ids: number[]) => invoke<RequeueReport>("recovery_requeue", { ids }),

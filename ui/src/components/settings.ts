@@ -47,7 +47,8 @@ function form(s: AppSettings): HTMLElement {
       h("h3", {}, "Server"),
       h("div", { class: "field" }, h("label", { for: "set-server" }, "Server URL"), server, h("p", { class: "hint" }, "Leave empty to work offline.")),
       h("div", { class: "field" }, h("label", { for: "set-token" }, "Access token"), token,
-        h("p", { class: "hint" }, s.token_set ? "A token is stored. It is never shown." : "No token stored.")),
+        h("p", { class: "hint" }, s.token_set ? "A token is stored. It is never shown." : "No token stored."),
+        tokenStorageNote()),
       h("div", { class: "field field-check" }, clearToken, h("label", { for: "set-clear-token" }, "Remove the stored token")),
     ),
     h("section", { class: "settings-group" },
@@ -84,4 +85,19 @@ function form(s: AppSettings): HTMLElement {
     }
   });
   return f;
+}
+
+/** Says where the token is kept: the OS keychain, or (none available) a file only you can read. */
+function tokenStorageNote(): HTMLElement {
+  const note = h("p", { class: "hint token-storage", "data-storage": "unknown" }, "Checking where the token is kept…");
+  void api.tokenStorage().then(
+    (t) => {
+      note.dataset.storage = t.storage;
+      note.textContent = t.storage === "keychain"
+        ? "Kept in the system keychain."
+        : `No system keychain available${t.fallback_reason ? ` (${t.fallback_reason})` : ""}: kept in ${t.file ?? "a file"}, readable only by you.`;
+    },
+    () => (note.textContent = "Could not tell where the token is kept."),
+  );
+  return note;
 }
