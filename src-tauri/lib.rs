@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod ipc;
 mod logging;
 pub mod secrets;
 pub mod settings;

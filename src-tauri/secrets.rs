@@ -21,8 +21,9 @@ pub enum SecretError {
 }
 
 /// Which store holds the token; the Settings page says which.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum TokenStorage {
     Keychain,
     File,

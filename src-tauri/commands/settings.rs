@@ -36,7 +36,8 @@ pub async fn settings_set<R: Runtime>(
 }
 
 /// Where the sync token is kept, for the Settings page.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct TokenStorageInfo {
     pub storage: crate::secrets::TokenStorage,
     /// Why the OS keychain is not used (`None` when it is).
