@@ -31,6 +31,9 @@ fn main() {
         "settings_get",
         "settings_set",
         "token_storage",
+        "desktop_settings_get",
+        "desktop_settings_set",
+        "capture_take",
     ];
     let attrs = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

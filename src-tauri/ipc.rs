@@ -13,7 +13,9 @@ use deckhand_protocol::CardChanges;
 use ts_rs::TS;
 use uuid::Uuid;
 
+use crate::capture::Capture;
 use crate::commands::settings::TokenStorageInfo;
+use crate::desktop::{DesktopSettings, DesktopState};
 
 pub struct CommandSig {
     pub name: &'static str,
@@ -58,12 +60,15 @@ pub fn commands() -> Vec<CommandSig> {
         sig!(settings_get() -> AppSettings),
         sig!(settings_set(settings: AppSettings) -> AppSettings),
         sig!(token_storage() -> TokenStorageInfo),
+        sig!(desktop_settings_get() -> DesktopState),
+        sig!(desktop_settings_set(settings: DesktopSettings) -> DesktopState),
+        sig!(capture_take() -> Option<Capture>),
     ]
 }
 
 /// Events the shell emits: (Tauri event name, payload type).
 pub fn events() -> Vec<(&'static str, String)> {
-    vec![(crate::events::ENGINE_EVENT, <EngineEvent as TS>::name())]
+    vec![(crate::events::ENGINE_EVENT, <EngineEvent as TS>::name()), (crate::capture::QUICK_CAPTURE_EVENT, <Capture as TS>::name())]
 }
 
 fn camel(s: &str) -> String {

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use deckhand_core::Engine;
 use deckhand_core::model::AppSettings;
 
+use crate::desktop::DesktopState;
 use crate::secrets::TokenStore;
 
 /// What every command reaches through `State<'_, Shell>`.
@@ -13,10 +14,15 @@ pub struct Shell {
     pub data_dir: PathBuf,
     pub log_dir: PathBuf,
     pub tokens: TokenStore,
+    pub desktop: Mutex<DesktopState>,
 }
 
 impl Shell {
     pub fn settings(&self) -> AppSettings {
         self.settings.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn desktop(&self) -> DesktopState {
+        self.desktop.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

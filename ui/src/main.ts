@@ -3,6 +3,7 @@ import "./styles.css";
 import { api, errorMessage } from "./api";
 import { mountBoard } from "./components/board";
 import { mountBulkBar } from "./components/bulkbar";
+import { mountCapture } from "./components/capture";
 import { mountDashboardRefresh } from "./components/dashboard";
 import { mountEditor } from "./components/editor";
 import { loadInbox } from "./components/inbox";
@@ -56,6 +57,8 @@ async function start(): Promise<void> {
     mountList(list);
     mountSettings(settings);
     document.body.dataset.ready = "true";
+    // After the board: a capture that started the app opens over a loaded view.
+    await mountCapture();
     if (!s.first_run_done) openFirstRun(s);
   } catch (err) {
     toast(`Deckhand could not load: ${errorMessage(err)}`, "error", 60000);

@@ -15,6 +15,8 @@ import type { OpError } from "../../../ui/src/bindings/OpError";
 import type { OutboxEntry } from "../../../ui/src/bindings/OutboxEntry";
 import type { SyncStatus } from "../../../ui/src/bindings/SyncStatus";
 import type { CommandError, CommandName, Commands } from "../../../ui/src/bindings/ipc";
+import type { Capture } from "../../../ui/src/bindings/Capture";
+import type { DesktopState } from "../../../ui/src/bindings/DesktopState";
 import type { TokenStorageInfo } from "../../../ui/src/bindings/TokenStorageInfo";
 import type { ErrorKind } from "../../../ui/src/bindings/ErrorKind";
 
@@ -30,6 +32,8 @@ interface FakeConfig {
   history?: HistoryEntry[];
   holdBulk?: boolean;
   tokenStorage?: TokenStorageInfo;
+  /** A capture waiting when the UI starts (the app was started by a deckhand:// link). */
+  capture?: Capture;
 }
 
 const config: FakeConfig = (window as unknown as { __FAKE_CONFIG__?: FakeConfig }).__FAKE_CONFIG__ ?? {};
@@ -113,6 +117,8 @@ const history: HistoryEntry[] = config.history ?? [
   { id: 2, at: NOW, kind: "remote.card.updated", card_id: null, message: "a card changed on the server" },
 ];
 const calls: { cmd: string; args: Args }[] = [];
+let desktop: DesktopState = { settings: { capture_shortcut: "CmdOrCtrl+Shift+Space", notifications: true }, shortcut_error: null };
+let pendingCapture: Capture | null = config.capture ?? null;
 let bulkGate: (() => void) | null = null;
 
 function fire(ev: EngineEvent): Promise<void> {
@@ -265,6 +271,16 @@ const handlers: Handlers = {
     return settings;
   },
   open_logs_folder: () => null,
+  desktop_settings_get: () => desktop,
+  desktop_settings_set: (a) => {
+    desktop = { settings: a.settings, shortcut_error: a.settings.capture_shortcut === "Refused+Key" ? "HotKey already registered" : null };
+    return desktop;
+  },
+  capture_take: () => {
+    const c = pendingCapture;
+    pendingCapture = null;
+    return c;
+  },
   token_storage: () => config.tokenStorage ?? { storage: "keychain", fallback_reason: null, file: null },
 };
 
@@ -306,6 +322,11 @@ const fake = {
   releaseBulk() {
     bulkGate?.();
     bulkGate = null;
+  },
+  /** What the shell does on a shortcut, tray click or link: keep the capture, poke the UI. */
+  capture(c: Capture) {
+    pendingCapture = c;
+    return emit("quick-capture", c);
   },
   setStatus(p: Partial<SyncStatus>) {
     status = { ...status, ...p };

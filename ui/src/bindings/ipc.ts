@@ -2,10 +2,13 @@
 import { invoke } from "@tauri-apps/api/core";
 import type { AppSettings } from "./AppSettings";
 import type { BulkAction } from "./BulkAction";
+import type { Capture } from "./Capture";
 import type { CardChanges } from "./CardChanges";
 import type { CardPage } from "./CardPage";
 import type { CardView } from "./CardView";
 import type { ConflictRecord } from "./ConflictRecord";
+import type { DesktopSettings } from "./DesktopSettings";
+import type { DesktopState } from "./DesktopState";
 import type { EngineEvent } from "./EngineEvent";
 import type { ErrorKind } from "./ErrorKind";
 import type { HistoryEntry } from "./HistoryEntry";
@@ -56,6 +59,9 @@ export interface Commands {
   settings_get: { args: {}; result: AppSettings };
   settings_set: { args: { settings: AppSettings }; result: AppSettings };
   token_storage: { args: {}; result: TokenStorageInfo };
+  desktop_settings_get: { args: {}; result: DesktopState };
+  desktop_settings_set: { args: { settings: DesktopSettings }; result: DesktopState };
+  capture_take: { args: {}; result: Capture | null };
 }
 
 export type CommandName = keyof Commands;
@@ -90,10 +96,15 @@ export const commands = {
   settingsGet: () => invoke<AppSettings>("settings_get"),
   settingsSet: (settings: AppSettings) => invoke<AppSettings>("settings_set", { settings }),
   tokenStorage: () => invoke<TokenStorageInfo>("token_storage"),
+  desktopSettingsGet: () => invoke<DesktopState>("desktop_settings_get"),
+  desktopSettingsSet: (settings: DesktopSettings) => invoke<DesktopState>("desktop_settings_set", { settings }),
+  captureTake: () => invoke<Capture | null>("capture_take"),
 };
 
 /** Tauri events the shell emits, with their payloads. */
 export interface Events {
   "engine-event": EngineEvent;
+  "quick-capture": Capture;
 }
 export const ENGINE_EVENT = "engine-event";
+export const QUICK_CAPTURE = "quick-capture";
