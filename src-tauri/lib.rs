@@ -193,6 +193,19 @@ fn desktop_setup<R: Runtime>(app: &tauri::AppHandle<R>) {
             }
         });
     }
+    // The window's size and place are saved as they change, not only on a clean exit: a session
+    // ended by logout, a crash or a kill still comes back where it was.
+    if let Some(window) = app.get_webview_window("main") {
+        use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+        let handle = app.clone();
+        window.on_window_event(move |event| {
+            if matches!(event, tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_)) {
+                if let Err(e) = handle.save_window_state(StateFlags::all()) {
+                    tracing::warn!(error = %e, "could not save the window state");
+                }
+            }
+        });
+    }
     // Started by a link: the capture waits for the UI (capture_take).
     let args: Vec<String> = std::env::args().skip(1).collect();
     capture::from_args(app, &args);

@@ -113,6 +113,19 @@ export class WebDriver {
     return this.#req("GET", this.s(`/element/${id}/text`));
   }
 
+  async windowRect() {
+    return this.#req("GET", this.s("/window/rect"));
+  }
+
+  async setWindowRect(rect) {
+    return this.#req("POST", this.s("/window/rect"), rect);
+  }
+
+  /** Closes the app's window (the app exits, as when the user closes it). */
+  async closeWindow() {
+    return this.#req("DELETE", this.s("/window")).catch(() => null);
+  }
+
   /** PNG bytes of the window. */
   async screenshot() {
     return Buffer.from(await this.#req("GET", this.s("/screenshot")), "base64");
