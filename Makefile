@@ -4,12 +4,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings check-bindings ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos bench
+.PHONY: help setup bindings check-bindings package ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos bench
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
 	@echo "make test   install what is missing and run every suite"
 	@echo "make chaos  the chaos convergence suite at full size (CHAOS_SEED=... to replay)"
+	@echo "make package  .deb and .rpm bundles (target/debug/bundle/)"
 
 setup:
 	@scripts/setup.sh
@@ -59,8 +60,22 @@ app: ui
 	$(CARGO) build --locked -p deckhand-server -p deckhand-cli
 	$(CARGO) build --locked -p deckhand --features custom-protocol
 
+# .deb and .rpm with the Tauri bundler (tauri-cli from npm, a prebuilt binary). It bundles the
+# build `make app` made: debug by default, as the whole suite uses (PACKAGE_PROFILE=release for a
+# release build). No AppImage: its bundler downloads tools at build time (README, "Install").
+PACKAGE_PROFILE ?= debug
+package: app
+ifeq ($(PACKAGE_PROFILE),release)
+	$(CARGO) build --locked --release -p deckhand --features custom-protocol
+	ui/node_modules/.bin/tauri bundle --ci --bundles deb,rpm --features custom-protocol
+else
+	ui/node_modules/.bin/tauri bundle --ci --debug --bundles deb,rpm --features custom-protocol
+endif
+	@ls -1 $${CARGO_TARGET_DIR:-target}/$(PACKAGE_PROFILE)/bundle/deb/*.deb $${CARGO_TARGET_DIR:-target}/$(PACKAGE_PROFILE)/bundle/rpm/*.rpm
+
 # The real app under tauri-driver + Xvfb against a real server; screenshots in target/screenshots/.
-test-e2e: app
+# Includes installing the .deb `package` made from the same debug build (tests/e2e/package.test.mjs).
+test-e2e: app package
 	cd tests && npm run test:e2e
 
 run: app

@@ -76,7 +76,7 @@ export function cli(dataDir, url, token, args) {
  * that session's bus address to `<keychainHome>/bus` so the test can query the keychain too.
  * `keychainHome: null` removes any session bus, as on a headless machine.
  */
-export async function startApp(env, { keychainHome } = {}) {
+export async function startApp(env, { keychainHome, application = path.join(BIN, "deckhand") } = {}) {
   const port = await freePort();
   const nativePort = await freePort();
   const driverBin = process.env.TAURI_DRIVER ?? path.join(process.env.HOME ?? "/root", ".cargo", "bin", "tauri-driver");
@@ -98,7 +98,7 @@ export async function startApp(env, { keychainHome } = {}) {
   });
   const base = `http://127.0.0.1:${port}`;
   await until("tauri-driver", async () => (await fetch(`${base}/status`)).ok);
-  const wd = await new WebDriver(base).start(path.join(BIN, "deckhand"));
+  const wd = await new WebDriver(base).start(application);
   return {
     wd,
     async stop() {
