@@ -68,7 +68,7 @@ describe("desktop settings", () => {
   test("a refused shortcut is reported as off; notifications toggle saves", async () => {
     const page = await openApp(browser, server.url, { cards: [] });
     await page.getByRole("button", { name: "Settings" }).click();
-    const form = page.getByRole("form", { name: "Desktop settings" });
+    const form = page.getByRole("form", { name: "Desktop integration" });
     await form.locator('.shortcut-state[data-state="active"]').waitFor();
     await form.getByLabel("Quick capture shortcut").fill("Refused+Key");
     await form.getByLabel(/Notify me/).uncheck();

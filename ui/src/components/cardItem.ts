@@ -2,6 +2,7 @@
 import { deleteCard, discardCard, moveByKey, retryCard, toggleSelect } from "../actions";
 import type { CardView } from "../bindings/CardView";
 import { h } from "../dom";
+import { plainText } from "../markdown";
 import { safeHttpUrl } from "../safeurl";
 import { state } from "../state";
 import { openConflictForCard } from "./conflict";
@@ -14,10 +15,6 @@ export interface CardItemOptions {
   order: () => string[];
 }
 
-function firstLine(body: string): string {
-  const line = body.split("\n").find((l) => l.trim() !== "") ?? "";
-  return line.replace(/^[#>*+\-\s]+/, "").replace(/^\d+[.)]\s+/, "").replace(/^\[[ xX]\]\s*/, "").slice(0, 140);
-}
 
 export function cardItem(card: CardView, opts: CardItemOptions): HTMLElement {
   const selected = state.selection.has(card.id);
@@ -73,7 +70,7 @@ export function cardItem(card: CardView, opts: CardItemOptions): HTMLElement {
       h("button", { type: "button", class: "card-title", "aria-label": `Open ${title}`, onclick: () => openEditor(card.id) }, title),
       card.pinned ? h("span", { class: "pin", title: "Pinned", "aria-label": "Pinned", role: "img" }, "★") : null,
     ),
-    opts.variant === "tile" && firstLine(card.body) ? h("p", { class: "card-snippet" }, firstLine(card.body)) : null,
+    opts.variant === "tile" && card.body.trim() ? h("p", { class: "card-snippet" }, plainText(card.body)) : null,
     h(
       "div",
       { class: "card-meta" },
