@@ -54,7 +54,8 @@ describe("sync state", () => {
     const c = card(page, "Renew certificate");
     await c.getByText("title is too long").waitFor();
     assert.equal(await c.locator("[data-sync-state]").getAttribute("data-sync-state"), "failed");
-    await page.getByRole("status", { name: "Notifications" }).getByText(/Sync failed for “Renew certificate”: title is too long/).waitFor();
+    // Errors are announced assertively.
+    await page.getByRole("alert", { name: "Errors" }).getByText(/Sync failed for “Renew certificate”: title is too long/).waitFor();
     await c.getByRole("button", { name: "Retry" }).click();
     await eventually(async () => (await c.locator("[data-sync-state]").getAttribute("data-sync-state")) === "pending", { message: "pending after retry" });
     assert.deepEqual(await page.evaluate(() => window.__fake.callsOf("outbox_retry")), [{ opId }]);
@@ -297,6 +298,21 @@ describe("conflict modal", () => {
     assert.equal(await page.evaluate(() => document.activeElement?.id), "ed-body");
     assert.match(await body.inputValue(), /typing along and still typing$/);
     assert.equal(await page.getByRole("dialog").count(), 0);
+    await done(page);
+  });
+});
+
+describe("status bar", () => {
+  test("Last synced follows realtime changes, not only pulls", async () => {
+    const page = await app({ status: { last_synced_at: "2026-11-24T12:00:00Z" } });
+    const last = page.locator(".statusbar .last-synced");
+    const before = await last.textContent();
+    const status = await page.evaluate(() => window.__fake.callsOf("sync_status").length);
+    assert.ok(status >= 1);
+    // A change arrives over the stream an hour later; no pull happened.
+    await page.evaluate(() => window.__fake.setStatus({ stream: { state: "connected", connected_since: "2026-11-24T12:00:00Z", events_created: 0, events_updated: 13, events_deleted: 1, last_event_at: "2026-11-24T13:05:00Z", last_event_id: 43 } }));
+    await eventually(async () => (await last.textContent()) !== before, { message: "last synced moved" });
+    assert.equal(await last.textContent(), `Last synced ${await page.evaluate(() => (() => { const d = new Date("2026-11-24T13:05:00Z"); return new Date().toDateString() === d.toDateString() ? d.toLocaleTimeString() : d.toLocaleString(); })())}`);
     await done(page);
   });
 });
