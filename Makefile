@@ -35,13 +35,15 @@ test: check-bindings ui test-rust test-fuzz test-ui test-e2e
 bins: setup
 	$(CARGO) build --locked -p deckhand-server -p deckhand-cli
 
-# Includes the short chaos run (3 clients x 150 ops, 5 client kills, 1 server kill, fixed seed).
+# Includes the short chaos run (3 clients x 150 ops, 5 client kills, 1 server kill, fixed seed, oracle).
 test-rust: bins
 	$(CARGO) test --workspace --locked
 
-# Chaos convergence at full size: 3 clients x 2,000 ops, 5 client kills, 1 server kill (a few
-# minutes). Replay a failure with CHAOS_SEED=<seed>; CHAOS_OPS, CHAOS_CLIENT_KILLS,
-# CHAOS_SERVER_KILLS, CHAOS_FAULT_P and CHAOS_KEEP=1 (keep data dirs and logs) also apply.
+# Chaos convergence at full size: 3 clients x 2,000 ops, 5 client kills, 1 server kill, conflicts
+# left open while their cards are edited, and the model-checking oracle over the clients' journals
+# (a few minutes; docs/reliability.md). Replay a failure with CHAOS_SEED=<seed>; CHAOS_OPS,
+# CHAOS_CLIENT_KILLS, CHAOS_SERVER_KILLS, CHAOS_FAULT_P, CHAOS_DEFER, CHAOS_ORACLE_ENFORCE=1 and
+# CHAOS_KEEP=1 (keep data dirs, logs and journals) also apply.
 CHAOS_OPS ?= 2000
 chaos: bins
 	CHAOS_OPS=$(CHAOS_OPS) $(CARGO) test --locked --test chaos -- --nocapture

@@ -1,7 +1,7 @@
 //! Engine events become the Tauri event `engine-event`; the UI never polls.
 
 use deckhand_core::Engine;
-use deckhand_core::model::EngineEvent;
+use deckhand_core::model::{EngineEvent, ResyncReason};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -19,13 +19,18 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, engine: &Engine) {
                     }
                     crate::notify::maybe_notify(&app, &event);
                 }
-                // Fell behind: tell the UI to reload everything rather than miss a change.
+                // Fell behind: tell the UI, in so many words, to reload everything rather than
+                // miss a change (the UI handles `resync` by reloading its views and status).
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "engine events lagged; asking the UI to reload");
-                    let _ = app.emit(ENGINE_EVENT, &EngineEvent::CardsChanged { ids: Vec::new() });
+                    let _ = app.emit(ENGINE_EVENT, &EngineEvent::Resync { reason: ResyncReason::EventsLagged });
                     if let Some(shell) = app.try_state::<crate::state::Shell>() {
-                        let status = shell.engine.status().await;
-                        let _ = app.emit(ENGINE_EVENT, &EngineEvent::StatusChanged { status });
+                        match shell.engine.status().await {
+                            Ok(status) => {
+                                let _ = app.emit(ENGINE_EVENT, &EngineEvent::StatusChanged { status });
+                            }
+                            Err(e) => tracing::error!(error = %e, "could not read the sync status"),
+                        }
                     }
                 }
                 Err(RecvError::Closed) => return,

@@ -18,13 +18,13 @@ pub async fn sync_resume(shell: State<'_, Shell>) -> CmdResult<()> {
 
 #[tauri::command]
 pub async fn sync_now(shell: State<'_, Shell>) -> CmdResult<()> {
-    shell.engine.sync_now().await;
+    shell.engine.sync_now().await?;
     Ok(())
 }
 
 #[tauri::command]
 pub async fn sync_status(shell: State<'_, Shell>) -> CmdResult<SyncStatus> {
-    Ok(shell.engine.status().await)
+    Ok(shell.engine.status().await?)
 }
 
 #[tauri::command]

@@ -33,10 +33,10 @@ pub fn bin(name: &str) -> PathBuf {
 /// make sure this CLI has the hidden commands the suite drives.
 pub fn preflight() {
     let out = std::process::Command::new(bin("deckhand-cli")).args(["sync", "run", "--past-conflicts", "--help"]).output().expect("run deckhand-cli");
-    let script = std::process::Command::new(bin("deckhand-cli")).args(["script", "--help"]).output().expect("run deckhand-cli");
+    let script = std::process::Command::new(bin("deckhand-cli")).args(["--journal", "/dev/null", "script", "--help"]).output().expect("run deckhand-cli");
     assert!(
         out.status.success() && script.status.success(),
-        "{} lacks `script` / `sync run --past-conflicts`: rebuild it from this tree (`cargo build -p deckhand-server -p deckhand-cli`) or set CHAOS_BIN_DIR",
+        "{} lacks `script` / `sync run --past-conflicts` / `--journal`: rebuild it from this tree (`cargo build -p deckhand-server -p deckhand-cli`) or set CHAOS_BIN_DIR",
         bin("deckhand-cli").display()
     );
 }
@@ -128,10 +128,17 @@ pub struct Client {
 }
 
 impl Client {
+    /// The client's journal (`deckhand-cli --journal`), beside its data dir: what the oracle reads.
+    pub fn journal(&self) -> PathBuf {
+        self.dir.with_file_name(format!("client{}-journal.jsonl", self.idx))
+    }
+
     fn command(&self) -> Command {
         let mut c = Command::new(bin("deckhand-cli"));
         c.arg("--data-dir")
             .arg(&self.dir)
+            .arg("--journal")
+            .arg(self.journal())
             .args(["--server", &self.server, "--token", &self.token, "--json"])
             // Faster retries than a desktop app would want, so a run takes minutes, not hours.
             .env("DECKHAND_BACKOFF_BASE_MS", "50")

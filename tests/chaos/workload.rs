@@ -24,6 +24,9 @@ pub struct ClientGen {
     pub rng: StdRng,
     /// Card id → marker line, as of the last `cards list` plus this client's own writes.
     pub known: BTreeMap<Uuid, String>,
+    /// Cards whose conflict this client left open this round (CHAOS_DEFER): 15% of its picks go
+    /// to them, so edits queue behind the parked op and the resolution comes after them.
+    pub open_conflicts: Vec<Uuid>,
     n: u64,
 }
 
@@ -38,7 +41,7 @@ pub struct Planned {
 
 impl ClientGen {
     pub fn new(seed: u64, idx: usize) -> ClientGen {
-        ClientGen { idx, rng: StdRng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(idx as u64 + 1)), known: BTreeMap::new(), n: 0 }
+        ClientGen { idx, rng: StdRng::seed_from_u64(seed.wrapping_mul(1000).wrapping_add(idx as u64 + 1)), known: BTreeMap::new(), open_conflicts: Vec::new(), n: 0 }
     }
 
     fn next(&mut self) -> u64 {
@@ -54,6 +57,12 @@ impl ClientGen {
     fn pick(&mut self) -> Option<(Uuid, String)> {
         if self.known.is_empty() {
             return None;
+        }
+        if !self.open_conflicts.is_empty() && self.rng.random_bool(0.15) {
+            let id = self.open_conflicts[self.rng.random_range(0..self.open_conflicts.len())];
+            if let Some(m) = self.known.get(&id) {
+                return Some((id, m.clone()));
+            }
         }
         let len = self.known.len();
         let i = if self.rng.random_bool(0.6) { self.rng.random_range(0..len.min(HOT)) } else { self.rng.random_range(0..len) };

@@ -4,7 +4,7 @@ import type { EngineEvent } from "./bindings/EngineEvent";
 import { conflictResolvedElsewhere, conflictUpdated } from "./components/conflict";
 import { inboxAdd, inboxRemove } from "./components/inbox";
 import { toast } from "./components/toasts";
-import { refreshCards } from "./data";
+import { loadLanes, loadStatus, loadTags, refreshCards, reloadViews } from "./data";
 import { notify, state } from "./state";
 
 // cards_changed events arriving together are coalesced into one refetch.
@@ -26,6 +26,10 @@ function queueCards(ids: string[]): void {
     }
     flushing = null;
   })();
+}
+
+async function reloadEverything(): Promise<void> {
+  await Promise.all([reloadViews(), loadLanes(), loadTags(), loadStatus()]);
 }
 
 export function handleEvent(ev: EngineEvent): void {
@@ -67,6 +71,11 @@ export function handleEvent(ev: EngineEvent): void {
       toast(`Sync failed${title ? ` for “${title}”` : ""}: ${ev.error.message}`, "error", 9000);
       break;
     }
+    case "resync":
+      // The shell fell behind the engine's events, or the engine resynced with a restored
+      // server: anything may have changed, so every view, lane, tag and the status reload.
+      void reloadEverything().catch((err) => console.error("reload failed", err));
+      break;
     case "bulk_progress":
       if (state.bulk && state.bulk.jobId === ev.job_id && !state.bulk.finished) {
         state.bulk.done = ev.done;

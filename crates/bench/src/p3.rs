@@ -27,7 +27,7 @@ async fn one_run(ctx: &Ctx, n: usize) -> Result<Vec<f64>> {
     loop {
         let ok_a = a.wait_idle(Duration::from_millis(1)).await.is_ok();
         let ok_b = b.wait_idle(Duration::from_millis(1)).await.is_ok();
-        let st = b.status().await;
+        let st = b.status().await.expect("status");
         if ok_a && ok_b && st.stream.state == StreamState::Connected {
             break;
         }

@@ -26,6 +26,10 @@ pub struct Cli {
     /// Cap the database size in bytes (SQLite `max_page_count`); writes past it fail as on a full disk.
     #[arg(long, global = true, env = "DECKHAND_MAX_DB_BYTES", hide = true)]
     pub max_db_bytes: Option<u64>,
+    /// Append one JSON line per local edit and conflict resolution to this file (what the card
+    /// showed before, what was written or chosen), fsynced before the command returns.
+    #[arg(long, global = true, env = "DECKHAND_JOURNAL")]
+    pub journal: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

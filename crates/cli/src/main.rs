@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod journal;
 mod output;
 
 use std::path::PathBuf;
@@ -74,13 +75,14 @@ async fn open(mut config: EngineConfig) -> anyhow::Result<Engine> {
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = Out { json: cli.json };
     let online = matches!(cli.command, Command::Sync { .. });
+    let mut journal = journal::Journal::open(cli.journal.as_deref())?;
     let engine = open(config(&cli, online)?).await?;
     let code = match cli.command {
-        Command::Cards { command } => commands::cards::run(&engine, &out, command).await.map(|_| 0),
+        Command::Cards { command } => commands::cards::run(&engine, &mut journal, &out, command).await.map(|_| 0),
         Command::Outbox { command } => commands::outbox::run(&engine, &out, command).await.map(|_| 0),
-        Command::Conflicts { command } => commands::conflicts::run(&engine, &out, command).await.map(|_| 0),
+        Command::Conflicts { command } => commands::conflicts::run(&engine, &mut journal, &out, command).await.map(|_| 0),
         Command::Recovery { command } => commands::recovery::run(&engine, &out, command).await.map(|_| 0),
-        Command::Script { ref file } => commands::script::run(&engine, file).await.map(|_| 0),
+        Command::Script { ref file } => commands::script::run(&engine, &mut journal, file).await.map(|_| 0),
         Command::Metrics => commands::script::metrics(&engine).await.map(|_| 0),
         Command::Sync { command } => match commands::sync::run(&engine, &out, command).await {
             Ok(SyncOutcome::Done) => Ok(0),
@@ -92,7 +94,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         },
     };
     engine.shutdown().await;
-    code
+    // The journal is fsynced before the command returns; a journal error fails the command.
+    let journaled = journal.finish();
+    let code = code?;
+    journaled?;
+    Ok(code)
 }
 
 fn main() -> ExitCode {

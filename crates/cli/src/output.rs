@@ -72,5 +72,10 @@ pub fn status_text(s: &SyncStatus) -> String {
         s.failed,
         s.conflicts,
         s.last_synced_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into())
-    )
+    ) + &s
+        .last_resync
+        .as_ref()
+        // A full resync with a restored or reset server (docs/sync-engine.md, "Server restore").
+        .map(|r| format!("\nserver restore: resynced {} ({}), {} card(s) offered again", r.at.to_rfc3339(), r.reason, r.reoffered))
+        .unwrap_or_default()
 }

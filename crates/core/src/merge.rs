@@ -15,7 +15,7 @@
 
 use std::collections::HashSet;
 
-use deckhand_protocol::limits::{BODY_MAX_CHARS, CARD_MAX_ENCODED_BYTES, TAGS_MAX};
+use deckhand_protocol::limits::{BODY_MAX_CHARS, TAGS_MAX};
 use deckhand_protocol::{Card, CardChanges, NewCard};
 use uuid::Uuid;
 
@@ -100,8 +100,7 @@ fn over_body_limit(s: &str) -> bool {
 
 /// Whether merged fields still fit a request: the protocol's one definition (encoded size).
 fn fits(f: &CardFields) -> bool {
-    f.title.len() + f.body.len() + f.url.as_ref().map_or(0, |u| u.len()) < CARD_MAX_ENCODED_BYTES / 8
-        || deckhand_protocol::card_fits(&f.to_new_card(Uuid::nil()))
+    deckhand_protocol::card_fits(&f.to_new_card(Uuid::nil()))
 }
 
 /// Body merge: plain rule, and when both sides edited differently a line-hunk 3-way merge.

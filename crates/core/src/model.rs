@@ -273,6 +273,34 @@ pub struct SyncStatus {
     pub stream: StreamHealth,
     /// The last time the local database was found corrupt and rebuilt (see `Engine::recovery`).
     pub recovery: Option<RecoveryReport>,
+    /// The last full resync with a restored or reset server (docs/sync-engine.md, "Server restore").
+    pub last_resync: Option<ResyncReport>,
+}
+
+/// A full resync: the server's database had another identity (epoch) or was behind this
+/// client's cursor (restored from a backup, or reset), so everything was pulled again from 0 and
+/// what the server lacked was offered again through the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ResyncReport {
+    pub at: DateTime<Utc>,
+    /// The server epoch synced to.
+    pub epoch: String,
+    /// Why: `new_epoch` or `cursor_ahead`.
+    pub reason: String,
+    /// Cards whose local values were queued again (re-created or updated on the server).
+    pub reoffered: u32,
+}
+
+/// Why a face should reload everything (`EngineEvent::Resync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ResyncReason {
+    /// The face fell behind the engine's events and missed some.
+    EventsLagged,
+    /// The engine resynced with a restored or reset server.
+    ServerRestored,
 }
 
 /// The local database was found corrupt or unreadable at open: it was moved aside (kept, never
@@ -358,6 +386,8 @@ pub enum EngineEvent {
     BulkProgress { job_id: String, done: u32, total: u32 },
     /// The local database was corrupt: it was moved aside and rebuilt (sent once, at open).
     DatabaseRecovered { report: RecoveryReport },
+    /// Anything may have changed: reload every card and the status.
+    Resync { reason: ResyncReason },
 }
 
 /// Bulk action over many cards; progress is reported as `BulkProgress` events.

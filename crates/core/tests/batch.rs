@@ -18,7 +18,7 @@ fn input(title: &str) -> NewCardInput {
 }
 
 async fn settle(e: &Engine) {
-    e.sync_now().await;
+    e.sync_now().await.unwrap();
     e.wait_idle(IDLE).await.unwrap();
 }
 
@@ -77,7 +77,7 @@ async fn queued_writes_go_in_batches_and_land_as_single_requests_would() {
     assert_eq!(e.metric("ops_succeeded").await.unwrap(), 65);
     // The stream's echoes of the in-flight creates were held and applied after their sends: all
     // 40 arrived, and the stored cursor reaches the server's last change.
-    assert!(e.status().await.stream.events_created >= 40);
+    assert!(e.status().await.unwrap().stream.events_created >= 40);
     let last = server_last_seq(&h).await;
     let db = h.dirs[i].path().join("deckhand.db");
     eventually("cursor at the server's last change", || async { (stored_cursor(&db) == last).then_some(()) }).await;
@@ -148,7 +148,7 @@ async fn a_refused_batch_is_retried_and_per_write_refusals_stay_per_card() {
     // A card another device deleted while this one was paused (no stream, so it doesn't know):
     // only that card's write is refused (410 → the user decides); the rest of the batch lands.
     e.pause().await;
-    eventually("stream closed while paused", || async { (e.status().await.stream.state != StreamState::Connected).then_some(()) }).await;
+    eventually("stream closed while paused", || async { (e.status().await.unwrap().stream.state != StreamState::Connected).then_some(()) }).await;
     let other = reqwest::Client::new();
     let (_, victim) = h.server_card(ids[0]).await;
     let r = other
@@ -163,11 +163,93 @@ async fn a_refused_batch_is_retried_and_per_write_refusals_stay_per_card() {
         e.update(*id, CardChanges { pinned: Some(true), ..Default::default() }).await.unwrap();
     }
     e.resume().await;
-    e.sync_now().await;
+    e.sync_now().await.unwrap();
     eventually("edit-vs-delete conflict", || async { (e.conflicts().await.unwrap().len() == 1).then_some(()) }).await;
     for id in &ids[1..] {
         eventually("pinned on the server", || async { (h.server_card(*id).await.1["pinned"] == true).then_some(()) }).await;
     }
     assert_eq!(e.conflicts().await.unwrap()[0].card_id, ids[0]);
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_inside_a_batch_answer_reaches_the_breaker_and_its_retry_after() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    let i = h
+        .add_engine(proxy.url(), |mut c| {
+            c.batch_max = 16;
+            c.drain_window = 1;
+            c.breaker_threshold = 3;
+            c.breaker_reset = Duration::from_millis(200);
+            c
+        })
+        .await;
+    let e = &h.engines[i];
+    let mut ev = event_collector(e);
+    let ids = queued_creates(e, 8, "busy").await;
+    // The first batch comes back 200 with every write answered 503 + Retry-After: 2 s.
+    proxy.add_rule(Rule {
+        method: Some("POST"),
+        path_contains: "/v1/batch".into(),
+        fault: Fault::EachWrite { status: 503, code: "overloaded", retry_after: Some(2) },
+        times: 1,
+    });
+    let asked = chrono::Utc::now();
+    e.resume().await;
+    // Each write's 503 counts as a failure, as its single request's would: 4 in a row open it.
+    ev.wait_for("breaker open", |x| matches!(x, EngineEvent::BreakerChanged { state: BreakerState::Open })).await;
+    // And each refused write waits at least its Retry-After (a floor for the backoff).
+    let refused: Vec<_> = e.outbox().await.unwrap().into_iter().filter(|o| o.last_error.as_ref().is_some_and(|er| er.status == Some(503))).collect();
+    assert!(!refused.is_empty());
+    for o in &refused {
+        let due = o.next_attempt_at.expect("a retry is scheduled");
+        assert!(due >= asked + chrono::Duration::milliseconds(1900), "op {} due {due}, asked {asked}: Retry-After ignored", o.op_id);
+    }
+    settle(e).await;
+    for id in &ids {
+        assert_eq!(h.server_card(*id).await.0, 200);
+    }
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_batch_is_remembered_and_batch_max_is_clamped_to_the_protocol() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    // batch_max far beyond the protocol's 100 writes: never a batch the server must refuse.
+    let i = h
+        .add_engine(proxy.url(), |mut c| {
+            c.batch_max = 500;
+            c.drain_window = 1;
+            c
+        })
+        .await;
+    let e = &h.engines[i];
+    let ids = queued_creates(e, 250, "big").await;
+    e.resume().await;
+    settle(e).await;
+    // Batches grow 4, 8, 16, ... up to 100 (not 128, which the server refuses with 422, after
+    // which the ops would go one by one).
+    assert!(proxy.count("POST", "/v1/batch") >= 3);
+    assert_eq!(proxy.count("POST", "/v1/cards"), 0, "no batch was refused and sent one by one");
+    for id in [ids[0], ids[249]] {
+        assert_eq!(h.server_card(id).await.0, 200);
+    }
+
+    // A server without the route: one refused batch, then ops go one by one without asking again.
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/batch".into(), fault: Fault::Status { status: 404, code: "not_found", retry_after: None }, times: usize::MAX });
+    let before = proxy.count("POST", "/v1/batch");
+    for round in 0..3 {
+        let ids = queued_creates(e, 6, &format!("round {round}")).await;
+        e.resume().await;
+        settle(e).await;
+        for id in &ids {
+            assert_eq!(h.server_card(*id).await.0, 200);
+        }
+    }
+    assert_eq!(proxy.count("POST", "/v1/batch") - before, 1, "the missing route was tried once");
+    assert_eq!(proxy.count("POST", "/v1/cards"), 18);
+    assert!(e.history(500).await.unwrap().iter().any(|h| h.kind == "batch.unsupported"));
     proxy.stop();
 }

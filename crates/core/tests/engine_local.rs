@@ -17,7 +17,7 @@ fn input(title: &str) -> NewCardInput {
 async fn works_offline_by_choice() {
     let dir = tempfile::tempdir().unwrap();
     let e = Engine::open(test_config(dir.path(), None)).await.unwrap();
-    assert_eq!(e.status().await.connection, ConnectionState::Disabled);
+    assert_eq!(e.status().await.unwrap().connection, ConnectionState::Disabled);
     assert_eq!(e.wait_idle(Duration::from_millis(10)).await, Ok(()));
     let mut ev = event_collector(&e);
     let c = e
@@ -33,7 +33,7 @@ async fn works_offline_by_choice() {
     assert_eq!(e.lanes().await.unwrap(), vec![LaneSummary { lane: "doing".into(), count: 1 }]);
     assert_eq!(e.tags().await.unwrap(), ["travel"]);
     assert!(matches!(e.wait_idle(Duration::from_millis(10)).await, Err(IdleError::Disabled { pending: 1 })));
-    let st = e.status().await;
+    let st = e.status().await.unwrap();
     assert_eq!(st.pending, 1);
     assert!(st.oldest_pending_age_ms.is_some());
 
@@ -80,7 +80,7 @@ async fn queued_work_survives_a_restart_and_drains_when_a_server_is_set() {
     assert_eq!(e.get(id).await.unwrap().unwrap().sync_state, SyncState::Synced);
     // back to offline: no requests, nothing lost
     e.set_server(None).await;
-    assert_eq!(e.status().await.connection, ConnectionState::Disabled);
+    assert_eq!(e.status().await.unwrap().connection, ConnectionState::Disabled);
     e.shutdown().await;
 }
 

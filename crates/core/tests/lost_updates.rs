@@ -28,7 +28,7 @@ fn body(b: &str) -> CardChanges {
 }
 
 async fn settle(e: &Engine) {
-    e.sync_now().await;
+    e.sync_now().await.unwrap();
     e.wait_idle(IDLE).await.unwrap();
 }
 
@@ -129,7 +129,7 @@ async fn an_edit_queued_behind_a_conflict_merges_with_a_remote_change_it_never_s
     a.update(c.id, body("L1 by A\nl2\nl3\nl4\n")).await.unwrap();
     b.update(c.id, body("l1\nl2\nl3\nL4 by B\n")).await.unwrap();
     settle(b).await;
-    a.sync_now().await;
+    a.sync_now().await.unwrap();
     eventually("A pulled B's body", || async { (a.get(c.id).await.unwrap()?.confirmed_version == Some(3)).then_some(()) }).await;
     a.resolve(c.id, Resolution::KeepMine).await.unwrap();
     settle(a).await;
@@ -162,7 +162,7 @@ async fn an_edit_queued_behind_a_failed_op_merges_with_a_remote_change_it_never_
     a.update(c.id, body("L1 by A\nl2\nl3\nl4\n")).await.unwrap();
     b.update(c.id, body("l1\nl2\nl3\nL4 by B\n")).await.unwrap();
     settle(b).await;
-    a.sync_now().await;
+    a.sync_now().await.unwrap();
     eventually("A pulled B's body", || async { (a.get(c.id).await.unwrap()?.confirmed_version == Some(2)).then_some(()) }).await;
     a.retry(failed.op_id).await.unwrap();
     settle(a).await;
@@ -184,7 +184,7 @@ async fn a_stale_editor_merges_or_conflicts_instead_of_overwriting() {
     let shown = a.get(c.id).await.unwrap().unwrap(); // the editor opens on v1
     b.update(c.id, CardChanges { body: Some("l1\nl2\nl3\nL4 by B\n".into()), title: Some("B title".into()), ..Default::default() }).await.unwrap();
     settle(b).await;
-    a.sync_now().await;
+    a.sync_now().await.unwrap();
     eventually("A pulled v2", || async { (a.get(c.id).await.unwrap()?.confirmed_version == Some(2)).then_some(()) }).await;
     // The form still shows v1's text; Save sends what the user changed in it.
     a.update_on(c.id, body("L1 by A\nl2\nl3\nl4\n"), shown.confirmed_version).await.unwrap();
@@ -197,7 +197,7 @@ async fn a_stale_editor_merges_or_conflicts_instead_of_overwriting() {
     let shown = a.get(c.id).await.unwrap().unwrap();
     b.update(c.id, title("B again")).await.unwrap();
     settle(b).await;
-    a.sync_now().await;
+    a.sync_now().await.unwrap();
     eventually("A pulled", || async { (a.get(c.id).await.unwrap()?.confirmed_version == Some(4)).then_some(()) }).await;
     let mut ev = event_collector(a);
     a.update_on(c.id, title("A from a stale form"), shown.confirmed_version).await.unwrap();
@@ -233,7 +233,7 @@ async fn an_answer_that_cannot_be_recorded_puts_the_op_back_to_pending() {
     assert_eq!(server(&h, c.id).await["version"], 2, "the server applied it");
     eventually("no phantom in-flight op", || async {
         let s = a.status().await;
-        (s.in_flight == 0 && a.outbox().await.unwrap().iter().all(|o| o.state != OpState::InFlight)).then_some(())
+        (s.unwrap().in_flight == 0 && a.outbox().await.unwrap().iter().all(|o| o.state != OpState::InFlight)).then_some(())
     })
     .await;
     db.execute_batch("DROP TRIGGER test_fail_confirm;").unwrap();

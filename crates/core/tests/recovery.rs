@@ -99,7 +99,7 @@ fn pages(path: &Path) -> (Vec<i64>, Vec<i64>, i64) {
 async fn recover_and_check(s: &Setup, damaged: &[u8]) -> Vec<(Uuid, OpKind)> {
     let engine = Engine::open(test_config(s.dir.path(), Some(s.settings.clone()))).await.expect("open recovers");
     let report = engine.recovery().await.unwrap().expect("a recovery report");
-    let status = engine.status().await;
+    let status = engine.status().await.unwrap();
     assert_eq!(status.recovery.as_ref(), Some(&report));
     let moved = PathBuf::from(&report.moved_to);
     assert!(moved.file_name().unwrap().to_str().unwrap().starts_with("deckhand.db.corrupt-"), "{report:?}");
@@ -423,22 +423,9 @@ async fn salvaged_edits_wait_for_the_rebuild_and_merge_with_what_changed_since()
     let r = engine.requeue_salvaged(Vec::new()).await.unwrap();
     assert_eq!((r.requeued, r.skipped, r.kept), (1, 0, 0), "requeued after the catch-up, not dropped");
     engine.wait_idle(DEADLINE).await.unwrap();
-    let body = server_body(&direct, card.id).await;
+    let body = support::server_card_json(&direct, card.id).await["body"].as_str().unwrap().to_string();
     assert_eq!(body, "L1 offline\nl2\nl3\nL4 elsewhere\n", "merged with the change made since, not applied blind");
     engine.shutdown().await;
     other.shutdown().await;
     proxy.stop();
-}
-
-async fn server_body(s: &ServerSettings, id: Uuid) -> String {
-    let v: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1/cards/{id}", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["body"].as_str().unwrap().to_string()
 }

@@ -60,7 +60,7 @@ async fn disk_full_is_a_clear_error_writes_nothing_and_recovers_when_space_retur
     // The engine keeps working for reads (and for writes that free or fit in space).
     assert!(engine.get(made[0]).await.unwrap().is_some());
     assert_eq!(engine.lanes().await.unwrap().iter().map(|l| l.count).sum::<u32>(), made.len() as u32);
-    let st = engine.status().await;
+    let st = engine.status().await.unwrap();
     assert_eq!(st.pending, made.len() as u32);
     engine.delete(made[0]).await.expect("a delete of a never-sent card frees space");
 
@@ -105,7 +105,7 @@ async fn read_only_database_reads_work_and_writes_fail_with_read_only() {
     let before = std::fs::read(&db).unwrap();
     assert_eq!(engine.get(a.id).await.unwrap().unwrap().title, "a");
     assert_eq!(count(&engine).await, (1, 1));
-    assert_eq!(engine.status().await.pending, 1);
+    assert_eq!(engine.status().await.unwrap().pending, 1);
 
     let e = engine.create(card("b")).await.unwrap_err();
     assert_eq!(e.kind(), "read_only", "{e}");

@@ -21,7 +21,7 @@ fn title(t: &str) -> CardChanges {
 }
 
 async fn settle(e: &Engine) {
-    e.sync_now().await;
+    e.sync_now().await.unwrap();
     e.wait_idle(IDLE).await.unwrap();
 }
 
@@ -67,7 +67,7 @@ async fn offline_writes_then_reconnect_converge() {
     let mut ev = event_collector(off);
     let ids: Vec<Uuid> = futures_ids(off, 5).await;
     off.update(ids[0], title("first, edited offline")).await.unwrap();
-    eventually("offline", || async { (off.status().await.connection == ConnectionState::Offline).then_some(()) }).await;
+    eventually("offline", || async { (off.status().await.unwrap().connection == ConnectionState::Offline).then_some(()) }).await;
     assert!(matches!(off.wait_idle(Duration::from_millis(50)).await, Err(IdleError::Offline { pending: 5 })));
     // The server comes back on that address: no user action needed.
     let proxy = Proxy::start_on(tokio::net::TcpListener::bind(addr).await.unwrap(), h.server.addr());
@@ -105,8 +105,8 @@ async fn queued_edits_coalesce_into_one_request() {
     let ob = a.outbox().await.unwrap();
     assert_eq!(ob.len(), 1);
     assert_eq!(ob[0].kind, OpKind::Update);
-    assert_eq!(a.status().await.connection, ConnectionState::Paused);
-    eventually("stream closed while paused", || async { (a.status().await.stream.state != StreamState::Connected).then_some(()) }).await;
+    assert_eq!(a.status().await.unwrap().connection, ConnectionState::Paused);
+    eventually("stream closed while paused", || async { (a.status().await.unwrap().stream.state != StreamState::Connected).then_some(()) }).await;
     a.resume().await;
     settle(a).await;
     let (_, card) = h.server_card(c.id).await;
@@ -214,7 +214,7 @@ async fn edit_vs_delete_restore_or_accept() {
     b.delete(c2.id).await.unwrap();
     settle(b).await;
     a.resume().await;
-    a.sync_now().await;
+    a.sync_now().await.unwrap();
     eventually("two conflicts", || async { (a.conflicts().await.unwrap().len() == 2).then_some(()) }).await;
     for c in a.conflicts().await.unwrap() {
         assert_eq!(c.kind, ConflictKind::EditVsDelete);
@@ -244,10 +244,10 @@ async fn unauthorized_pauses_and_keeps_everything_queued() {
     let e = Engine::open(test_config(dir.path(), Some(bad))).await.unwrap();
     let c = e.create(input("queued")).await.unwrap();
     // The 401 may come before a subscriber could attach: poll the state, with a deadline.
-    eventually("auth_required", || async { (e.status().await.connection == ConnectionState::AuthRequired).then_some(()) }).await;
+    eventually("auth_required", || async { (e.status().await.unwrap().connection == ConnectionState::AuthRequired).then_some(()) }).await;
     assert_eq!(e.wait_idle(IDLE).await, Err(IdleError::AuthRequired));
     assert_eq!(e.outbox().await.unwrap().len(), 1);
-    assert_eq!(e.status().await.connection, ConnectionState::AuthRequired);
+    assert_eq!(e.status().await.unwrap().connection, ConnectionState::AuthRequired);
     // a fresh token: reconnects without restart and drains
     e.set_server(Some(h.settings())).await;
     e.wait_idle(IDLE).await.unwrap();
@@ -345,7 +345,7 @@ async fn breaker_opens_on_repeated_failures_and_recovers() {
     for id in ids {
         assert_eq!(h.server_card(id).await.0, 200);
     }
-    assert_eq!(e.status().await.breaker, BreakerState::Closed);
+    assert_eq!(e.status().await.unwrap().breaker, BreakerState::Closed);
     proxy.stop();
 }
 
@@ -355,14 +355,14 @@ async fn realtime_delivers_changes_and_resumes_after_a_drop() {
     let proxy = Proxy::start(h.server.addr()).await;
     let i = h.add_engine(proxy.url(), |c| c).await;
     let (a, b) = (&h.engines[0], &h.engines[i]);
-    eventually("stream connected", || async { (b.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    eventually("stream connected", || async { (b.status().await.unwrap().stream.state == StreamState::Connected).then_some(()) }).await;
     let mut ev = event_collector(b);
     let c = a.create(input("pushed")).await.unwrap();
     a.wait_idle(IDLE).await.unwrap();
     // no sync_now on b: the event stream brings it
     ev.wait_for("pushed card", |x| matches!(x, EngineEvent::CardsChanged { ids } if ids.contains(&c.id))).await;
     assert_eq!(view(b, c.id).await.unwrap().title, "pushed");
-    assert!(b.status().await.stream.events_created >= 1);
+    assert!(b.status().await.unwrap().stream.events_created >= 1);
 
     // drop the stream; changes made meanwhile arrive after the reconnect
     proxy.cut_all();
@@ -392,7 +392,7 @@ async fn many_cards_drain_in_parallel_and_window_is_adjustable() {
     let p = b.list(ListQuery { tag: Some("bulk".into()), limit: Some(1000), ..Default::default() }).await.unwrap();
     assert_eq!(p.total, 60);
     assert!(p.items.iter().all(|v| v.sync_state == SyncState::Synced));
-    let st = a.status().await;
+    let st = a.status().await.unwrap();
     assert_eq!((st.pending, st.in_flight, st.failed, st.conflicts), (0, 0, 0, 0));
 }
 
@@ -410,6 +410,16 @@ async fn a_lost_answer_is_retried_with_the_same_key_and_applied_once() {
     let c2 = e.create(input("created once")).await.unwrap();
     settle(e).await;
     assert_eq!(proxy.count("PATCH", &c.id.to_string()), 2, "retried after the lost answer");
+    // Retried with the SAME key, and the server answered the retry from its record (a
+    // regenerated key would be applied twice, or refused, and never be a replay).
+    let patches = proxy.writes("PATCH", &c.id.to_string());
+    let posts = proxy.writes("POST", "/v1/cards");
+    assert_eq!(posts.len(), 3, "the first card's create, then the lost one and its retry: {posts:?}");
+    for seen in [&patches[..], &posts[1..]] {
+        assert_eq!(seen.len(), 2, "the lost one and its retry: {seen:?}");
+        assert!(seen[0].key.is_some() && seen[0].key == seen[1].key, "same Idempotency-Key: {seen:?}");
+        assert_eq!((seen[0].replayed, seen[1].replayed), (false, true), "the retry is answered as a replay: {seen:?}");
+    }
     let (_, card) = h.server_card(c.id).await;
     assert_eq!((card["version"].as_i64(), card["body"].as_str()), (Some(2), Some("appended once")));
     let (status, card2) = h.server_card(c2.id).await;
@@ -431,7 +441,7 @@ async fn server_restart_goes_offline_and_back_without_user_action() {
     settle(&e).await;
     server.stop().await;
     let during = e.create(input("while the server is down")).await.unwrap();
-    eventually("offline", || async { (e.status().await.connection == ConnectionState::Offline).then_some(()) }).await;
+    eventually("offline", || async { (e.status().await.unwrap().connection == ConnectionState::Offline).then_some(()) }).await;
     assert_eq!(e.get(during.id).await.unwrap().unwrap().sync_state, SyncState::Pending);
     let mut cfg = deckhand_server::ServerConfig::new(&db);
     cfg.heartbeat = Duration::from_secs(1);
@@ -443,35 +453,52 @@ async fn server_restart_goes_offline_and_back_without_user_action() {
         let r = client.get(format!("{}/v1/cards/{id}", server.url())).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 200);
     }
-    eventually("stream back", || async { (e.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    eventually("stream back", || async { (e.status().await.unwrap().stream.state == StreamState::Connected).then_some(()) }).await;
     e.shutdown().await;
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_stream_is_dropped_by_the_watchdog_and_a_refused_one_is_terminal() {
-    // Engine expects heartbeats every 50 ms (watchdog 150 ms); the server sends one per second.
+async fn a_silent_stream_is_dropped_by_the_watchdog_of_the_servers_heartbeat_and_hung_up() {
+    // The server announces 100 ms heartbeats in `connected` (watchdog 300 ms); the engine's own
+    // setting is a minute, so only the announced interval can make it notice in time.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = deckhand_server::ServerConfig::new(dir.path().join("server.db"));
+    cfg.heartbeat = Duration::from_millis(100);
+    let server = deckhand_server::testing::TestServer::start_with(cfg).await;
+    let token = server.add_user("ann");
+    let proxy = Proxy::start(server.addr()).await;
+    proxy.add_rule(Rule { method: Some("GET"), path_contains: "/v1/events".into(), fault: Fault::Silence, times: usize::MAX });
+    let edir = tempfile::tempdir().unwrap();
+    let mut c = test_config(edir.path(), Some(ServerSettings { url: proxy.url(), token: token.clone() }));
+    c.heartbeat = Duration::from_secs(60);
+    let e = Engine::open(c).await.unwrap();
+    eventually("three stream connections", || async { (proxy.count("GET", "/v1/events") >= 3).then_some(()) }).await;
+    // The old connections are closed, not left open with a reader task behind them.
+    eventually("silent streams hung up", || async { (proxy.hung_up() >= 2).then_some(()) }).await;
+    // Changes still arrive (a catch-up after every reconnect).
+    let other = tempfile::tempdir().unwrap();
+    let b = Engine::open(test_config(other.path(), Some(ServerSettings { url: server.url(), token }))).await.unwrap();
+    let card = b.create(input("seen anyway")).await.unwrap();
+    b.wait_idle(IDLE).await.unwrap();
+    eventually("change", || async { view(&e, card.id).await }).await;
+    e.shutdown().await;
+    b.shutdown().await;
+    proxy.stop();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_stream_is_terminal_and_the_feed_still_works() {
     let mut h = sync_harness(1).await;
     let proxy = Proxy::start(h.server.addr()).await;
-    let i = h.add_engine(proxy.url(), |mut c| {
-        c.heartbeat = Duration::from_millis(50);
-        c
-    })
-    .await;
-    let e = &h.engines[i];
-    eventually("three stream connections", || async { (proxy.count("GET", "/v1/events") >= 3).then_some(()) }).await;
-    // Changes still arrive (replay from Last-Event-ID + catch-up after every reconnect).
-    let c = h.engines[0].create(input("seen anyway")).await.unwrap();
-    h.engines[0].wait_idle(IDLE).await.unwrap();
-    eventually("change", || async { view(e, c.id).await }).await;
-
     // 403 on the stream: terminal, no more attempts; sync still works through the feed.
     let j = h.add_engine(proxy.url(), |c| c).await;
     let _ = j;
     proxy.add_rule(Rule { method: Some("GET"), path_contains: "/v1/events".into(), fault: Fault::Status { status: 403, code: "unauthorized", retry_after: None }, times: usize::MAX });
     proxy.cut_all();
     let e2 = &h.engines[j];
-    eventually("stream error", || async { (e2.status().await.stream.state == StreamState::Error).then_some(()) }).await;
+    eventually("stream error", || async { (e2.status().await.unwrap().stream.state == StreamState::Error).then_some(()) }).await;
     let c2 = h.engines[0].create(input("via the feed")).await.unwrap();
     h.engines[0].wait_idle(IDLE).await.unwrap();
     settle(e2).await;
@@ -497,7 +524,7 @@ async fn a_live_event_never_moves_the_cursor_past_changes_not_yet_pulled() {
     });
     let i = h.add_engine(proxy.url(), |c| c).await;
     let (a, b) = (&h.engines[0], &h.engines[i]);
-    eventually("stream connected", || async { (b.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    eventually("stream connected", || async { (b.status().await.unwrap().stream.state == StreamState::Connected).then_some(()) }).await;
     let live = a.create(input("made while b streams")).await.unwrap();
     a.wait_idle(IDLE).await.unwrap();
     eventually("live card over the stream", || async { view(b, live.id).await }).await;
@@ -516,7 +543,7 @@ async fn remote_changes_show_under_pending_edits_without_flicker() {
     let c = a.create(input("shared")).await.unwrap();
     settle(a).await;
     settle(b).await;
-    eventually("a streams", || async { (a.status().await.stream.state == StreamState::Connected).then_some(()) }).await;
+    eventually("a streams", || async { (a.status().await.unwrap().stream.state == StreamState::Connected).then_some(()) }).await;
     // A's edit is slow to reach the server; meanwhile B's change arrives at A over the stream.
     proxy.add_rule(Rule { method: Some("PATCH"), path_contains: c.id.to_string(), fault: Fault::Delay(Duration::from_millis(1500)), times: 1 });
     a.update(c.id, title("mine")).await.unwrap();

@@ -43,6 +43,10 @@ pub struct BatchResult {
     /// The answer is a stored one (`Idempotent-Replayed: true` on a single request).
     #[serde(default)]
     pub replayed: bool,
+    /// The single request's `Retry-After` in seconds (429, 503): a client backs off this write
+    /// exactly as it would after the single request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 /// Response of `POST /v1/batch`: one result per write, in order.

@@ -21,6 +21,32 @@ pub struct ChangesPage {
     #[ts(type = "number")]
     pub next_since: i64,
     pub has_more: bool,
+    /// The server database's identity (see `ServerEpoch`). A client that stored another epoch,
+    /// or whose `since` is beyond `last_seq`, is talking to a restored or reset server and must
+    /// resync from 0.
+    pub epoch: String,
+    /// The caller's latest seq on this server when the page was read.
+    #[ts(type = "number")]
+    pub last_seq: i64,
+}
+
+/// SSE `event:` name of the first event of every `GET /v1/events` stream.
+pub const CONNECTED_EVENT: &str = "connected";
+
+/// `data:` of the stream's `connected` event: who the client is talking to and how often the
+/// stream proves it is alive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
+pub struct StreamHello {
+    /// The server database's identity: made at random when the database is created and again
+    /// by `deckhand-server reset-epoch` after a restore. Travels with every change page too.
+    pub epoch: String,
+    /// The caller's latest seq on this server when the stream opened.
+    #[ts(type = "number")]
+    pub last_seq: i64,
+    /// Milliseconds between the stream's heartbeats (a client's watchdog waits a few of these).
+    #[ts(type = "number")]
+    pub heartbeat_ms: u64,
 }
 
 /// SSE `event:` names on `GET /v1/events`.

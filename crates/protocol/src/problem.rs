@@ -21,6 +21,8 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the route exists but not with this method.
     MethodNotAllowed,
+    /// 408: the request body did not arrive in time (transient: send it again).
+    RequestTimeout,
     /// 409 on POST: a card with this id already exists for the caller; `current` carries it.
     AlreadyExists,
     /// 409: `base_version` is not the current version; `current` carries the card.
@@ -52,6 +54,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => 401,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::AlreadyExists | ErrorCode::VersionConflict | ErrorCode::IdempotencyInFlight => 409,
             ErrorCode::Gone => 410,
             ErrorCode::PayloadTooLarge => 413,
@@ -70,6 +73,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::AlreadyExists => "already_exists",
             ErrorCode::VersionConflict => "version_conflict",
             ErrorCode::IdempotencyInFlight => "idempotency_in_flight",
@@ -92,6 +96,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "Unauthorized",
             ErrorCode::NotFound => "Not found",
             ErrorCode::MethodNotAllowed => "Method not allowed",
+            ErrorCode::RequestTimeout => "Request timeout",
             ErrorCode::AlreadyExists => "Card already exists",
             ErrorCode::VersionConflict => "Version conflict",
             ErrorCode::IdempotencyInFlight => "Request with this Idempotency-Key is in flight",

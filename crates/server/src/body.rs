@@ -22,8 +22,9 @@ pub async fn read_at_most(headers: &HeaderMap, body: Body, timeout: std::time::D
             return Err(too_large(max));
         }
     }
+    // 408, not 400: the request was fine as far as it came, and a client may well send it again.
     let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await.map_err(|_| {
-        ApiError::new(ErrorCode::MalformedRequest, format!("the request body did not arrive within {} s", timeout.as_secs_f64()))
+        ApiError::new(ErrorCode::RequestTimeout, format!("the request body did not arrive within {} s", timeout.as_secs_f64()))
     })?;
     let bytes = read.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {

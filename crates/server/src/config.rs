@@ -26,7 +26,7 @@ pub struct ServerConfig {
     /// A client must send a request's whole header within this time (also the idle limit of a
     /// kept-alive connection); else the connection is closed. Slow-loris protection.
     pub header_read_timeout: Duration,
-    /// A request body must arrive in full within this time; else 400 `malformed_request`.
+    /// A request body must arrive in full within this time; else 408 `request_timeout`.
     pub body_read_timeout: Duration,
     /// A page of cards or changes (and an SSE replay's database page) ends early at about this
     /// many bytes of card JSON (`deckhand_protocol::limits::PAGE_MAX_BYTES` by default).

@@ -66,6 +66,7 @@ async fn problems_only(req: axum::extract::Request, next: axum::middleware::Next
         401 => ErrorCode::Unauthorized,
         404 => ErrorCode::NotFound,
         405 => ErrorCode::MethodNotAllowed,
+        408 => ErrorCode::RequestTimeout,
         413 => ErrorCode::PayloadTooLarge,
         415 => ErrorCode::UnsupportedMediaType,
         422 => ErrorCode::ValidationFailed,

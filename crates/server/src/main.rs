@@ -53,6 +53,12 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         max_sse_streams_per_user: usize,
     },
+    /// Give the database a new epoch. Run it (with the server stopped) after restoring the
+    /// database from a backup: clients then resync from 0 and re-offer what the backup lacks.
+    ResetEpoch {
+        #[arg(long, env = "DECKHAND_SERVER_DB", default_value = "deckhand-server.db")]
+        db: PathBuf,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -163,6 +169,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (tx, rx) = watch::channel(false);
             tokio::spawn(shutdown_signal(signals, tx));
             deckhand_server::serve(listener, config, storage, rx).await?;
+            Ok(())
+        }
+        Command::ResetEpoch { db } => {
+            let storage = open_storage(&ServerConfig::new(db))?;
+            let epoch = storage.reset_epoch()?;
+            println!("new epoch {epoch}");
             Ok(())
         }
         Command::User { command } => {

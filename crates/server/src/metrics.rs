@@ -18,6 +18,10 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     pub idempotent_replays: AtomicU64,
     pub sse_streams: AtomicI64,
+    /// A live event's seq jumped (publishes raced after their commits): the gap was read from the database.
+    pub sse_gap_fills: AtomicU64,
+    /// A stream's live channel overflowed (a slow reader): it caught up from the database.
+    pub sse_lag_replays: AtomicU64,
     db_seconds_micros: AtomicU64,
     db_calls: AtomicU64,
 }
@@ -49,6 +53,10 @@ impl Metrics {
         let _ = writeln!(out, "# HELP deckhand_sse_streams Open Server-Sent Events streams.");
         let _ = writeln!(out, "# TYPE deckhand_sse_streams gauge");
         let _ = writeln!(out, "deckhand_sse_streams {}", self.sse_streams.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP deckhand_sse_catchups_total Event streams that read changes from the database instead of the live channel.");
+        let _ = writeln!(out, "# TYPE deckhand_sse_catchups_total counter");
+        let _ = writeln!(out, "deckhand_sse_catchups_total{{reason=\"seq_gap\"}} {}", self.sse_gap_fills.load(Ordering::Relaxed));
+        let _ = writeln!(out, "deckhand_sse_catchups_total{{reason=\"lagged\"}} {}", self.sse_lag_replays.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP deckhand_db_seconds Time spent in database calls.");
         let _ = writeln!(out, "# TYPE deckhand_db_seconds summary");
         let micros = self.db_seconds_micros.load(Ordering::Relaxed);

@@ -12,7 +12,7 @@ use crate::routes::{batch, cards, changes, events, meta};
     components(schemas(
         deckhand_protocol::Card, deckhand_protocol::NewCard, deckhand_protocol::CardChanges,
         deckhand_protocol::PatchCard, deckhand_protocol::CardsPage, deckhand_protocol::Change,
-        deckhand_protocol::ChangesPage, deckhand_protocol::Problem, deckhand_protocol::FieldError,
+        deckhand_protocol::ChangesPage, deckhand_protocol::StreamHello, deckhand_protocol::Problem, deckhand_protocol::FieldError,
         deckhand_protocol::ErrorCode, deckhand_protocol::BatchRequest, deckhand_protocol::BatchWrite,
         deckhand_protocol::BatchResult, deckhand_protocol::BatchResponse,
     )),

@@ -6,19 +6,49 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
+use deckhand_protocol::StreamHello;
 use support::{Client, Frame, Harness, Sse};
 
-/// Reads frames until the first event-free prefix (comment + retry) is consumed; returns the retry.
+/// Reads the stream's opening (retry + the `connected` event) before any change; returns the retry.
 async fn handshake(s: &mut Sse) -> u64 {
+    handshake_hello(s).await.0
+}
+
+/// The opening's retry and the `connected` event's data.
+async fn handshake_hello(s: &mut Sse) -> (u64, StreamHello) {
     let mut retry = None;
-    while retry.is_none() {
+    loop {
         match s.next_in(support::DEADLINE).await {
             Some(Frame::Retry(ms)) => retry = Some(ms),
             Some(Frame::Comment(_)) => {}
-            other => panic!("expected retry before any event, got {other:?}"),
+            Some(Frame::Event(e)) if e.kind() == "connected" && retry.is_some() => {
+                assert_eq!(e.id, None, "the hello carries no seq (it must not move Last-Event-ID)");
+                return (retry.unwrap(), serde_json::from_str(&e.data).expect("connected data is a StreamHello"));
+            }
+            other => panic!("expected retry and `connected` before any change, got {other:?}"),
         }
     }
-    retry.unwrap()
+}
+
+#[tokio::test]
+async fn connected_names_the_epoch_the_last_seq_and_the_heartbeat() {
+    let h = Harness::start_with(|c| c.heartbeat = Duration::from_millis(700)).await;
+    let ann = h.user("ann");
+    ann.new_card("one").await;
+    ann.new_card("two").await;
+    // Resuming from an older seq: last_seq is still the server's latest, not the resume point.
+    let mut s = ann.events(Some(1)).await;
+    let (_, hello) = handshake_hello(&mut s).await;
+    assert_eq!((hello.last_seq, hello.heartbeat_ms), (2, 700));
+    assert_eq!(hello.epoch.len(), 32, "a random 128-bit id in hex: {}", hello.epoch);
+    // The same epoch travels with every change page.
+    let page = ann.changes(0, 10).await;
+    assert_eq!((page.epoch.as_str(), page.last_seq), (hello.epoch.as_str(), 2));
+    assert_eq!(s.next_event().await.seq(), 2, "then the replay");
+    // Another database has another epoch.
+    let other = Harness::start().await;
+    let bob = other.user("bob");
+    assert_ne!(bob.changes(0, 10).await.epoch, hello.epoch);
 }
 
 #[tokio::test]

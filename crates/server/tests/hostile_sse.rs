@@ -13,14 +13,14 @@ use tokio::net::TcpStream;
 const STREAMS: usize = 2_000;
 const USERS: usize = 20;
 
-/// Opens `GET /v1/events` on a raw connection and returns it once `: connected` arrived.
+/// Opens `GET /v1/events` on a raw connection and returns it once `event: connected` arrived.
 async fn open_stream(addr: std::net::SocketAddr, token: &str) -> TcpStream {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!("GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 1024];
-    while !got.windows(11).any(|w| w == b": connected") {
+    while !got.windows(16).any(|w| w == b"event: connected") {
         let n = s.read(&mut buf).await.unwrap();
         assert!(n > 0, "stream closed before connecting: {}", String::from_utf8_lossy(&got));
         got.extend_from_slice(&buf[..n]);

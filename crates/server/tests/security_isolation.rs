@@ -225,7 +225,7 @@ async fn b_event_streams_never_carry_a_changes_live_or_replayed() {
     let mut replay_q = sse(addr, &w.b, "/v1/events?since=0", "").await;
     let mut replay_far = sse(addr, &w.b, "/v1/events", "Last-Event-ID: 1\r\n").await;
     for s in [&mut live, &mut replay_hdr, &mut replay_q, &mut replay_far] {
-        read_until(s, ": connected").await;
+        read_until(s, "event: connected").await;
     }
     // A writes while B listens; then B writes a sentinel.
     let a_new = srv.create(&w.a, "alice live").await;
@@ -251,7 +251,7 @@ async fn b_event_streams_never_carry_a_changes_live_or_replayed() {
     assert_eq!(text.matches("\nid: ").count() + usize::from(text.starts_with("id: ")), 2, "{text}");
     // A Last-Event-ID far beyond B's seq (A's seq space) replays nothing and shows nothing of A's.
     let mut beyond = sse(addr, &w.b, "/v1/events", "Last-Event-ID: 999\r\n").await;
-    read_until(&mut beyond, ": connected").await;
+    read_until(&mut beyond, "event: connected").await;
     let b3 = srv.create(&w.b, "bob 3").await;
     let _ = b3;
     let a4 = srv.create(&w.a, "alice 4").await;

@@ -76,13 +76,13 @@ async fn the_database_never_holds_a_plaintext_token() {
     }
 }
 
-/// Opens `/v1/events` and returns the socket once `: connected` arrived.
+/// Opens `/v1/events` and returns the socket once `event: connected` arrived.
 async fn open_stream(addr: std::net::SocketAddr, token: &str) -> TcpStream {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(format!("GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n").as_bytes()).await.unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 1024];
-    while !String::from_utf8_lossy(&got).contains(": connected") {
+    while !String::from_utf8_lossy(&got).contains("event: connected") {
         let n = s.read(&mut buf).await.unwrap();
         assert!(n > 0);
         got.extend_from_slice(&buf[..n]);

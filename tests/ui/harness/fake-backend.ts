@@ -95,6 +95,7 @@ let status: SyncStatus = {
     last_event_id: 42,
   },
   recovery: null,
+  last_resync: null,
   ...config.status,
 };
 let nextOp = 100;

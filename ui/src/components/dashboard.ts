@@ -93,6 +93,13 @@ function render(): void {
           tile("Queue", `${s.pending} pending · ${s.in_flight} in flight · ${s.failed} failed · ${s.conflicts} conflicts`),
           tile("Oldest pending", s.oldest_pending_age_ms !== null ? duration(s.oldest_pending_age_ms) : "—"),
           tile("Last synced", time(s.last_synced_at)),
+          // A full resync with a restored or reset server (docs/sync-engine.md, "Server restore").
+          tile(
+            "Server restore",
+            s.last_resync
+              ? `resynced ${time(s.last_resync.at)} · ${s.last_resync.reoffered} card(s) offered again`
+              : "—",
+          ),
         )
       : null,
     h("h3", { class: "dash-h" }, `Outbox (${outbox.length})`),

@@ -3,6 +3,7 @@ use deckhand_core::model::{ListQuery, NewCardInput};
 use deckhand_protocol::CardChanges;
 
 use crate::args::{AddArgs, CardsCommand, EditArgs};
+use crate::journal::Journal;
 use crate::output::{Out, card_detail, card_line};
 
 fn changes_of(a: EditArgs) -> CardChanges {
@@ -29,10 +30,10 @@ fn input_of(a: AddArgs) -> NewCardInput {
     }
 }
 
-pub async fn run(engine: &Engine, out: &Out, cmd: CardsCommand) -> anyhow::Result<()> {
+pub async fn run(engine: &Engine, journal: &mut Journal, out: &Out, cmd: CardsCommand) -> anyhow::Result<()> {
     match cmd {
         CardsCommand::Add(a) => {
-            let card = engine.create(input_of(a)).await?;
+            let card = journal.create(engine, input_of(a)).await?;
             out.value(&card, || card_line(&card));
         }
         CardsCommand::Edit(a) => {
@@ -41,15 +42,15 @@ pub async fn run(engine: &Engine, out: &Out, cmd: CardsCommand) -> anyhow::Resul
             if changes.is_empty() {
                 anyhow::bail!("nothing to change: pass at least one of --title --body --url --tag --lane --position --pinned");
             }
-            let card = engine.update_on(id, changes, base_version).await?;
+            let card = journal.update(engine, id, changes, base_version, "edit").await?;
             out.value(&card, || card_line(&card));
         }
         CardsCommand::Rm { id } => {
-            engine.delete(id).await?;
+            journal.delete(engine, id).await?;
             out.value(&serde_json::json!({ "deleted": id }), || format!("deleted {id}"));
         }
         CardsCommand::Mv { id, lane, position } => {
-            let card = engine.move_card(id, lane, position).await?;
+            let card = journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, None, "mv").await?;
             out.value(&card, || card_line(&card));
         }
         CardsCommand::List { lane, tag, limit, offset } => {

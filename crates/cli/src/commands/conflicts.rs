@@ -2,9 +2,10 @@ use deckhand_core::Engine;
 use deckhand_core::model::{CardFields, Resolution};
 
 use crate::args::{ConflictsCommand, Keep};
+use crate::journal::Journal;
 use crate::output::{Out, conflict_line};
 
-pub async fn run(engine: &Engine, out: &Out, cmd: ConflictsCommand) -> anyhow::Result<()> {
+pub async fn run(engine: &Engine, journal: &mut Journal, out: &Out, cmd: ConflictsCommand) -> anyhow::Result<()> {
     match cmd {
         ConflictsCommand::List => {
             let list = engine.conflicts().await?;
@@ -23,8 +24,12 @@ pub async fn run(engine: &Engine, out: &Out, cmd: ConflictsCommand) -> anyhow::R
                 }
                 (None, None) => anyhow::bail!("pass --keep mine|theirs or --merged FILE"),
             };
-            engine.resolve(card_id, resolution).await?;
-            out.value(&serde_json::json!({ "resolved": card_id }), || format!("resolved {card_id}"));
+            let restored_as = journal.resolve(engine, card_id, resolution).await?;
+            let mut v = serde_json::json!({ "resolved": card_id });
+            if let Some(new_id) = restored_as {
+                v["restored_as"] = serde_json::json!(new_id);
+            }
+            out.value(&v, || format!("resolved {card_id}"));
         }
     }
     Ok(())

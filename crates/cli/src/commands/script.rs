@@ -12,6 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::journal::Journal;
+
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ScriptOp {
@@ -21,16 +23,18 @@ pub enum ScriptOp {
     Rm { id: Uuid },
 }
 
-pub async fn run(engine: &Engine, file: &Path) -> anyhow::Result<()> {
+pub async fn run(engine: &Engine, journal: &mut Journal, file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let ops: Vec<ScriptOp> = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not an op list: {e}", file.display()))?;
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         let r = match op {
-            ScriptOp::Add(input) => engine.create(input).await.map(|c| c.id),
-            ScriptOp::Edit { id, changes } => engine.update(id, changes).await.map(|c| c.id),
-            ScriptOp::Mv { id, lane, position } => engine.move_card(id, lane, position).await.map(|c| c.id),
-            ScriptOp::Rm { id } => engine.delete(id).await.map(|_| id),
+            ScriptOp::Add(input) => journal.create(engine, input).await.map(|c| c.id),
+            ScriptOp::Edit { id, changes } => journal.update(engine, id, changes, None, "edit").await.map(|c| c.id),
+            ScriptOp::Mv { id, lane, position } => {
+                journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, None, "mv").await.map(|c| c.id)
+            }
+            ScriptOp::Rm { id } => journal.delete(engine, id).await.map(|_| id),
         };
         results.push(match r {
             Ok(id) => json!({ "ok": true, "id": id }),

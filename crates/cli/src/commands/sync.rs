@@ -27,7 +27,7 @@ pub enum SyncOutcome {
 pub async fn run(engine: &Engine, out: &Out, cmd: SyncCommand) -> anyhow::Result<SyncOutcome> {
     match cmd {
         SyncCommand::Run { until_idle, timeout, past_conflicts, .. } => {
-            engine.sync_now().await;
+            engine.sync_now().await?;
             // Without --until-idle: one pass, bounded by the same timeout, never an error for leftovers.
             let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
             let result = loop {
@@ -44,7 +44,7 @@ pub async fn run(engine: &Engine, out: &Out, cmd: SyncCommand) -> anyhow::Result
                 }
                 break r;
             };
-            let status = engine.status().await;
+            let status = engine.status().await?;
             match result {
                 Ok(()) => {
                     out.value(&status, || "idle: outbox empty and caught up".to_string());
@@ -58,7 +58,7 @@ pub async fn run(engine: &Engine, out: &Out, cmd: SyncCommand) -> anyhow::Result
             }
         }
         SyncCommand::Status => {
-            let status = engine.status().await;
+            let status = engine.status().await?;
             out.value(&status, || status_text(&status));
             Ok(SyncOutcome::Done)
         }

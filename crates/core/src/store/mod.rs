@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod recovery;
 pub mod remote;
+pub mod resync;
 pub mod sync_state;
 pub mod writes;
 

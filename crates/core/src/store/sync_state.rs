@@ -7,6 +7,12 @@ use super::Result;
 
 pub const CURSOR: &str = "cursor";
 pub const LAST_SYNCED_AT: &str = "last_synced_at";
+/// The server database's identity this client last synced with (docs/protocol.md, "Epoch").
+pub const EPOCH: &str = "server_epoch";
+/// Set while a full resync towards this epoch is under way (`store/resync.rs`).
+pub const RESYNC_EPOCH: &str = "resync_epoch";
+/// The last finished resync (`ResyncReport` JSON), shown in `SyncStatus::last_resync`.
+pub const LAST_RESYNC: &str = "last_resync";
 
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
@@ -23,9 +29,14 @@ pub fn set(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Last change-feed sequence applied (0 = nothing yet).
+/// Last change-feed sequence applied (0 = nothing yet). A stored value that is not a number is
+/// an error, not 0: reading it as 0 would silently pull everything again and, worse, hide a
+/// damaged row.
 pub fn cursor(conn: &Connection) -> Result<i64> {
-    Ok(get(conn, CURSOR)?.and_then(|s| s.parse().ok()).unwrap_or(0))
+    match get(conn, CURSOR)? {
+        None => Ok(0),
+        Some(s) => s.trim().parse().map_err(|e| crate::error::StoreError::Corrupt(format!("sync cursor {s:?}: {e}"))),
+    }
 }
 
 /// Move the cursor forward to `seq` (never backwards).

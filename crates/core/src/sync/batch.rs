@@ -8,7 +8,7 @@ use tracing::Instrument;
 
 use super::SharedRef;
 use super::client::{Answer, SyncClient, TransportFailure};
-use super::drain::{Confirmer, OpResult, Slot, handle_answer, note_breaker, note_health, settle_unsendable, write_of};
+use super::drain::{Confirmer, OpResult, Slot, handle_answer, note_breaker, settle_unsendable, write_of};
 use crate::store::outbox::Op;
 
 /// Body bytes one batch request carries at most (the server takes 4 MiB); more goes in the next.
@@ -26,6 +26,11 @@ pub(crate) async fn send_batch(sh: &SharedRef, client: &SyncClient, confirmer: &
     }
     for (op, why) in unsendable {
         settle_unsendable(sh, op, why).await;
+    }
+    // A server known to lack `/v1/batch` gets each op alone straight away (no failed batch first).
+    if sh.rt().batch_unsupported {
+        slot.free();
+        return one_by_one(sh, client, confirmer, sendable).await;
     }
     // Split by size so one request stays well under the server's cap.
     let mut groups: Vec<Vec<Pending>> = vec![Vec::new()];
@@ -103,6 +108,11 @@ async fn send_group(
                     group.iter().map(|_| Ok(refused.clone())).collect()
                 } else {
                     // The server takes no batch (an older one, or a limit): send each op alone.
+                    // A server without the route (404/405) is remembered for this session.
+                    if matches!(status, 404 | 405) && !std::mem::replace(&mut sh.rt().batch_unsupported, true) {
+                        tracing::warn!(status, "server has no /v1/batch; sending ops one by one from now on");
+                        sh.history("batch.unsupported", &format!("HTTP {status}: ops go one by one"));
+                    }
                     if let Some(s) = slot {
                         s.free();
                     }
@@ -110,7 +120,11 @@ async fn send_group(
                 }
             }
             Ok(Ok(answers)) => {
-                note_health(sh, Some(false));
+                // Each write's answer reaches the breaker as its single request's would: a 503
+                // inside a batch counts as a failure, not as the batch's success.
+                for a in &answers {
+                    note_breaker(sh, a);
+                }
                 answers
             }
         };

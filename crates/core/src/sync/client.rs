@@ -158,7 +158,9 @@ impl SyncClient {
                 if (200..300).contains(&r.status) {
                     serde_json::from_value::<Card>(r.body).map(Answer::Ok).map_err(|e| TransportFailure::Other(format!("bad card in batch: {e}")))
                 } else {
-                    Ok(Answer::Problem { status: r.status, problem: serde_json::from_value(r.body).ok(), retry_after: None })
+                    // The write's own Retry-After, so a 429/503 inside a batch backs off like a single request.
+                    let retry_after = r.retry_after.map(|s| Duration::from_secs(s.min(3600)));
+                    Ok(Answer::Problem { status: r.status, problem: serde_json::from_value(r.body).ok(), retry_after })
                 }
             })
             .collect();

@@ -21,17 +21,38 @@ pub(crate) fn hold(sh: &SharedRef, kind: EventKind, card: Card, seq: Option<i64>
     Some((card, seq))
 }
 
-/// Apply remote cards without moving the stored cursor past any echo still held.
+/// Apply remote cards without moving the stored cursor past any echo still held, nor past an
+/// event that failed to apply (the stream replays it after its reconnect).
 pub(crate) async fn apply(sh: &SharedRef, cards: Vec<(Card, Option<i64>)>) -> Result<usize, String> {
     let top = cards.iter().filter_map(|(_, s)| *s).max();
-    let oldest_held = sh.rt().held_echoes.values().filter_map(|(_, s)| *s).min();
-    match (top, oldest_held) {
-        (Some(top), Some(held)) => {
+    let floor = {
+        let rt = sh.rt();
+        let oldest_held = rt.held_echoes.values().filter_map(|(_, s)| *s).min();
+        oldest_held.into_iter().chain(rt.apply_failed_at).min()
+    };
+    match (top, floor) {
+        (Some(top), Some(floor)) => {
             let cards = cards.into_iter().map(|(c, _)| (c, None)).collect();
-            pull::apply_cards(sh, cards, Some(top.min(held - 1))).await
+            pull::apply_cards(sh, cards, Some(top.min(floor - 1))).await
         }
         _ => pull::apply_cards(sh, cards, None).await,
     }
+}
+
+/// Events (stream or held echoes) up to `seqs` could not be applied: keep the cursor below the
+/// lowest and make the stream reconnect, so it replays them from the last cursor really applied.
+pub(crate) fn failed(sh: &SharedRef, seqs: impl IntoIterator<Item = Option<i64>>, error: &str) {
+    let lowest = seqs.into_iter().flatten().min();
+    {
+        let mut rt = sh.rt();
+        rt.apply_failed_at = match (rt.apply_failed_at, lowest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    tracing::error!(error, seq = ?lowest, "could not apply remote change; the stream replays it after reconnecting");
+    sh.history("stream.apply_failed", &format!("seq {lowest:?}: {error}"));
+    sh.wake_stream.notify_one();
 }
 
 /// A send of these cards ended: they are no longer in flight, and their held echoes apply now.
@@ -47,8 +68,9 @@ pub(crate) async fn release(sh: &SharedRef, cards: &[Uuid]) {
             .collect()
     };
     if !held.is_empty() {
+        let seqs: Vec<Option<i64>> = held.iter().map(|(_, s)| *s).collect();
         if let Err(e) = apply(sh, held).await {
-            tracing::error!(error = %e, "could not apply held events");
+            failed(sh, seqs, &e);
         }
     }
 }

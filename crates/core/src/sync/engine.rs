@@ -27,7 +27,9 @@ pub struct Engine {
 
 impl Engine {
     /// Open (and migrate) `data_dir/deckhand.db` and start background sync when a server is set.
-    pub async fn open(config: EngineConfig) -> Result<Engine, CoreError> {
+    pub async fn open(mut config: EngineConfig) -> Result<Engine, CoreError> {
+        // More writes per request than the protocol allows would make every batch a 422.
+        config.batch_max = config.batch_max.clamp(1, deckhand_protocol::limits::BATCH_MAX_WRITES);
         if let Some(s) = &config.server {
             check_server(s)?;
         }
@@ -58,6 +60,9 @@ impl Engine {
                 held_echoes: Default::default(),
                 session: 0,
                 stranded: Vec::new(),
+                batch_unsupported: false,
+                apply_failed_at: None,
+                resyncing: false,
             }),
             wake: tokio::sync::Notify::new(),
             wake_stream: tokio::sync::Notify::new(),
@@ -89,6 +94,9 @@ impl Engine {
             // the held echoes come again from the stored cursor (which never passed them).
             rt.creates_in_flight.clear();
             rt.held_echoes.clear();
+            // Another server (or the same one again) may well take batches.
+            rt.batch_unsupported = false;
+            rt.apply_failed_at = None;
         }
         let Some(server) = server else {
             self.sh.set_connection(ConnectionState::Disabled);
@@ -294,16 +302,18 @@ impl Engine {
     }
 
     /// Catch up and drain now: every queued op becomes due, a catch-up pull is requested.
-    pub async fn sync_now(&self) {
-        let _ = self.db(|s| s.write(|tx| outbox::make_all_due(tx))).await;
+    /// A store error making the ops due is returned (the pull is still requested).
+    pub async fn sync_now(&self) -> Result<(), CoreError> {
+        let due = self.db(|s| s.write(|tx| outbox::make_all_due(tx))).await;
         if self.sh.connection() == ConnectionState::Offline {
             self.sh.wake.notify_one();
         }
         self.sh.request_pull();
+        due.map(|_| ())
     }
 
-    pub async fn status(&self) -> SyncStatus {
-        self.sh.status().await
+    pub async fn status(&self) -> Result<SyncStatus, CoreError> {
+        Ok(self.sh.status().await?)
     }
 
     pub async fn history(&self, limit: u32) -> Result<Vec<HistoryEntry>, CoreError> {

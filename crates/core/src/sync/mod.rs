@@ -45,6 +45,13 @@ pub(crate) struct Runtime {
     /// Ops whose answer could not be recorded AND could not be put back to pending (the store
     /// kept failing): the drain loop puts them back as soon as the store works again.
     pub stranded: Vec<i64>,
+    /// The server answered `/v1/batch` with 404/405: ops go one by one for this session.
+    pub batch_unsupported: bool,
+    /// Lowest seq of a stream event (or held echo) that failed to apply: the stored cursor stays
+    /// below it and the stream reconnects to replay it (`realtime.rs`, `echoes.rs`).
+    pub apply_failed_at: Option<i64>,
+    /// A full resync with a restored server is under way: the stream waits (`pull.rs`).
+    pub resyncing: bool,
 }
 
 pub(crate) struct Shared {
@@ -141,21 +148,22 @@ impl Shared {
         });
     }
 
-    pub async fn status(&self) -> SyncStatus {
-        let counts = self
+    /// The status, or the store error that kept it from being read (never a made-up zero count).
+    pub async fn status(&self) -> store::Result<SyncStatus> {
+        let (counts, conflicts, recovery, last_resync) = self
             .db(|s| {
                 s.read(|c| {
                     Ok((
                         store::outbox::counts(c)?,
                         store::conflicts::count(c)?,
-                        store::recovery::last_report(c).ok().flatten(),
+                        store::recovery::last_report(c)?,
+                        store::resync::last(c)?,
                     ))
                 })
             })
-            .await;
-        let (counts, conflicts, recovery) = counts.unwrap_or_default();
+            .await?;
         let rt = self.rt();
-        SyncStatus {
+        Ok(SyncStatus {
             connection: rt.connection,
             breaker: rt.breaker.state(),
             pending: counts.pending,
@@ -166,7 +174,8 @@ impl Shared {
             last_synced_at: rt.last_synced_at,
             stream: rt.stream.clone(),
             recovery,
-        }
+            last_resync,
+        })
     }
 
     /// Emit `StatusChanged` shortly (coalesces bursts of writes into one count over the outbox).
@@ -184,8 +193,11 @@ impl Shared {
     }
 
     pub async fn emit_status(&self) {
-        let status = self.status().await;
-        self.emit(EngineEvent::StatusChanged { status });
+        match self.status().await {
+            Ok(status) => self.emit(EngineEvent::StatusChanged { status }),
+            // Nothing to show that would be true; the next change tries again.
+            Err(e) => tracing::error!(error = %e, "could not read the sync status"),
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Catch up from the change feed: `GET /v1/changes?since=cursor` until `has_more = false`.
-//! Each page is applied in one transaction together with the cursor.
+//! Each page is applied in one transaction together with the cursor. A page from another
+//! database epoch, or a server whose last seq is below our cursor (restored from a backup, or
+//! reset), turns the catch-up into a full resync from 0 (`store/resync.rs`).
 
 use std::time::Duration;
 
@@ -7,8 +9,8 @@ use tracing::Instrument;
 
 use super::SharedRef;
 use super::client::{Answer, SyncClient, TransportFailure};
-use crate::model::EngineEvent;
-use crate::store::{remote, sync_state};
+use crate::model::{EngineEvent, ResyncReason, ResyncReport};
+use crate::store::{remote, resync, sync_state};
 
 pub const PAGE: u32 = 500;
 
@@ -60,9 +62,22 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
         let mut rt = sh.rt();
         rt.pull_requested = false;
     }
+    let store_err = |e: crate::error::StoreError| PullError::Store(e.to_string());
+    // A resync left unfinished (a crash, a failed page) starts again from 0.
+    let mut resync: Option<(String, &'static str)> = None;
+    if let Some(epoch) = sh.db(|s| s.read(resync::in_progress)).await.map_err(store_err)? {
+        start_resync(sh, &epoch, "resumed").await.map_err(store_err)?;
+        resync = Some((epoch, "resumed"));
+    }
+    let mut first = true;
     let mut total = 0;
+    // Cards offered again while the pages were applied (the rest come at the end).
+    let mut reoffered = 0;
     loop {
-        let since = sh.db(|s| s.read(sync_state::cursor)).await.map_err(|e| PullError::Store(e.to_string()))?;
+        let (since, known_epoch) = sh
+            .db(|s| s.read(|c| Ok((sync_state::cursor(c)?, sync_state::get(c, sync_state::EPOCH)?))))
+            .await
+            .map_err(store_err)?;
         let span = tracing::info_span!("pull", since);
         let page = async { client.changes(since, PAGE).await }.instrument(span).await;
         let page = match page {
@@ -72,11 +87,43 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
             Ok(Err(Answer::Ok(_))) => unreachable!("changes() never returns a card"),
             Ok(Ok(p)) => p,
         };
-        let cards: Vec<_> = page.changes.into_iter().map(|c| (c.card, Some(c.seq))).collect();
-        total += apply_cards(sh, cards, Some(page.next_since)).await.map_err(PullError::Store)?;
-        if !page.has_more {
+        // Is this still the database our cursor belongs to? (docs/sync-engine.md, "Server restore")
+        let restored = match &resync {
+            // The server changed again under a resync: start that one over.
+            Some((epoch, _)) if *epoch != page.epoch => Some("new_epoch"),
+            Some(_) => None,
+            None if known_epoch.as_deref().is_some_and(|e| e != page.epoch) => Some("new_epoch"),
+            None if first && since > page.last_seq => Some("cursor_ahead"),
+            None => None,
+        };
+        first = false;
+        if let Some(why) = restored {
+            tracing::warn!(why, epoch = %page.epoch, last_seq = page.last_seq, since, "server was restored or reset; full resync");
+            start_resync(sh, &page.epoch, why).await.map_err(store_err)?;
+            resync = Some((page.epoch.clone(), why));
+            reoffered = 0;
+            continue;
+        }
+        if known_epoch.is_none() && resync.is_none() {
+            // First contact (or a client from before epochs): this is the database we sync with.
+            let epoch = page.epoch.clone();
+            sh.db(move |s| s.write(|tx| sync_state::set(tx, sync_state::EPOCH, &epoch))).await.map_err(store_err)?;
+        }
+        let has_more = page.has_more;
+        if resync.is_some() {
+            let (n, offered) = apply_resync_page(sh, page.changes.into_iter().map(|c| c.card).collect(), page.next_since).await.map_err(store_err)?;
+            total += n;
+            reoffered += offered;
+        } else {
+            let cards: Vec<_> = page.changes.into_iter().map(|c| (c.card, Some(c.seq))).collect();
+            total += apply_cards(sh, cards, Some(page.next_since)).await.map_err(PullError::Store)?;
+        }
+        if !has_more {
             break;
         }
+    }
+    if let Some((epoch, why)) = resync {
+        finish_resync(sh, epoch, why, reoffered).await.map_err(store_err)?;
     }
     let now = chrono::Utc::now();
     let _ = sh
@@ -88,4 +135,44 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
         rt.caught_up = true;
     }
     Ok(total)
+}
+
+/// Cursor to 0 and the stream stopped until the full pull is done (it would resume from a cursor
+/// that means nothing on this database).
+async fn start_resync(sh: &SharedRef, epoch: &str, why: &'static str) -> crate::store::Result<()> {
+    sh.rt().resyncing = true;
+    sh.wake_stream.notify_one();
+    let epoch = epoch.to_string();
+    sh.db(move |s| s.write(|tx| resync::begin(tx, &epoch, why))).await
+}
+
+/// Returns the cards changed and the cards offered again.
+async fn apply_resync_page(sh: &SharedRef, cards: Vec<deckhand_protocol::Card>, next_since: i64) -> crate::store::Result<(usize, u32)> {
+    let out = sh.db(move |s| s.write(|tx| resync::apply_page(tx, &cards, next_since))).await?;
+    for conflict in out.conflicts {
+        sh.emit(EngineEvent::ConflictDetected { conflict });
+    }
+    let n = out.changed.len();
+    if !out.changed.is_empty() {
+        sh.emit(EngineEvent::CardsChanged { ids: out.changed });
+    }
+    if out.reoffered > 0 {
+        sh.wake.notify_one();
+    }
+    Ok((n, out.reoffered))
+}
+
+/// Re-offer what the server lacks, store its epoch, let the stream resume and tell the faces.
+async fn finish_resync(sh: &SharedRef, epoch: String, why: &'static str, reoffered: u32) -> crate::store::Result<()> {
+    let report = ResyncReport { at: chrono::Utc::now(), epoch: epoch.clone(), reason: why.to_string(), reoffered };
+    let (report, changed) = sh.db(move |s| s.write(|tx| resync::finish(tx, &epoch, why, report))).await?;
+    tracing::info!(epoch = %report.epoch, reoffered = report.reoffered, "resync finished");
+    sh.rt().resyncing = false;
+    sh.wake_stream.notify_one();
+    sh.wake.notify_one();
+    if !changed.is_empty() {
+        sh.emit(EngineEvent::CardsChanged { ids: changed });
+    }
+    sh.emit(EngineEvent::Resync { reason: ResyncReason::ServerRestored });
+    Ok(())
 }

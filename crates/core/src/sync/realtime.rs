@@ -2,13 +2,16 @@
 //! The library's own reconnect is off; this loop owns it so every connection is rebuilt with the
 //! current token and `Last-Event-ID` = the stored cursor. 401 → AuthRequired; 204 and other 4xx
 //! are terminal (the change feed still works); `retry:` is clamped to the backoff bounds; a
-//! watchdog drops a stream silent for 3x the heartbeat.
+//! watchdog drops a stream silent for 3x the server's announced heartbeat. The server's first
+//! event (`connected`) names its database epoch and last seq: a restored server makes the stream
+//! stop until the catch-up has resynced (pull.rs). An event that fails to apply ends the stream:
+//! the cursor stays before it, so the reconnect replays it.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
-use deckhand_protocol::{Card, EventKind};
+use deckhand_protocol::{CONNECTED_EVENT, Card, EventKind, StreamHello};
 use eventsource_client::{self as es, Client as _};
 use futures::StreamExt;
 use launchdarkly_sdk_transport::{ByteStream, HttpTransport, ResponseFuture, TransportError};
@@ -71,8 +74,15 @@ impl HttpTransport for ReqwestTransport {
             if tx.send(Ok(out)).is_err() {
                 return;
             }
+            // Ends as soon as the stream is dropped (a watchdog reconnect, pause), not at the next
+            // chunk: a silent connection would otherwise stay open, with this task, for ever.
             let mut body = resp.bytes_stream();
-            while let Some(chunk) = body.next().await {
+            loop {
+                let chunk = tokio::select! {
+                    c = body.next() => c,
+                    _ = btx.closed() => return,
+                };
+                let Some(chunk) = chunk else { return };
                 let item = chunk.map_err(TransportError::new);
                 let stop = item.is_err();
                 if btx.send(item).await.is_err() || stop {
@@ -106,16 +116,26 @@ pub(crate) async fn run(sh: SharedRef, server: ServerSettings) {
             let rt = sh.rt();
             (rt.paused, rt.connection)
         };
-        if paused || conn == ConnectionState::AuthRequired {
+        // A resync with a restored server pulls everything first; the stream waits for its cursor.
+        if paused || conn == ConnectionState::AuthRequired || sh.rt().resyncing {
             set_state(&sh, StreamState::Disconnected);
             sh.wake_stream.notified().await;
             continue;
         }
         let token = sh.rt().server.as_ref().map(|s| s.token.clone()).unwrap_or_else(|| server.token.clone());
-        let cursor = sh.db(|s| s.read(sync_state::cursor)).await.unwrap_or(0);
-        let span = tracing::info_span!("sse", last_event_id = cursor, attempt);
-        let (end, got_events) =
-            follow(&sh, &transport, &server.url, &token, cursor, &mut retry_hint).instrument(span).await;
+        // The stored cursor is below any event that failed to apply: resuming from it replays them.
+        sh.rt().apply_failed_at = None;
+        let (end, healthy) = match sh.db(|s| s.read(|c| Ok((sync_state::cursor(c)?, sync_state::get(c, sync_state::EPOCH)?)))).await {
+            Ok((cursor, epoch)) => {
+                let span = tracing::info_span!("sse", last_event_id = cursor, attempt);
+                let at = Resume { cursor, epoch };
+                follow(&sh, &transport, &server.url, &token, &at, &mut retry_hint).instrument(span).await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the sync cursor; the stream waits");
+                (End::Retry, false)
+            }
+        };
         match end {
             End::Terminal => {
                 set_state(&sh, StreamState::Error);
@@ -129,7 +149,9 @@ pub(crate) async fn run(sh: SharedRef, server: ServerSettings) {
             }
             End::Retry => {
                 set_state(&sh, StreamState::Disconnected);
-                if got_events {
+                // A connection that proved healthy (hello, heartbeat or event) starts the backoff
+                // over; a quiet stream with heartbeats is healthy, not failing.
+                if healthy {
                     attempt = 0;
                 }
                 let d = sh.backoff.delay(attempt, None).max(retry_hint.unwrap_or_default());
@@ -143,6 +165,23 @@ pub(crate) async fn run(sh: SharedRef, server: ServerSettings) {
     }
 }
 
+/// A stream silent for three heartbeats is dead.
+fn watchdog_for(heartbeat: Duration) -> Duration {
+    heartbeat.saturating_mul(3).max(Duration::from_millis(100))
+}
+
+/// Why the server the stream reached is not the one our cursor belongs to (restored from a
+/// backup or reset), if it is not.
+fn restored(at: &Resume, hello: &StreamHello) -> Option<&'static str> {
+    if at.epoch.as_deref().is_some_and(|e| e != hello.epoch) {
+        Some("new_epoch")
+    } else if at.cursor > hello.last_seq {
+        Some("cursor_ahead")
+    } else {
+        None
+    }
+}
+
 fn set_state(sh: &SharedRef, state: StreamState) {
     let mut rt = sh.rt();
     if rt.stream.state != state {
@@ -153,15 +192,23 @@ fn set_state(sh: &SharedRef, state: StreamState) {
     }
 }
 
-/// One connection. Returns how it ended and whether anything arrived.
+/// Where a connection resumes: the stored cursor and the server epoch it belongs to.
+struct Resume {
+    cursor: i64,
+    epoch: Option<String>,
+}
+
+/// One connection. Returns how it ended and whether it was healthy (the server's hello, a
+/// heartbeat or an event arrived and was applied).
 async fn follow(
     sh: &SharedRef,
     transport: &ReqwestTransport,
     base: &str,
     token: &str,
-    cursor: i64,
+    at: &Resume,
     retry_hint: &mut Option<Duration>,
 ) -> (End, bool) {
+    let cursor = at.cursor;
     let url = format!("{}/v1/events", base.trim_end_matches('/'));
     let builder = match es::ClientBuilder::for_url(&url).and_then(|b| b.header("Authorization", &format!("Bearer {token}"))) {
         Ok(b) => b,
@@ -178,15 +225,18 @@ async fn follow(
     let client = builder.reconnect(es::ReconnectOptions::reconnect(false).build()).build_with_transport(transport.clone());
     set_state(sh, StreamState::Connecting);
     let mut stream = client.stream();
-    let watchdog = sh.config.heartbeat.saturating_mul(3).max(Duration::from_millis(100));
+    // Until the server announces its heartbeat interval (`connected`), the configured one.
+    let mut watchdog = watchdog_for(sh.config.heartbeat);
     let mut got = false;
     loop {
         let next = tokio::select! {
             n = tokio::time::timeout(watchdog, stream.next()) => n,
             _ = sh.wake_stream.notified() => {
                 // Pause (or auth trouble seen elsewhere) closes the stream; resume reopens it.
+                // So does an event that failed to apply elsewhere (a held echo): the reconnect
+                // replays it.
                 let rt = sh.rt();
-                if rt.paused || rt.connection == ConnectionState::AuthRequired {
+                if rt.paused || rt.connection == ConnectionState::AuthRequired || rt.apply_failed_at.is_some() || rt.resyncing {
                     return (End::Retry, got);
                 }
                 continue;
@@ -202,22 +252,40 @@ async fn follow(
         };
         match next {
             Ok(es::SSE::Connected(_)) => {
-                {
-                    let mut rt = sh.rt();
-                    rt.stream.state = StreamState::Connected;
-                    rt.stream.connected_since = Some(Utc::now());
-                }
-                tracing::info!("event stream connected");
+                // Connected (in `StreamHealth`) once the server's hello has arrived, below.
+                tracing::info!("event stream opened");
                 // Anything missed while disconnected is replayed from Last-Event-ID; a catch-up
                 // pull after every reconnect makes sure of it.
                 sh.request_pull();
             }
-            Ok(es::SSE::Comment(_)) => {}
+            // A heartbeat: the connection is alive.
+            Ok(es::SSE::Comment(_)) => got = true,
             Ok(es::SSE::Event(ev)) => {
                 got = true;
                 if let Some(ms) = ev.retry {
                     let b = &sh.backoff;
                     *retry_hint = Some(Duration::from_millis(ms).clamp(b.base, b.cap));
+                }
+                if ev.event_type == CONNECTED_EVENT {
+                    match serde_json::from_str::<StreamHello>(&ev.data) {
+                        Ok(hello) => {
+                            watchdog = watchdog_for(Duration::from_millis(hello.heartbeat_ms));
+                            {
+                                let mut rt = sh.rt();
+                                rt.stream.state = StreamState::Connected;
+                                rt.stream.connected_since = Some(Utc::now());
+                            }
+                            if let Some(why) = restored(at, &hello) {
+                                // Events of a restored server cannot be applied on our cursor:
+                                // the catch-up resyncs first (pull.rs), then the stream resumes.
+                                tracing::warn!(why, epoch = %hello.epoch, last_seq = hello.last_seq, "server was restored or reset; resyncing");
+                                sh.request_pull();
+                                return (End::Retry, false);
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "bad connected event"),
+                    }
+                    continue;
                 }
                 let Some(kind) = EventKind::parse(&ev.event_type) else { continue };
                 let seq = ev.id.as_deref().and_then(|s| s.parse::<i64>().ok());
@@ -242,7 +310,9 @@ async fn follow(
                 }
                 let Some(card) = echoes::hold(sh, kind, card, seq) else { continue };
                 if let Err(e) = echoes::apply(sh, vec![card]).await {
-                    tracing::error!(error = %e, "could not apply event");
+                    // Not skipped: the cursor stays before it and the reconnect replays it.
+                    echoes::failed(sh, [seq], &e);
+                    return (End::Retry, false);
                 }
             }
             Err(es::Error::UnexpectedResponse(resp, _)) => {

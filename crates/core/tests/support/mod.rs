@@ -37,6 +37,19 @@ pub async fn server_titles(settings: &ServerSettings) -> Vec<(uuid::Uuid, String
         .collect()
 }
 
+/// One card as the server has it, straight over HTTP.
+pub async fn server_card_json(settings: &ServerSettings, id: uuid::Uuid) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}/v1/cards/{id}", settings.url))
+        .bearer_auth(&settings.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Engine config with small backoff and breaker timings for tests.
 pub fn test_config(dir: &std::path::Path, server: Option<ServerSettings>) -> EngineConfig {
     let mut c = EngineConfig::new(dir);
@@ -172,6 +185,12 @@ pub enum Fault {
     DropResponse,
     /// Wait, then forward.
     Delay(Duration),
+    /// Answer a `POST /v1/batch` with 200 and this status for every write (problem body with
+    /// `code` and the write's `retry_after`), as a server answers writes it could not run.
+    EachWrite { status: u16, code: &'static str, retry_after: Option<u64> },
+    /// Forward, pass the answer's head and first event on, then nothing more while keeping the
+    /// connection open (a stream gone silent behind a middlebox). Counts the client hanging up.
+    Silence,
 }
 
 #[derive(Debug, Clone)]
@@ -188,6 +207,19 @@ pub struct Rule {
 struct ProxyState {
     rules: VecDeque<Rule>,
     log: Vec<(String, String, u16)>,
+    writes: Vec<SeenWrite>,
+    /// Silenced connections the client closed.
+    hung_up: usize,
+}
+
+/// A request as the proxy saw it: its Idempotency-Key, and whether the server's answer (passed
+/// on or dropped) said `Idempotent-Replayed: true`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenWrite {
+    pub method: String,
+    pub path: String,
+    pub key: Option<String>,
+    pub replayed: bool,
 }
 
 pub struct Proxy {
@@ -246,6 +278,16 @@ impl Proxy {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// Every request with its Idempotency-Key and whether its answer was a replay, in order.
+    pub fn writes(&self, method: &str, path_contains: &str) -> Vec<SeenWrite> {
+        self.state.lock().unwrap().writes.iter().filter(|w| w.method == method && w.path.contains(path_contains)).cloned().collect()
+    }
+
+    /// How many `Fault::Silence` connections the client closed.
+    pub fn hung_up(&self) -> usize {
+        self.state.lock().unwrap().hung_up
+    }
+
     pub fn count(&self, method: &str, path_contains: &str) -> usize {
         self.log().iter().filter(|(m, p, _)| m == method && p.contains(path_contains)).count()
     }
@@ -274,16 +316,15 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let first = lines.next().unwrap_or("");
+    let first = head.split("\r\n").next().unwrap_or("");
     let mut parts = first.split(' ');
     let method = parts.next().unwrap_or("").to_string();
     let path = parts.next().unwrap_or("").to_string();
-    let content_length: usize = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
+    let header = |name: &str| {
+        head.split("\r\n").skip(1).filter_map(|l| l.split_once(':')).find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+    };
+    let key = header("idempotency-key");
+    let content_length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     while buf.len() < head_end + content_length {
         match client.read(&mut tmp).await {
             Ok(0) | Err(_) => return,
@@ -302,13 +343,22 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         }
         s.rules.retain(|r| r.times > 0);
         let status = match &hit {
-            Some(Fault::Status { status, .. }) => *status,
+            Some(Fault::Status { status, .. }) | Some(Fault::EachWrite { status, .. }) => *status,
             Some(Fault::Drop) => 1,
             Some(Fault::DropResponse) => 2,
             _ => 0,
         };
         s.log.push((method.clone(), path.clone(), status));
+        s.writes.push(SeenWrite { method: method.clone(), path: path.clone(), key: key.clone(), replayed: false });
         hit
+    };
+    let index = st.lock().unwrap().writes.len() - 1;
+    let note_replayed = |answer: &[u8]| {
+        let head_end = find(answer, b"\r\n\r\n").unwrap_or(answer.len());
+        let head = String::from_utf8_lossy(&answer[..head_end]).to_ascii_lowercase();
+        if head.contains("\r\nidempotent-replayed: true") {
+            st.lock().unwrap().writes[index].replayed = true;
+        }
     };
     match fault.clone() {
         Some(Fault::Status { status, code, retry_after }) => {
@@ -324,9 +374,26 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
             let _ = client.shutdown().await;
             return;
         }
+        Some(Fault::EachWrite { status, code, retry_after }) => {
+            let req: serde_json::Value = serde_json::from_slice(&buf[head_end..]).unwrap_or_default();
+            let n = req["writes"].as_array().map_or(0, |w| w.len());
+            let problem = serde_json::json!({
+                "type": format!("https://deckhand.dev/problems/{code}"), "title": "injected", "status": status,
+                "detail": "injected by test proxy", "code": code,
+            });
+            let result = serde_json::json!({ "status": status, "body": problem, "replayed": false, "retry_after": retry_after });
+            let body = serde_json::json!({ "results": vec![result; n] }).to_string();
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = client.write_all(resp.as_bytes()).await;
+            let _ = client.shutdown().await;
+            return;
+        }
         Some(Fault::Drop) => return,
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        Some(Fault::DropResponse) | None => {}
+        Some(Fault::DropResponse) | Some(Fault::Silence) | None => {}
     }
     // Forward with `connection: close` so the response ends at EOF (streams pass through).
     let mut up = match TcpStream::connect(upstream).await {
@@ -346,9 +413,43 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, st: Arc<Mutex<Proxy
         return;
     }
     let (mut ur, _uw) = up.split();
+    if matches!(fault, Some(Fault::Silence)) {
+        let mut first = Vec::new();
+        while find(&first, b"event: connected").is_none_or(|i| find(&first[i..], b"\n\n").is_none()) {
+            match ur.read(&mut tmp).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => first.extend_from_slice(&tmp[..n]),
+            }
+        }
+        if client.write_all(&first).await.is_err() {
+            return;
+        }
+        // Nothing more is passed on; wait for the client to give up on the connection.
+        loop {
+            match client.read(&mut tmp).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        st.lock().unwrap().hung_up += 1;
+        return;
+    }
     if matches!(fault, Some(Fault::DropResponse)) {
         let mut sink = Vec::new();
         let _ = ur.read_to_end(&mut sink).await;
+        note_replayed(&sink);
+        return;
+    }
+    // The answer's head is read first (to see whether it is a replay), then everything streams on.
+    let mut answer = Vec::new();
+    while find(&answer, b"\r\n\r\n").is_none() {
+        match ur.read(&mut tmp).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&tmp[..n]),
+        }
+    }
+    note_replayed(&answer);
+    if client.write_all(&answer).await.is_err() {
         return;
     }
     let _ = tokio::io::copy(&mut ur, &mut client).await;

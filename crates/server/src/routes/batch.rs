@@ -122,9 +122,10 @@ fn prepare(w: BatchWrite) -> Result<(String, cards::Prepared), ApiError> {
 async fn result_of(resp: Response) -> BatchResult {
     let status = resp.status().as_u16();
     let replayed = resp.headers().get(h::IDEMPOTENT_REPLAYED).is_some_and(|v| v == "true");
+    let retry_after = resp.headers().get(h::RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap_or_default();
     let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
         serde_json::to_value(Problem::new(ErrorCode::Internal, "unreadable answer")).unwrap_or_default()
     });
-    BatchResult { status, body, replayed }
+    BatchResult { status, body, replayed, retry_after }
 }

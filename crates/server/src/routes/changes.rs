@@ -36,7 +36,13 @@ pub async fn list(
     };
     // Bounded by count and by bytes; the storage tells whether more remain.
     let max_bytes = state.config.page_max_bytes;
-    let (changes, has_more) = state.db(move |s| s.changes_page(user, since, limit, max_bytes)).await?;
+    // The epoch and last_seq let a client notice a restored or reset server (docs/protocol.md, "Epoch").
+    let (changes, has_more, epoch, last_seq) = state
+        .db(move |s| {
+            let (changes, more) = s.changes_page(user, since, limit, max_bytes)?;
+            Ok((changes, more, s.epoch()?, s.last_seq(user)?))
+        })
+        .await?;
     let next_since = changes.last().map(|c| c.seq).unwrap_or(since);
-    Ok(Json(ChangesPage { changes, next_since, has_more }))
+    Ok(Json(ChangesPage { changes, next_since, has_more, epoch, last_seq }))
 }

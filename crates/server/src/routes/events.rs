@@ -12,7 +12,7 @@ use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use deckhand_protocol::{Change, EventKind, FieldError, Problem, headers as h};
+use deckhand_protocol::{CONNECTED_EVENT, Change, EventKind, FieldError, Problem, StreamHello, headers as h};
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -71,7 +71,7 @@ fn resume_point(headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Opti
         ("since" = Option<i64>, Query, minimum = 0, description = "Same as Last-Event-ID"),
     ),
     responses(
-        (status = 200, description = "text/event-stream: `id: <seq>`, `event: card.created|card.updated|card.deleted`, `data: <card>`", content_type = "text/event-stream"),
+        (status = 200, description = "text/event-stream: first `event: connected`, `data: <StreamHello>` (epoch, last_seq, heartbeat_ms); then `id: <seq>`, `event: card.created|card.updated|card.deleted`, `data: <card>`", content_type = "text/event-stream"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad Last-Event-ID", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many open streams for this user, or rate limited", body = Problem, content_type = "application/problem+json"),
@@ -88,14 +88,13 @@ pub async fn stream(
     let slot = state.open_sse_slot(user)?;
     // Subscribe first: whatever commits from here on is in the channel.
     let rx = state.hub.subscribe(user);
-    let start = match resume {
-        Some(seq) => seq,
-        None => state.db(move |s| s.last_seq(user)).await?,
-    };
+    let (epoch, last_seq) = state.db(move |s| Ok((s.epoch()?, s.last_seq(user)?))).await?;
+    let start = resume.unwrap_or(last_seq);
     let heartbeat = state.config.heartbeat;
-    tracing::info!(user, since = start, "sse stream opened");
+    tracing::info!(user, since = start, last_seq, "sse stream opened");
     let live = Liveness { user, token, slot };
-    Ok(Sse::new(events(state, live, start, resume.is_some(), rx)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")))
+    let hello = StreamHello { epoch, last_seq, heartbeat_ms: heartbeat.as_millis() as u64 };
+    Ok(Sse::new(events(state, live, hello, start, resume.is_some(), rx)).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")))
 }
 
 /// What a stream needs to know to end itself when its token is revoked.
@@ -120,6 +119,7 @@ async fn token_live(state: &AppState, user: UserId, token: [u8; 32]) -> bool {
 fn events(
     state: AppState,
     live: Liveness,
+    hello: StreamHello,
     start: i64,
     replay: bool,
     mut rx: tokio::sync::broadcast::Receiver<Arc<Change>>,
@@ -138,7 +138,10 @@ fn events(
         let jitter = every.mul_f64(rand::random::<f64>());
         let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every / 2 + jitter, every);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        yield Ok(Event::default().retry(state.config.sse_retry).comment("connected"));
+        // The first event says which database this is (a restored server has another epoch, or a
+        // last_seq below the client's cursor) and how often heartbeats come (the client's watchdog).
+        let hello = serde_json::to_string(&hello).expect("hello serialises");
+        yield Ok(Event::default().retry(state.config.sse_retry).event(CONNECTED_EVENT).data(hello));
         let mut last = start;
         let mut catch_up = replay;
         loop {
@@ -187,9 +190,15 @@ fn events(
                         last = change.seq;
                         yield Ok(event_for(&change));
                     }
-                    Ok(change) if change.seq > last + 1 => catch_up = true,
+                    Ok(change) if change.seq > last + 1 => {
+                        state.metrics.sse_gap_fills.fetch_add(1, Ordering::Relaxed);
+                        catch_up = true;
+                    }
                     Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => catch_up = true,
+                    Err(RecvError::Lagged(_)) => {
+                        state.metrics.sse_lag_replays.fetch_add(1, Ordering::Relaxed);
+                        catch_up = true;
+                    }
                     Err(RecvError::Closed) => return,
                 },
             }

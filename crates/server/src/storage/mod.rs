@@ -76,6 +76,10 @@ pub trait Storage: Send + Sync + 'static {
     fn changes_page(&self, user: UserId, since: i64, limit: u32, max_bytes: usize) -> Result<(Vec<Change>, bool)>;
     /// The user's latest change number (0 before the first write).
     fn last_seq(&self, user: UserId) -> Result<i64>;
+    /// The database's identity, made at random when it was created (docs/protocol.md, "Epoch").
+    fn epoch(&self) -> Result<String>;
+    /// Gives the database a new random identity (after a restore from a backup); returns it.
+    fn reset_epoch(&self) -> Result<String>;
     /// Runs `op` and stores its response under `idem` in one transaction.
     fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome>;
     /// Deletes idempotency records created before `before`; returns how many.

@@ -40,6 +40,15 @@ CREATE TABLE idempotency (
     PRIMARY KEY (user_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_by_age ON idempotency(created_at);
+"#, r#"
+-- The database's identity ("epoch"): made at random when the database is created (or first
+-- opened by a server that knows about it), made again by `deckhand-server reset-epoch` after a
+-- restore. Clients store it and resync from 0 when it changes (docs/protocol.md, "Epoch").
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES ('epoch', lower(hex(randomblob(16))));
 "#];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

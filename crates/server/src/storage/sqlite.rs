@@ -233,6 +233,21 @@ impl Storage for SqliteStorage {
         .map(|v| v.unwrap_or(0))
     }
 
+    fn epoch(&self) -> Result<String> {
+        self.read(|c| c.prepare_cached("SELECT value FROM meta WHERE key = 'epoch'")?.query_row([], |r| r.get(0)))
+    }
+
+    fn reset_epoch(&self) -> Result<String> {
+        self.write_tx(|tx| {
+            tx.query_row(
+                "UPDATE meta SET value = lower(hex(randomblob(16))) WHERE key = 'epoch' RETURNING value",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(map_err)
+        })
+    }
+
     fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
         self.write_tx(|tx| {
             let stored: Option<(Vec<u8>, u16, String)> = tx

@@ -303,10 +303,12 @@ impl Sse {
         tokio::time::timeout(within, self.next()).await.expect("no SSE frame before the deadline")
     }
 
-    /// The next event (skipping comments and retry) within [`DEADLINE`]; panics if the stream ends.
+    /// The next change event (skipping comments, retry and the opening `connected` event) within
+    /// [`DEADLINE`]; panics if the stream ends.
     pub async fn next_event(&mut self) -> SseEvent {
         loop {
             match self.next_in(DEADLINE).await {
+                Some(Frame::Event(e)) if e.kind() == "connected" => {}
                 Some(Frame::Event(e)) => return e,
                 Some(_) => {}
                 None => panic!("event stream ended"),

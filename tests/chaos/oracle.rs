@@ -1,0 +1,426 @@
+//! The model-checking oracle for "never lose an edit" (docs/reliability.md, "The oracle").
+//!
+//! Input: every client's journal (`deckhand-cli --journal`, one JSON line per create, edit,
+//! delete and conflict resolution; see crates/cli/src/journal.rs) and the server's final state of
+//! every card (tombstones included). At quiescence, per card and field:
+//!
+//! (a) explained: the final value is a value some client created, wrote or chose for that card —
+//!     or, for `body`, a clean 3-way text merge (every line comes from a journaled body of the
+//!     card), for `tags`, a set merge (every tag comes from a journaled tag set of the card);
+//! (b) no silent overwrite: every journaled write w of value v on field f either survives in the
+//!     final value (scalar: equal; body: v's added lines are all there and its removed lines are
+//!     not; tags: the same with tags), or someone saw v before replacing it: an edit (any client)
+//!     made on a view whose f held v and writing something that drops it, or a resolution that
+//!     showed v as mine or theirs and chose something that drops it. Otherwise: a violation,
+//!     printed with the card, the field, the lost write and the write that explains the final value.
+//!
+//! Writes a client superseded itself before syncing (coalescing) are covered by the same rule: the
+//! client's later edit was made on a view holding its own earlier value.
+//!
+//! Deleted cards: the server's tombstone must be explained by a journaled delete of that card.
+//! Edits on a card that ends deleted are superseded by the delete by the documented rules
+//! (docs/sync-engine.md: a delete answered 409 is retried against the current version — delete
+//! wins; an edit that reaches a deleted card becomes an edit_vs_delete conflict for its author,
+//! whose keep_mine/merged restores the card under a new id). So the oracle does not require the
+//! deleter to have seen them; it counts them, and checks a restored card (new id) like any other,
+//! its restore being a create with the chosen values.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+pub const FIELDS: [&str; 7] = ["title", "body", "url", "tags", "lane", "position", "pinned"];
+
+/// One journal line, with where it came from.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub client: usize,
+    /// 1-based line number in that client's journal.
+    pub line: usize,
+    pub v: Value,
+}
+
+impl Entry {
+    fn kind(&self) -> &str {
+        self.v["kind"].as_str().unwrap_or("?")
+    }
+    fn card(&self) -> Option<Uuid> {
+        self.v["card"].as_str().and_then(|s| s.parse().ok())
+    }
+    fn at(&self) -> String {
+        format!("client {} journal line {}", self.client, self.line)
+    }
+    fn ms(&self) -> u64 {
+        self.v["at"].as_u64().unwrap_or(0)
+    }
+}
+
+pub fn load(client: usize, path: &Path) -> Result<Vec<Entry>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map(|v| Entry { client, line: i + 1, v }).map_err(|e| format!("{} line {}: {e}", path.display(), i + 1)))
+        .collect()
+}
+
+/// A write of one field: the value, and what the writer's view held before (to tell what the
+/// write added and removed).
+#[derive(Clone, Debug)]
+struct Write {
+    value: Value,
+    before: Option<Value>,
+    by: String,
+    what: &'static str,
+    /// Unix ms of the journal entry (one machine clock for all clients): only used to name the
+    /// likely overwriter in a violation.
+    at: u64,
+}
+
+/// Something a client saw on field f and what it put there instead.
+struct Sight {
+    shown: Vec<Value>,
+    replaced_by: Value,
+}
+
+fn elems(f: &str, v: &Value) -> BTreeSet<String> {
+    match f {
+        "body" => v.as_str().unwrap_or("").lines().map(str::to_string).collect(),
+        _ => v.as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect(),
+    }
+}
+
+/// Does `x` (a value of field f) still carry the effect of write `w`?
+fn preserves(f: &str, w: &Write, x: &Value) -> bool {
+    match f {
+        "body" | "tags" => {
+            let v = elems(f, &w.value);
+            let before = w.before.as_ref().map(|b| elems(f, b)).unwrap_or_default();
+            let have = elems(f, x);
+            v.difference(&before).all(|e| have.contains(e)) && before.difference(&v).all(|e| !have.contains(e))
+        }
+        _ => &w.value == x,
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 90 { format!("{}…", s.chars().take(90).collect::<String>()) } else { s }
+}
+
+fn describe(w: &Write) -> String {
+    let made_on = w.before.as_ref().map(|b| format!(" (made on {})", short(b))).unwrap_or_default();
+    format!("{} {} {}{made_on}", w.by, w.what, short(&w.value))
+}
+
+#[derive(Default, Debug)]
+pub struct Report {
+    pub entries: usize,
+    pub creates: usize,
+    pub edits: usize,
+    pub edits_while_conflict_open: usize,
+    /// Edits whose confirmed base moved between the journal's read and the write (see
+    /// docs/reliability.md: the journal's blind spot until the engine takes the edit's version).
+    pub edits_base_moved: usize,
+    pub deletes: usize,
+    pub resolutions: BTreeMap<String, usize>,
+    /// Resolutions made after their client edited the card while the conflict was open.
+    pub resolutions_after_edits_in_conflict: usize,
+    /// ... of which the card still had more than the parked op queued (engines that do not fold
+    /// such edits into the conflict's `mine`).
+    pub resolutions_with_queued_edits: usize,
+    pub restores: usize,
+    pub live_cards_checked: usize,
+    pub field_writes_checked: usize,
+    pub field_writes_surviving: usize,
+    pub field_writes_seen_and_replaced: usize,
+    pub writes_superseded_by_delete: usize,
+    pub tombstones_checked: usize,
+    pub violations: Vec<String>,
+}
+
+impl Report {
+    pub fn summary(&self) -> String {
+        format!(
+            "journal entries {} (creates {}, edits {} of which {} made while the card's conflict was open and {} with a base that moved under the read, deletes {}, resolutions {:?} of which {} made after edits while the conflict was open ({} with those edits queued as separate ops), restores {}); \
+             live cards checked {}, field writes checked {} (surviving {}, seen and replaced {}), writes superseded by a delete {}, tombstones checked {}; violations {}",
+            self.entries,
+            self.creates,
+            self.edits,
+            self.edits_while_conflict_open,
+            self.edits_base_moved,
+            self.deletes,
+            self.resolutions,
+            self.resolutions_after_edits_in_conflict,
+            self.resolutions_with_queued_edits,
+            self.restores,
+            self.live_cards_checked,
+            self.field_writes_checked,
+            self.field_writes_surviving,
+            self.field_writes_seen_and_replaced,
+            self.writes_superseded_by_delete,
+            self.tombstones_checked,
+            self.violations.len()
+        )
+    }
+}
+
+static NULL: Value = Value::Null;
+
+fn field<'a>(m: &'a Value, f: &str) -> &'a Value {
+    m.get(f).unwrap_or(&NULL)
+}
+
+/// Check the journals of all clients against the server's final state of every card
+/// (`/v1/changes?since=0`, tombstones included).
+pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report {
+    let mut r = Report::default();
+    let mut writes: BTreeMap<(Uuid, &str), Vec<Write>> = BTreeMap::new();
+    let mut sights: BTreeMap<(Uuid, &str), Vec<Sight>> = BTreeMap::new();
+    let mut deleted_by: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+    let mut journaled: BTreeSet<Uuid> = BTreeSet::new();
+
+    // (client, card) → edited while its conflict was open, since the client's last resolution.
+    let mut edited_in_conflict: BTreeSet<(usize, Uuid)> = BTreeSet::new();
+    for e in journals.iter().flatten() {
+        r.entries += 1;
+        let Some(card) = e.card() else {
+            r.violations.push(format!("{}: journal entry without a card id: {}", e.at(), e.v));
+            continue;
+        };
+        journaled.insert(card);
+        match e.kind() {
+            "create" => {
+                r.creates += 1;
+                for f in FIELDS {
+                    writes.entry((card, f)).or_default().push(Write { value: field(&e.v["wrote"], f).clone(), before: None, by: e.at(), what: "created", at: e.ms() });
+                }
+            }
+            "edit" => {
+                r.edits += 1;
+                if e.v["before"]["sync_state"] == "conflict" {
+                    r.edits_while_conflict_open += 1;
+                    edited_in_conflict.insert((e.client, card));
+                }
+                r.edits_base_moved += usize::from(e.v["before"].get("base_moved_to").is_some());
+                for (f, v) in e.v["wrote"].as_object().into_iter().flatten() {
+                    let Some(f) = FIELDS.iter().copied().find(|x| *x == f.as_str()) else { continue };
+                    let before = field(&e.v["before"], f).clone();
+                    writes.entry((card, f)).or_default().push(Write { value: v.clone(), before: Some(before.clone()), by: e.at(), what: "wrote", at: e.ms() });
+                    sights.entry((card, f)).or_default().push(Sight { shown: vec![before], replaced_by: v.clone() });
+                }
+            }
+            "delete" => {
+                r.deletes += 1;
+                deleted_by.entry(card).or_default().push(e.at());
+            }
+            "resolve" => {
+                let choice = format!("{}/{}", e.v["conflict"].as_str().unwrap_or("?"), e.v["choice"].as_str().unwrap_or("?"));
+                *r.resolutions.entry(choice).or_default() += 1;
+                if edited_in_conflict.remove(&(e.client, card)) {
+                    r.resolutions_after_edits_in_conflict += 1;
+                    r.resolutions_with_queued_edits += usize::from(e.v["queued"].as_u64().unwrap_or(0) > 1);
+                }
+                let chosen = &e.v["chosen"];
+                let theirs = &e.v["theirs"];
+                let restored: Option<Uuid> = e.v["restored_as"].as_str().and_then(|s| s.parse().ok());
+                if let Some(new_id) = restored {
+                    // A restore re-creates the card under a new id with the chosen values.
+                    r.restores += 1;
+                    journaled.insert(new_id);
+                    for f in FIELDS {
+                        writes.entry((new_id, f)).or_default().push(Write { value: field(chosen, f).clone(), before: None, by: e.at(), what: "restored", at: e.ms() });
+                    }
+                }
+                if e.v["conflict"] == "fields" && chosen.is_object() {
+                    for f in FIELDS {
+                        let c = field(chosen, f);
+                        // What the resolver re-sends: chosen fields that differ from theirs.
+                        if c != field(theirs, f) {
+                            writes.entry((card, f)).or_default().push(Write { value: c.clone(), before: Some(field(theirs, f).clone()), by: e.at(), what: "chose", at: e.ms() });
+                        }
+                        sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()], replaced_by: c.clone() });
+                    }
+                }
+            }
+            other => r.violations.push(format!("{}: unknown journal entry kind {other:?}", e.at())),
+        }
+    }
+
+    for (id, card) in server {
+        if card["deleted"] == true {
+            r.tombstones_checked += 1;
+            if !deleted_by.contains_key(id) {
+                r.violations.push(format!("card {id}: deleted on the server but no client journaled a delete of it"));
+            }
+            r.writes_superseded_by_delete += FIELDS.iter().filter_map(|f| writes.get(&(*id, *f))).map(Vec::len).sum::<usize>();
+            continue;
+        }
+        if !journaled.contains(id) {
+            r.violations.push(format!("card {id}: live on the server but in no client's journal"));
+            continue;
+        }
+        r.live_cards_checked += 1;
+        for f in FIELDS {
+            let s = field(card, f);
+            let ws = writes.get(&(*id, f)).map(Vec::as_slice).unwrap_or(&[]);
+            let seen = sights.get(&(*id, f)).map(Vec::as_slice).unwrap_or(&[]);
+            // (a) explained.
+            let exact = ws.iter().find(|w| &w.value == s);
+            let explained = exact.is_some()
+                || match f {
+                    "body" | "tags" => {
+                        let pool: BTreeSet<String> = ws.iter().flat_map(|w| elems(f, &w.value)).collect();
+                        elems(f, s).iter().all(|x| pool.contains(x))
+                    }
+                    _ => false,
+                };
+            if !explained {
+                r.violations.push(format!("card {id} field {f}: final value {} is explained by no journal (no client created, wrote or chose it)", short(s)));
+            }
+            let explainer = exact.map(describe).unwrap_or_else(|| format!("a merge giving {}", short(s)));
+            // (b) no silent overwrite.
+            for w in ws {
+                r.field_writes_checked += 1;
+                if preserves(f, w, s) {
+                    r.field_writes_surviving += 1;
+                    continue;
+                }
+                if seen.iter().any(|x| x.shown.iter().any(|v| preserves(f, w, v)) && !preserves(f, w, &x.replaced_by)) {
+                    r.field_writes_seen_and_replaced += 1;
+                    continue;
+                }
+                // The overwriter candidates: writes that drop w, made on a view without it — those
+                // after w in time (first three), else (a queued op sent late) the last one before.
+                let blind = |x: &&Write| x.by != w.by && x.before.as_ref().is_some_and(|b| !preserves(f, w, b)) && !preserves(f, w, &x.value);
+                let mut after: Vec<&Write> = ws.iter().filter(blind).filter(|x| x.at >= w.at).collect();
+                after.sort_by_key(|x| x.at);
+                if after.is_empty() {
+                    after.extend(ws.iter().filter(blind).max_by_key(|x| x.at));
+                }
+                let over = match after.len() {
+                    0 => String::new(),
+                    1 => format!("; overwritten by {}", describe(after[0])),
+                    n => format!(
+                        "; overwritten by one of {}{}",
+                        after.iter().take(3).map(|x| describe(x)).collect::<Vec<_>>().join(" | "),
+                        if n > 3 { format!(" (+{} more)", n - 3) } else { String::new() }
+                    ),
+                };
+                r.violations.push(format!(
+                    "card {id} field {f}: silent overwrite: {} is lost, and nobody who replaced it saw it{over}; final {} is from {explainer}",
+                    describe(w),
+                    short(s)
+                ));
+            }
+        }
+    }
+    r
+}
+
+/// Build a map id → final card from `ServerView::all`-like values (helper for the unit tests).
+#[cfg(test)]
+fn server_of(cards: &[Value]) -> BTreeMap<Uuid, Value> {
+    cards.iter().map(|c| (c["id"].as_str().unwrap().parse().unwrap(), c.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The checker on hand-made journals: it must flag a silent overwrite and accept the same
+    //! history when a resolution showed both values.
+    use super::*;
+    use serde_json::{Map, json};
+
+    const ID: &str = "01900000-0000-7000-8000-000000000001";
+
+    fn fields(title: &str, body: &str) -> Value {
+        json!({ "title": title, "body": body, "url": null, "tags": ["red"], "lane": "inbox", "position": 1.0, "pinned": false })
+    }
+
+    fn card(title: &str, body: &str, version: i64) -> Value {
+        let mut c = fields(title, body);
+        let m: &mut Map<String, Value> = c.as_object_mut().unwrap();
+        m.insert("id".into(), json!(ID));
+        m.insert("version".into(), json!(version));
+        m.insert("deleted".into(), json!(false));
+        c
+    }
+
+    fn entries(client: usize, lines: Vec<Value>) -> Vec<Entry> {
+        lines.into_iter().enumerate().map(|(i, v)| Entry { client, line: i + 1, v }).collect()
+    }
+
+    fn edit(before: Value, wrote: Value) -> Value {
+        json!({ "kind": "edit", "card": ID, "op": "edit", "before": before, "wrote": wrote })
+    }
+
+    /// A creates "t0"; A writes "a" on t0; B writes "b" on t0 and B's value is final: A's write
+    /// was accepted (it was on the server in between) and nobody who replaced it saw it.
+    fn lost_update() -> (Vec<Entry>, Vec<Entry>, BTreeMap<Uuid, Value>) {
+        let a = entries(0, vec![json!({ "kind": "create", "card": ID, "wrote": fields("t0", "m\nx") }), edit(fields("t0", "m\nx"), json!({ "title": "a" }))]);
+        let b = entries(1, vec![edit(fields("t0", "m\nx"), json!({ "title": "b" }))]);
+        (a, b, server_of(&[card("b", "m\nx", 3)]))
+    }
+
+    #[test]
+    fn a_silent_overwrite_is_a_violation() {
+        let (a, b, server) = lost_update();
+        let r = check(&[a, b], &server);
+        assert_eq!(r.violations.len(), 1, "{:#?}", r.violations);
+        let v = &r.violations[0];
+        assert!(v.contains("field title") && v.contains("client 0 journal line 2 wrote \"a\""), "{v}");
+        assert!(v.contains("overwritten by client 1 journal line 1 wrote \"b\" (made on \"t0\")"), "{v}");
+    }
+
+    #[test]
+    fn the_same_history_with_a_resolution_showing_both_is_clean() {
+        let (a, b, server) = lost_update();
+        // B's edit met A's on the server: a conflict showed mine "b" and theirs "a"; B kept mine.
+        let mut b = b;
+        b.push(Entry {
+            client: 1,
+            line: 2,
+            v: json!({ "kind": "resolve", "card": ID, "conflict": "fields", "choice": "keep_mine", "queued": 1,
+                       "mine": fields("b", "m\nx"), "theirs": card("a", "m\nx", 2), "base": card("t0", "m\nx", 1),
+                       "chosen": fields("b", "m\nx"), "restored_as": null }),
+        });
+        let r = check(&[a, b], &server);
+        assert!(r.violations.is_empty(), "{:#?}", r.violations);
+        assert!(r.field_writes_seen_and_replaced >= 2, "t0 and a were both seen and replaced: {r:?}");
+    }
+
+    #[test]
+    fn a_clean_body_merge_keeps_both_writes_and_an_invented_value_is_unexplained() {
+        let base = "m\nx\ny";
+        let a = entries(0, vec![json!({ "kind": "create", "card": ID, "wrote": fields("t0", base) }), edit(fields("t0", base), json!({ "body": "m\nX\ny" }))]);
+        let b = entries(1, vec![edit(fields("t0", base), json!({ "body": "m\nx\nY" }))]);
+        let r = check(&[a.clone(), b.clone()], &server_of(&[card("t0", "m\nX\nY", 3)]));
+        assert!(r.violations.is_empty(), "a clean 3-way merge loses nothing: {:#?}", r.violations);
+        // The merge dropping A's line is a lost update of A's body write.
+        let r = check(&[a.clone(), b.clone()], &server_of(&[card("t0", "m\nx\nY", 3)]));
+        assert_eq!(r.violations.len(), 1, "{:#?}", r.violations);
+        assert!(r.violations[0].contains("field body"), "{}", r.violations[0]);
+        // A title nobody wrote.
+        let r = check(&[a, b], &server_of(&[card("zz", "m\nX\nY", 3)]));
+        assert!(r.violations.iter().any(|v| v.contains("field title") && v.contains("explained by no journal")), "{:#?}", r.violations);
+    }
+
+    #[test]
+    fn a_tombstone_needs_a_journaled_delete() {
+        let a = entries(0, vec![json!({ "kind": "create", "card": ID, "wrote": fields("t0", "m") })]);
+        let mut gone = card("t0", "m", 2);
+        gone["deleted"] = json!(true);
+        let r = check(std::slice::from_ref(&a), &server_of(std::slice::from_ref(&gone)));
+        assert_eq!(r.violations.len(), 1, "{:#?}", r.violations);
+        let b = entries(1, vec![json!({ "kind": "delete", "card": ID, "before": fields("t0", "m") })]);
+        let r = check(&[a, b], &server_of(&[gone]));
+        assert!(r.violations.is_empty(), "{:#?}", r.violations);
+        assert_eq!(r.writes_superseded_by_delete, 7);
+    }
+}
