@@ -54,7 +54,9 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 if let Some(shell) = app.try_state::<crate::state::Shell>() {
-                    shell.engine.sync_now().await;
+                    if let Err(e) = shell.engine.sync_now().await {
+                        tracing::error!(error = %e, "sync now from the tray failed");
+                    }
                 }
             });
         }

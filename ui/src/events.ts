@@ -2,7 +2,7 @@
 import { onEngineEvent } from "./api";
 import type { EngineEvent } from "./bindings/EngineEvent";
 import { conflictResolvedElsewhere, conflictUpdated } from "./components/conflict";
-import { inboxAdd, inboxRemove } from "./components/inbox";
+import { inboxAdd, inboxRemove, loadInbox } from "./components/inbox";
 import { toast } from "./components/toasts";
 import { loadLanes, loadStatus, loadTags, refreshCards, reloadViews } from "./data";
 import { notify, state } from "./state";
@@ -29,7 +29,7 @@ function queueCards(ids: string[]): void {
 }
 
 async function reloadEverything(): Promise<void> {
-  await Promise.all([reloadViews(), loadLanes(), loadTags(), loadStatus()]);
+  await Promise.all([reloadViews(), loadLanes(), loadTags(), loadStatus(), loadInbox()]);
 }
 
 export function handleEvent(ev: EngineEvent): void {

@@ -4,4 +4,14 @@ import type { Change } from "./Change";
 /**
  * Response of `GET /v1/changes`.
  */
-export type ChangesPage = { changes: Array<Change>, next_since: number, has_more: boolean, };
+export type ChangesPage = { changes: Array<Change>, next_since: number, has_more: boolean, 
+/**
+ * The server database's identity (see `ServerEpoch`). A client that stored another epoch,
+ * or whose `since` is beyond `last_seq`, is talking to a restored or reset server and must
+ * resync from 0.
+ */
+epoch: string, 
+/**
+ * The caller's latest seq on this server when the page was read.
+ */
+last_seq: number, };

@@ -4,9 +4,10 @@ import type { ConflictRecord } from "./ConflictRecord";
 import type { ConnectionState } from "./ConnectionState";
 import type { OpError } from "./OpError";
 import type { RecoveryReport } from "./RecoveryReport";
+import type { ResyncReason } from "./ResyncReason";
 import type { SyncStatus } from "./SyncStatus";
 
 /**
  * Pushed to the faces; the UI never polls.
  */
-export type EngineEvent = { "type": "cards_changed", ids: Array<string>, } | { "type": "status_changed", status: SyncStatus, } | { "type": "conflict_detected", conflict: ConflictRecord, } | { "type": "conflict_updated", conflict: ConflictRecord, } | { "type": "conflict_resolved", card_id: string, } | { "type": "op_failed", op_id: number, card_id: string, error: OpError, } | { "type": "breaker_changed", state: BreakerState, } | { "type": "connection_changed", state: ConnectionState, } | { "type": "bulk_progress", job_id: string, done: number, total: number, } | { "type": "database_recovered", report: RecoveryReport, };
+export type EngineEvent = { "type": "cards_changed", ids: Array<string>, } | { "type": "status_changed", status: SyncStatus, } | { "type": "conflict_detected", conflict: ConflictRecord, } | { "type": "conflict_updated", conflict: ConflictRecord, } | { "type": "conflict_resolved", card_id: string, } | { "type": "op_failed", op_id: number, card_id: string, error: OpError, } | { "type": "breaker_changed", state: BreakerState, } | { "type": "connection_changed", state: ConnectionState, } | { "type": "bulk_progress", job_id: string, done: number, total: number, } | { "type": "database_recovered", report: RecoveryReport, } | { "type": "resync", reason: ResyncReason, };

@@ -2,6 +2,7 @@
 import type { BreakerState } from "./BreakerState";
 import type { ConnectionState } from "./ConnectionState";
 import type { RecoveryReport } from "./RecoveryReport";
+import type { ResyncReport } from "./ResyncReport";
 import type { StreamHealth } from "./StreamHealth";
 
 /**
@@ -11,4 +12,8 @@ export type SyncStatus = { connection: ConnectionState, breaker: BreakerState, p
 /**
  * The last time the local database was found corrupt and rebuilt (see `Engine::recovery`).
  */
-recovery: RecoveryReport | null, };
+recovery: RecoveryReport | null, 
+/**
+ * The last full resync with a restored or reset server (docs/sync-engine.md, "Server restore").
+ */
+last_resync: ResyncReport | null, };
