@@ -69,6 +69,15 @@ test("a deckhand:// link from a second start opens quick capture in the running 
     await wd.clickText(`${dialog} button`, "Open that card");
     await wd.waitFor("editor on the existing card", () => wd.exec("return document.querySelector('#ed-title')?.value === 'Captured by link'"));
     assert.equal(await wd.exec("return document.querySelectorAll('[data-card-id][aria-label=\"Same link\"]').length"), 0, "no duplicate card");
+
+    // The quick capture shortcut: X11 under Xvfb accepts the global grab, and Settings says so.
+    await wd.clickCss('button[aria-label="Close editor"]');
+    await wd.clickCss('button[data-view="settings"]');
+    const state = await wd.waitFor("shortcut state", () => wd.exec("return document.querySelector('.shortcut-state')?.dataset.state ?? null"));
+    assert.equal(state, "active", await wd.exec("return document.querySelector('.shortcut-state').textContent"));
+    await wd.exec("document.querySelector('.desktop-settings').scrollIntoView({ block: 'end' })");
+    await settle(wd);
+    await screenshot(wd, "e2e-settings-desktop");
   } finally {
     await app.stop();
     await server.stop();

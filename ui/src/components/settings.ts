@@ -105,7 +105,7 @@ function tokenStorageNote(): HTMLElement {
 
 /** Quick capture shortcut and notifications (shell-only settings), saved on their own. */
 function desktopForm(): HTMLElement {
-  const section = h("form", { class: "settings-form desktop-settings", "aria-label": "Desktop integration", novalidate: true }, h("p", { class: "muted" }, "Loading desktop settings…"));
+  const section = h("form", { class: "settings desktop-settings", "aria-label": "Desktop integration", novalidate: true }, h("p", { class: "muted" }, "Loading desktop settings…"));
   const render = (d: DesktopState) => {
     const shortcut = h("input", { id: "set-shortcut", type: "text", value: d.settings.capture_shortcut ?? "", placeholder: "e.g. CmdOrCtrl+Shift+Space (empty: none)" });
     const notif = h("input", { id: "set-notify", type: "checkbox", checked: d.settings.notifications });
