@@ -8,7 +8,10 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 # postgresql: the server suite also runs against a throw-away PostgreSQL cluster (no docker).
-PKGS="libwebkit2gtk-4.1-dev build-essential pkg-config xvfb xauth webkit2gtk-driver chromium libssl-dev curl python3 python3-venv postgresql"
+# dbus, gnome-keyring, libsecret-tools: the keychain end-to-end test (a private D-Bus session with an
+# unlocked gnome-keyring; secret-tool reads what the app stored). libdbus-1-dev: the keyring crate.
+# libayatana-appindicator3-1: the tray icon (loaded at run time).
+PKGS="libwebkit2gtk-4.1-dev build-essential pkg-config xvfb xauth webkit2gtk-driver chromium libssl-dev curl python3 python3-venv postgresql dbus libdbus-1-dev gnome-keyring libsecret-tools libayatana-appindicator3-1"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

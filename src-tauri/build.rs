@@ -30,6 +30,10 @@ fn main() {
         "open_logs_folder",
         "settings_get",
         "settings_set",
+        "token_storage",
+        "desktop_settings_get",
+        "desktop_settings_set",
+        "capture_take",
     ];
     let attrs = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

@@ -14,6 +14,10 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, engine: &Engine) {
             match rx.recv().await {
                 Ok(event) => {
                     let _ = app.emit(ENGINE_EVENT, &event);
+                    if let EngineEvent::StatusChanged { status } = &event {
+                        crate::tray::update(&app, status);
+                    }
+                    crate::notify::maybe_notify(&app, &event);
                 }
                 // Fell behind: tell the UI, in so many words, to reload everything rather than
                 // miss a change (the UI handles `resync` by reloading its views and status).

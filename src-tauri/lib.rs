@@ -1,12 +1,20 @@
 //! Deckhand desktop shell: a thin Tauri v2 layer over `deckhand-core`. Commands map 1:1 to the
 //! engine (docs/commands.md); engine events are forwarded; no sync logic lives here.
 
+pub mod capture;
 pub mod commands;
+pub mod desktop;
 pub mod error;
 pub mod events;
+pub mod instance;
+pub mod ipc;
 mod logging;
+pub mod notify;
+pub mod secrets;
 pub mod settings;
+pub mod shortcut;
 pub mod state;
+pub mod tray;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -45,7 +53,8 @@ pub fn setup_with<R: Runtime>(
     if let Some(guard) = logging::init(&log_dir) {
         app.manage(guard);
     }
-    let settings = settings::load(app.handle(), &data_dir);
+    let tokens = secrets::TokenStore::open(&data_dir);
+    let settings = settings::load(app.handle(), &data_dir, &tokens);
     let mut config = EngineConfig::new(&data_dir);
     config.server = commands::settings::server_of(&settings);
     config.drain_window = settings.drain_window.max(1) as usize;
@@ -69,7 +78,11 @@ pub fn setup_with<R: Runtime>(
         tauri::async_runtime::block_on(engine.pause());
     }
     events::forward(app.handle().clone(), &engine);
-    app.manage(Shell { engine, settings: Mutex::new(settings), data_dir, log_dir });
+    let desktop_settings = desktop::load(app.handle(), &data_dir);
+    let shortcut_error = shortcut::apply(app.handle(), desktop_settings.capture_shortcut.as_deref());
+    let desktop = Mutex::new(desktop::DesktopState { settings: desktop_settings, shortcut_error });
+    app.manage(capture::PendingCapture::default());
+    app.manage(Shell { engine, settings: Mutex::new(settings), data_dir, log_dir, tokens, desktop });
     Ok(())
 }
 
@@ -79,6 +92,8 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     use commands::{cards, conflicts, outbox, sync};
     builder
         .plugin(tauri_plugin_store::Builder::new().build())
+        // Links open in the user's browser; the capability scopes it to http(s) URLs.
+        .plugin(tauri_plugin_opener::init())
         .invoke_handler(tauri::generate_handler![
             cards::cards_list,
             cards::card_get,
@@ -107,6 +122,10 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             sync::open_logs_folder,
             commands::settings::settings_get,
             commands::settings::settings_set,
+            commands::settings::token_storage,
+            commands::desktop::desktop_settings_get,
+            commands::desktop::desktop_settings_set,
+            capture::capture_take,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::Destroyed = event {
@@ -117,9 +136,77 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         })
 }
 
+/// The desktop app: `builder` plus what only a real desktop has (single instance, deep links,
+/// window state, notifications, global shortcut, tray).
 pub fn run() {
-    builder(tauri::Builder::default())
-        .setup(|app| setup(app, None))
-        .run(tauri::generate_context!())
-        .expect("error while running Deckhand");
+    // First: a second start hands its arguments (a `deckhand://` link, say) to the running
+    // window and exits before it opens anything.
+    let base = tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+        tracing::info!("second start: handing over to the running window");
+        if !capture::from_args(app, &argv) {
+            capture::show_main(app);
+        }
+    }));
+    let built = builder(base)
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_global_shortcut::Builder::new().build())
+        .setup(|app| {
+            // Before anything touches the database: one process per data dir. A dir we cannot
+            // even create a lock file in is left to the read-only fallback in `setup`.
+            match instance::lock(&data_dir(app, None)?) {
+                Ok(lock) => {
+                    app.manage(lock);
+                }
+                Err(e @ instance::InstanceError::Busy(_)) => return Err(e.into()),
+                Err(e) => tracing::warn!(error = %e, "no data dir lock"),
+            }
+            setup(app, None)?;
+            desktop_setup(app.handle());
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    match built {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            // e.g. another Deckhand holds this data dir (no session bus to forward to it).
+            eprintln!("Deckhand could not start: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn desktop_setup<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Err(e) = tray::build(app) {
+        tracing::warn!(error = %e, "no tray icon on this desktop");
+    }
+    // Links opened while running (macOS, Windows; Linux goes through single-instance's argv).
+    {
+        use tauri_plugin_deep_link::DeepLinkExt;
+        let handle = app.clone();
+        app.deep_link().on_open_url(move |event| {
+            for url in event.urls() {
+                if let Some(c) = capture::parse_link(url.as_str()) {
+                    capture::open(&handle, c);
+                }
+            }
+        });
+    }
+    // The window's size and place are saved as they change, not only on a clean exit: a session
+    // ended by logout, a crash or a kill still comes back where it was.
+    if let Some(window) = app.get_webview_window("main") {
+        use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+        let handle = app.clone();
+        window.on_window_event(move |event| {
+            if matches!(event, tauri::WindowEvent::Resized(_) | tauri::WindowEvent::Moved(_)) {
+                if let Err(e) = handle.save_window_state(StateFlags::all()) {
+                    tracing::warn!(error = %e, "could not save the window state");
+                }
+            }
+        });
+    }
+    // Started by a link: the capture waits for the UI (capture_take).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    capture::from_args(app, &args);
 }

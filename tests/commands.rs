@@ -205,3 +205,57 @@ fn disk_full_and_read_only_are_typed_command_errors() {
     assert_eq!(err["kind"], "read_only", "{err}");
     assert_eq!(invoke(&webview, "cards_list", json!({ "query": {} })).unwrap()["total"], 1);
 }
+
+/// Saving a setting other than server/token never restarts sync: a restart would abort in-flight
+/// sends, drop the change stream and re-pull. A token change still reconnects (the positive
+/// control: the same probe sees it).
+#[test]
+fn only_a_server_or_token_change_reconnects() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = tauri::async_runtime::block_on(TestServer::start(&server_dir.path().join("server.db")));
+    let token = server.add_user("settings");
+    let (app, webview) = app_on(data_dir.path(), |_| {});
+    let (tx, events) = mpsc::channel::<Value>();
+    app.listen_any("engine-event", move |e| {
+        let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
+    });
+    let settings = |theme: &str, drain: u32, token: Option<&str>| {
+        json!({ "settings": { "server_url": server.url(), "token": token, "token_set": true, "sync_enabled": true,
+            "drain_window": drain, "theme": theme, "first_run_done": true } })
+    };
+    invoke(&webview, "settings_set", settings("light", 8, Some(&token))).unwrap();
+    poll("online", Duration::from_secs(20), || {
+        let s = invoke(&webview, "sync_status", json!({})).unwrap();
+        (s["connection"] == "online").then_some(())
+    });
+    // Everything seen so far is the first connect.
+    while events.try_recv().is_ok() {}
+
+    // Reconnecting announces `connecting` synchronously inside settings_set, before the marker
+    // card's cards_changed: everything up to the marker tells whether a reconnect happened.
+    let reconnected_before_marker = |title: &str| -> bool {
+        let card = invoke(&webview, "card_create", json!({ "input": { "title": title } })).unwrap();
+        let id = card["id"].as_str().unwrap().to_string();
+        let mut reconnected = false;
+        poll("marker event", Duration::from_secs(10), || {
+            let e = events.try_recv().ok()?;
+            if e["type"] == "connection_changed" && e["state"] == "connecting" {
+                reconnected = true;
+            }
+            (e["type"] == "cards_changed" && e["ids"].to_string().contains(&id)).then_some(())
+        });
+        reconnected
+    };
+    invoke(&webview, "settings_set", settings("dark", 8, None)).unwrap();
+    assert!(!reconnected_before_marker("after theme"), "a theme change restarted sync");
+    invoke(&webview, "settings_set", settings("dark", 3, None)).unwrap();
+    assert!(!reconnected_before_marker("after drain window"), "a drain window change restarted sync");
+    invoke(&webview, "settings_set", settings("dark", 3, Some(&token))).unwrap();
+    assert!(!reconnected_before_marker("after the same token"), "re-entering the same token restarted sync");
+
+    let other = server.add_user("settings-2");
+    invoke(&webview, "settings_set", settings("dark", 3, Some(&other))).unwrap();
+    assert!(reconnected_before_marker("after a new token"), "a new token must reconnect");
+    tauri::async_runtime::block_on(server.stop());
+}

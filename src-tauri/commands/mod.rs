@@ -1,5 +1,6 @@
 pub mod cards;
 pub mod conflicts;
+pub mod desktop;
 pub mod outbox;
 pub mod recovery;
 pub mod settings;

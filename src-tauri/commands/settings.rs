@@ -27,21 +27,50 @@ pub async fn settings_set<R: Runtime>(
     if settings.drain_window == 0 || settings.drain_window > 64 {
         return Err(CommandError::Config("drain window must be 1 to 64".into()));
     }
-    let next = settings::merge_update(&shell.settings(), settings);
-    settings::save(&app, &shell.data_dir, &next).map_err(CommandError::Config)?;
+    let prev = shell.settings();
+    let next = settings::merge_update(&prev, settings);
+    settings::save(&app, &shell.data_dir, &shell.tokens, &next, prev.token != next.token).map_err(CommandError::Config)?;
     *shell.settings.lock().unwrap_or_else(|p| p.into_inner()) = next.clone();
-    apply(&shell, &next).await;
+    apply(&shell, &prev, &next).await;
     Ok(settings::masked(&next))
 }
 
-/// Pushes settings into the running engine.
-pub async fn apply(shell: &Shell, s: &AppSettings) {
-    shell.engine.set_drain_window(s.drain_window as usize).await;
-    shell.engine.set_server(server_of(s)).await;
-    if s.sync_enabled {
-        shell.engine.resume().await;
-    } else {
-        shell.engine.pause().await;
+/// Where the sync token is kept, for the Settings page.
+#[derive(serde::Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct TokenStorageInfo {
+    pub storage: crate::secrets::TokenStorage,
+    /// Why the OS keychain is not used (`None` when it is).
+    pub fallback_reason: Option<String>,
+    /// The fallback file (`None` when the keychain is used).
+    pub file: Option<String>,
+}
+
+#[tauri::command]
+pub async fn token_storage(shell: State<'_, Shell>) -> CmdResult<TokenStorageInfo> {
+    let t = &shell.tokens;
+    let file = (t.storage() == crate::secrets::TokenStorage::File).then(|| t.file().display().to_string());
+    Ok(TokenStorageInfo { storage: t.storage(), fallback_reason: t.fallback_reason.clone(), file })
+}
+
+/// Pushes what changed into the running engine. Only a new server or token reconnects: a
+/// reconnect aborts in-flight sends, drops the change stream and re-pulls, which a theme or a
+/// drain window change must never cost.
+pub async fn apply(shell: &Shell, prev: &AppSettings, next: &AppSettings) {
+    if prev.drain_window != next.drain_window {
+        shell.engine.set_drain_window(next.drain_window as usize).await;
+    }
+    let server = server_of(next);
+    if server_of(prev) != server {
+        tracing::info!(server = ?next.server_url, "server or token changed: reconnecting");
+        shell.engine.set_server(server).await;
+    }
+    if prev.sync_enabled != next.sync_enabled {
+        if next.sync_enabled {
+            shell.engine.resume().await;
+        } else {
+            shell.engine.pause().await;
+        }
     }
 }
 

@@ -70,19 +70,35 @@ export function cli(dataDir, url, token, args) {
   });
 }
 
-/** Starts tauri-driver under xvfb-run and a WebDriver session on the real app. */
-export async function startApp(env) {
+/**
+ * Starts tauri-driver under xvfb-run and a WebDriver session on the real app. `keychainHome`: run
+ * it all inside a private D-Bus session with an unlocked gnome-keyring (HOME there), and write
+ * that session's bus address to `<keychainHome>/bus` so the test can query the keychain too.
+ * `keychainHome: null` removes any session bus, as on a headless machine.
+ */
+export async function startApp(env, { keychainHome, application = path.join(BIN, "deckhand") } = {}) {
   const port = await freePort();
   const nativePort = await freePort();
   const driverBin = process.env.TAURI_DRIVER ?? path.join(process.env.HOME ?? "/root", ".cargo", "bin", "tauri-driver");
-  const driver = spawn("xvfb-run", ["-a", "-s", "-screen 0 1280x860x24", driverBin, "--port", String(port), "--native-port", String(nativePort)], {
+  const xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1280x860x24", driverBin, "--port", String(port), "--native-port", String(nativePort)];
+  const fullEnv = { ...process.env, ...env };
+  let cmd = xvfb;
+  if (keychainHome === null) {
+    delete fullEnv.DBUS_SESSION_BUS_ADDRESS;
+  } else if (keychainHome) {
+    Object.assign(fullEnv, { HOME: keychainHome, XDG_DATA_HOME: path.join(keychainHome, "share"), XDG_RUNTIME_DIR: path.join(keychainHome, "run") });
+    mkdirSync(path.join(keychainHome, "run"), { recursive: true, mode: 0o700 });
+    const inner = 'printf deckhand-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && printf %s "$DBUS_SESSION_BUS_ADDRESS" > "$HOME/bus" && exec "$@"';
+    cmd = ["dbus-run-session", "--", "sh", "-c", inner, "sh", ...xvfb];
+  }
+  const driver = spawn(cmd[0], cmd.slice(1), {
     stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, ...env },
+    env: fullEnv,
     detached: true,
   });
   const base = `http://127.0.0.1:${port}`;
   await until("tauri-driver", async () => (await fetch(`${base}/status`)).ok);
-  const wd = await new WebDriver(base).start(path.join(BIN, "deckhand"));
+  const wd = await new WebDriver(base).start(application);
   return {
     wd,
     async stop() {
@@ -92,6 +108,21 @@ export async function startApp(env) {
       } catch {}
     },
   };
+}
+
+/** Waits until the view shows what the user would see: the app loaded, the sync status in the
+ * status bar, no render pending (two animation frames with no DOM change in between). */
+export async function settle(wd) {
+  await wd.waitFor("the view to settle", () =>
+    wd.execAsync(
+      `const done = arguments[arguments.length - 1];
+       if (document.body.dataset.ready !== "true" || !document.querySelector(".status-button .conn")) return done(false);
+       let changed = false;
+       const mo = new MutationObserver(() => (changed = true));
+       mo.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+       requestAnimationFrame(() => requestAnimationFrame(() => { mo.disconnect(); done(!changed); }));`,
+    ),
+  );
 }
 
 export async function screenshot(wd, name) {

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { addUser, cli, freePort, screenshot, serverCard, startApp, startServer, tempDir } from "./harness.mjs";
+import { addUser, cli, freePort, screenshot, serverCard, settle, startApp, startServer, tempDir } from "./harness.mjs";
 
 const SEL = (title) => `[data-card-id][aria-label="${title}"]`;
 
@@ -44,6 +44,7 @@ test("offline create syncs on reconnect; CLI conflict resolved in the modal", as
     // 2. Start the server: the app notices by itself and syncs, no user action.
     server = await startServer(db, port);
     await waitState(wd, "Written offline", "synced");
+    await settle(wd);
     const created = await serverCard(url, token, id);
     assert.equal(created.status, 200);
     assert.equal(created.body.title, "Written offline");
@@ -58,6 +59,7 @@ test("offline create syncs on reconnect; CLI conflict resolved in the modal", as
     await openDashboard(wd);
     await wd.clickText("button", "Pause sync");
     await wd.waitFor("paused", () => wd.findByText("button", "Resume sync"));
+    await settle(wd);
     await screenshot(wd, "e2e-dashboard");
     await wd.clickText("button", "Close");
     await wd.clickCss(`button[aria-label="Open Written offline"]`);
@@ -70,10 +72,19 @@ test("offline create syncs on reconnect; CLI conflict resolved in the modal", as
     cli(cliDir, url, token, ["sync", "run", "--until-idle", "--timeout", "30"]);
     assert.equal((await serverCard(url, token, id)).body.title, "Title from the CLI");
 
-    // 5. Resume: the app's edit meets the CLI's, the conflict modal opens by itself.
+    // 5. Resume: the app's edit meets the CLI's. The conflict lands in the inbox (no modal over
+    // the user's work); one click on the badge and one on the entry open it.
     await openDashboard(wd);
     await wd.clickText("button", "Resume sync");
+    await wd.clickText("button", "Close");
+    await wd.waitFor("conflicts badge", () => wd.find('button.inbox-button:not([hidden])').catch(() => null), 60000);
+    assert.equal(await wd.exec("return document.querySelectorAll('dialog[open]').length"), 0, "a background conflict opened a modal");
+    await wd.clickCss("button.inbox-button");
+    await settle(wd);
+    await screenshot(wd, "e2e-conflicts-inbox");
+    await wd.clickCss("button.inbox-item");
     await wd.waitFor("conflict modal", () => wd.findByText("button", "Keep mine"), 60000);
+    await settle(wd);
     await screenshot(wd, "e2e-conflict");
     await wd.clickText("button", "Keep mine");
     await waitState(wd, "Title from the app", "synced");

@@ -46,6 +46,11 @@ export class WebDriver {
     return this.#req("POST", this.s("/execute/sync"), { script, args });
   }
 
+  /** Runs an async `script`; it calls its last argument with the result. */
+  async execAsync(script, ...args) {
+    return this.#req("POST", this.s("/execute/async"), { script, args });
+  }
+
   async find(css) {
     const v = await this.#req("POST", this.s("/element"), { using: "css selector", value: css });
     return v[ELEMENT];
@@ -106,6 +111,19 @@ export class WebDriver {
 
   async text(id) {
     return this.#req("GET", this.s(`/element/${id}/text`));
+  }
+
+  async windowRect() {
+    return this.#req("GET", this.s("/window/rect"));
+  }
+
+  async setWindowRect(rect) {
+    return this.#req("POST", this.s("/window/rect"), rect);
+  }
+
+  /** Closes the app's window (the app exits, as when the user closes it). */
+  async closeWindow() {
+    return this.#req("DELETE", this.s("/window")).catch(() => null);
   }
 
   /** PNG bytes of the window. */

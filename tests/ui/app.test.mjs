@@ -127,6 +127,38 @@ describe("card content never runs script", () => {
   });
 });
 
+describe("links", () => {
+  test("one delegated handler opens http(s) links through the opener; others never open", async () => {
+    const page = await openApp(browser, server.url, {
+      cards: [{ id: uuid(1), title: "Linked", url: "https://example.org/a?b=1", body: "Read [the docs](https://example.com/d) or [this](javascript:alert(1))." }],
+    });
+    const opened = () => page.evaluate(() => window.__fake.callsOf("plugin:opener|open_url").map((a) => a.url));
+    await page.locator('[data-card-id] a.card-link').click();
+    await eventually(async () => (await opened()).length === 1, { message: "card link opened" });
+    await page.getByRole("button", { name: "Open Linked" }).click();
+    await page.getByRole("button", { name: "Preview" }).click();
+    await page.locator(".preview a", { hasText: "the docs" }).click();
+    await eventually(async () => (await opened()).length === 2, { message: "markdown link opened" });
+    // Links the renderers never make still must not open: a javascript: one, then a sentinel.
+    await page.evaluate(() => {
+      for (const [id, href] of [["js", "javascript:void 0"], ["ftp", "ftp://example.org/x"], ["sentinel", "https://example.net/s"]]) {
+        const a = document.createElement("a");
+        a.id = id;
+        a.href = href;
+        a.textContent = id;
+        document.querySelector(".preview").appendChild(a);
+      }
+    });
+    await page.locator("#js").click();
+    await page.locator("#ftp").click({ button: "middle" });
+    await page.locator("#sentinel").click();
+    await eventually(async () => (await opened()).length === 3, { message: "sentinel opened" });
+    assert.deepEqual(await opened(), ["https://example.org/a?b=1", "https://example.com/d", "https://example.net/s"]);
+    assert.equal(page.url().startsWith(server.url), true, "the page never navigated");
+    await done(page);
+  });
+});
+
 describe("scale", () => {
   test("10,000 cards: the list is virtualised and pages with limit/offset", async () => {
     const page = await openApp(browser, server.url, { generate: 10_000 });

@@ -244,4 +244,27 @@ describe("board", () => {
     await screenshot(page, "board-dark");
     await done(page);
   });
+
+  test("roving tabindex: one tab stop per lane, arrows move between cards and lanes", async () => {
+    const page = await app();
+    const active = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label"));
+    const stops = () => page.evaluate(() => [...document.querySelectorAll(".board-view [tabindex='0']")].map((e) => e.getAttribute("aria-label") ?? e.className));
+    assert.deepEqual(await stops(), ["Write release notes", "Design the dashboard", "Ship v1"]);
+    await card(page, "Write release notes").focus();
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await active(), "Fix login bug");
+    await page.keyboard.press("ArrowRight");
+    assert.equal(await active(), "Refactor outbox");
+    await page.keyboard.press("ArrowUp");
+    assert.equal(await active(), "Design the dashboard");
+    await page.keyboard.press("ArrowRight");
+    assert.equal(await active(), "Ship v1");
+    // The lane remembers its current card: Tab order is still one stop per lane.
+    assert.deepEqual(await stops(), ["Fix login bug", "Design the dashboard", "Ship v1"]);
+    await page.keyboard.press("Shift+Tab");
+    assert.equal(await active(), "Design the dashboard");
+    await page.keyboard.press("Shift+Tab");
+    assert.equal(await active(), "Fix login bug");
+    await done(page);
+  });
 });

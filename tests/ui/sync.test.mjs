@@ -54,7 +54,8 @@ describe("sync state", () => {
     const c = card(page, "Renew certificate");
     await c.getByText("title is too long").waitFor();
     assert.equal(await c.locator("[data-sync-state]").getAttribute("data-sync-state"), "failed");
-    await page.getByRole("status", { name: "Notifications" }).getByText(/Sync failed for “Renew certificate”: title is too long/).waitFor();
+    // Errors are announced assertively.
+    await page.getByRole("alert", { name: "Errors" }).getByText(/Sync failed for “Renew certificate”: title is too long/).waitFor();
     await c.getByRole("button", { name: "Retry" }).click();
     await eventually(async () => (await c.locator("[data-sync-state]").getAttribute("data-sync-state")) === "pending", { message: "pending after retry" });
     assert.deepEqual(await page.evaluate(() => window.__fake.callsOf("outbox_retry")), [{ opId }]);
@@ -152,17 +153,24 @@ describe("dashboard", () => {
   });
 });
 
+/** Opens the conflicts inbox from the status bar badge and the given conflict from its list. */
+async function openFromInbox(page, label) {
+  await page.getByRole("button", { name: /^Conflicts inbox/ }).click();
+  await page.getByRole("region", { name: "Conflicts" }).getByRole("button", { name: label }).click();
+}
+
 describe("conflict modal", () => {
   async function openFieldsConflict() {
     const page = await app();
     await page.evaluate((c) => window.__fake.emitConflict(c), FIELDS_CONFLICT);
+    await openFromInbox(page, "Plan the offsite (mine)");
     const dlg = page.getByRole("dialog", { name: "Conflict: Plan the offsite (mine)" });
     await dlg.waitFor();
     return { page, dlg };
   }
   const resolutions = (page) => page.evaluate(() => window.__fake.callsOf("conflict_resolve"));
 
-  test("opens on conflict_detected with a field diff and a body line diff; keep mine", async () => {
+  test("opens from the inbox with a field diff and a body line diff; keep mine", async () => {
     const { page, dlg } = await openFieldsConflict();
     assert.equal(await dlg.getAttribute("aria-modal"), "true");
     const table = dlg.getByRole("table", { name: "Field comparison" });
@@ -183,6 +191,8 @@ describe("conflict modal", () => {
     await dlg.waitFor({ state: "detached" });
     assert.deepEqual(await resolutions(page), [{ cardId: uuid(1), resolution: { choice: "keep_mine" } }]);
     await page.getByRole("status", { name: "Notifications" }).getByText(/resolved/).first().waitFor();
+    // Resolved: the inbox is empty and its badge gone.
+    await page.getByRole("button", { name: /^Conflicts inbox/ }).waitFor({ state: "hidden" });
     await done(page);
   });
 
@@ -231,6 +241,7 @@ describe("conflict modal", () => {
   test("edit_vs_delete: accept delete; Escape closes without resolving", async () => {
     const page = await app();
     await page.evaluate((c) => window.__fake.emitConflict(c), DELETE_CONFLICT);
+    await openFromInbox(page, "Old idea, revised (deleted on the server)");
     const dlg = page.getByRole("dialog", { name: "Card deleted on the server" });
     await dlg.waitFor();
     await page.keyboard.press("Escape");
@@ -243,10 +254,19 @@ describe("conflict modal", () => {
     await done(page);
   });
 
-  test("a second conflict waits its turn; conflict_resolved elsewhere closes the modal", async () => {
+  test("background conflicts fill the inbox, never a modal; conflict_resolved elsewhere closes the open one", async () => {
     const page = await app();
     await page.evaluate((c) => window.__fake.emitConflict(c), FIELDS_CONFLICT);
     await page.evaluate((c) => window.__fake.emitConflict(c), DELETE_CONFLICT);
+    const badge = page.getByRole("button", { name: "Conflicts inbox: 2 conflicts" });
+    await badge.waitFor();
+    assert.equal(await page.getByRole("dialog").count(), 0, "a background conflict opened a modal");
+    await screenshot(page, "conflicts-inbox-badge");
+    await badge.click();
+    const inbox = page.getByRole("region", { name: "Conflicts" });
+    assert.deepEqual(await inbox.getByRole("button").allTextContents(), ["Plan the offsite (mine)", "Old idea, revised (deleted on the server)"]);
+    await screenshot(page, "conflicts-inbox");
+    await inbox.getByRole("button", { name: "Plan the offsite (mine)" }).click();
     const first = page.getByRole("dialog", { name: "Conflict: Plan the offsite (mine)" });
     await first.waitFor();
     assert.equal(await page.getByRole("dialog").count(), 1);
@@ -254,11 +274,45 @@ describe("conflict modal", () => {
     await page.evaluate((id) => window.__fake.emit({ type: "conflict_resolved", card_id: id }), uuid(1));
     await first.waitFor({ state: "detached" });
     await page.getByRole("status", { name: "Notifications" }).getByText(/resolved elsewhere/).waitFor();
+    // Focus went back to the badge, which now counts one.
+    await page.getByRole("button", { name: "Conflicts inbox: 1 conflict" }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.className), "inbox-button");
+    await openFromInbox(page, "Old idea, revised (deleted on the server)");
     const second = page.getByRole("dialog", { name: "Card deleted on the server" });
     await second.waitFor();
     await second.getByRole("button", { name: "Restore my card" }).click();
     await second.waitFor({ state: "detached" });
     assert.deepEqual(await resolutions(page), [{ cardId: uuid(3), resolution: { choice: "keep_mine" } }]);
+    await done(page);
+  });
+
+  test("a conflict detected while typing never steals focus", async () => {
+    const page = await app();
+    await page.getByRole("button", { name: "Open Plan the offsite", exact: true }).click();
+    const body = page.locator("#ed-body");
+    await body.click();
+    await page.keyboard.type("typing along ");
+    await page.evaluate((c) => window.__fake.emitConflict(c), FIELDS_CONFLICT);
+    await page.getByRole("button", { name: "Conflicts inbox: 1 conflict" }).waitFor();
+    await page.keyboard.type("and still typing");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "ed-body");
+    assert.match(await body.inputValue(), /typing along and still typing$/);
+    assert.equal(await page.getByRole("dialog").count(), 0);
+    await done(page);
+  });
+});
+
+describe("status bar", () => {
+  test("Last synced follows realtime changes, not only pulls", async () => {
+    const page = await app({ status: { last_synced_at: "2026-11-24T12:00:00Z" } });
+    const last = page.locator(".statusbar .last-synced");
+    const before = await last.textContent();
+    const status = await page.evaluate(() => window.__fake.callsOf("sync_status").length);
+    assert.ok(status >= 1);
+    // A change arrives over the stream an hour later; no pull happened.
+    await page.evaluate(() => window.__fake.setStatus({ stream: { state: "connected", connected_since: "2026-11-24T12:00:00Z", events_created: 0, events_updated: 13, events_deleted: 1, last_event_at: "2026-11-24T13:05:00Z", last_event_id: 43 } }));
+    await eventually(async () => (await last.textContent()) !== before, { message: "last synced moved" });
+    assert.equal(await last.textContent(), `Last synced ${await page.evaluate(() => (() => { const d = new Date("2026-11-24T13:05:00Z"); return new Date().toDateString() === d.toDateString() ? d.toLocaleTimeString() : d.toLocaleString(); })())}`);
     await done(page);
   });
 });

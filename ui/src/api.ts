@@ -1,67 +1,44 @@
-// Typed wrappers over the Tauri commands of docs/commands.md, plus the single `engine-event`.
-// No logic here: every call goes straight to Rust.
-import { invoke } from "@tauri-apps/api/core";
+// The Tauri commands and events, typed from Rust: `commands` and the `Commands`/`Events` maps are
+// generated into bindings/ipc.ts by src-tauri/ipc.rs (`make bindings`). No logic here.
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { AppSettings } from "./bindings/AppSettings";
-import type { BulkAction } from "./bindings/BulkAction";
-import type { CardChanges } from "./bindings/CardChanges";
-import type { CardPage } from "./bindings/CardPage";
-import type { CardView } from "./bindings/CardView";
-import type { ConflictRecord } from "./bindings/ConflictRecord";
 import type { EngineEvent } from "./bindings/EngineEvent";
-import type { ErrorBody } from "./bindings/ErrorBody";
-import type { HistoryEntry } from "./bindings/HistoryEntry";
-import type { LaneSummary } from "./bindings/LaneSummary";
-import type { ListQuery } from "./bindings/ListQuery";
-import type { NewCardInput } from "./bindings/NewCardInput";
-import type { OutboxEntry } from "./bindings/OutboxEntry";
-import type { RequeueReport } from "./bindings/RequeueReport";
-import type { Resolution } from "./bindings/Resolution";
-import type { SyncStatus } from "./bindings/SyncStatus";
+import type { ErrorKind } from "./bindings/ErrorKind";
+import { commands, ENGINE_EVENT, type CommandError, type Events } from "./bindings/ipc";
 
-export const api = {
-  cardsList: (query: ListQuery) => invoke<CardPage>("cards_list", { query }),
-  cardGet: (id: string) => invoke<CardView | null>("card_get", { id }),
-  lanesList: () => invoke<LaneSummary[]>("lanes_list"),
-  tagsList: () => invoke<string[]>("tags_list"),
-  cardCreate: (input: NewCardInput) => invoke<CardView>("card_create", { input }),
-  /** `baseVersion`: the confirmed version the edit was made on (the editor's card when it opened). */
-  cardUpdate: (id: string, changes: CardChanges, baseVersion: number | null = null) =>
-    invoke<CardView>("card_update", { id, changes, baseVersion }),
-  cardMove: (id: string, lane: string, position: number | null) =>
-    invoke<CardView>("card_move", { id, lane, position }),
-  cardDelete: (id: string) => invoke<null>("card_delete", { id }),
-  cardsBulk: (ids: string[], action: BulkAction, jobId: string) =>
-    invoke<number>("cards_bulk", { ids, action, jobId }),
-  outboxList: () => invoke<OutboxEntry[]>("outbox_list"),
-  outboxRetry: (opId: number) => invoke<null>("outbox_retry", { opId }),
-  outboxRetryAll: () => invoke<number>("outbox_retry_all"),
-  outboxDiscard: (opId: number) => invoke<null>("outbox_discard", { opId }),
-  conflictsList: () => invoke<ConflictRecord[]>("conflicts_list"),
-  conflictResolve: (cardId: string, resolution: Resolution) =>
-    invoke<null>("conflict_resolve", { cardId, resolution }),
-  syncPause: () => invoke<null>("sync_pause"),
-  syncResume: () => invoke<null>("sync_resume"),
-  syncNow: () => invoke<null>("sync_now"),
-  syncStatus: () => invoke<SyncStatus>("sync_status"),
-  syncHistory: (limit: number) => invoke<HistoryEntry[]>("sync_history", { limit }),
-  settingsGet: () => invoke<AppSettings>("settings_get"),
-  settingsSet: (settings: AppSettings) => invoke<AppSettings>("settings_set", { settings }),
-  openLogsFolder: () => invoke<null>("open_logs_folder"),
-  /** `[]` = every salvaged op. */
-  recoveryRequeue: (ids: number[]) => invoke<RequeueReport>("recovery_requeue", { ids }),
-  recoveryDiscard: (ids: number[]) => invoke<number>("recovery_discard", { ids }),
-};
+export type { TokenStorageInfo } from "./bindings/TokenStorageInfo";
+
+export const api = commands;
 
 export function onEngineEvent(handler: (ev: EngineEvent) => void): Promise<UnlistenFn> {
-  return listen<EngineEvent>("engine-event", (e) => handler(e.payload));
+  return listen<Events[typeof ENGINE_EVENT]>(ENGINE_EVENT, (e) => handler(e.payload));
 }
 
-/** The human message of a rejected command (an `ErrorBody`, or anything else thrown). */
+/** What the user is told per kind. A kind added in Rust fails this map's type check until it has
+ * its own message. `null`: the engine's own message says it best (it names the field or card). */
+const KIND_MESSAGE: Record<ErrorKind, string | null> = {
+  validation: null,
+  not_found: "That card no longer exists (deleted here or on another device).",
+  storage: "Deckhand could not use its database.",
+  corrupt_database: "The local database is damaged; Deckhand will set it aside and rebuild it on the next start.",
+  disk_full: "The disk is full: free some space, then try again. Nothing was lost.",
+  read_only: "Deckhand cannot write to its data folder (read-only), so changes cannot be saved. Cards are still shown.",
+  invalid_state: null,
+  config: null,
+  io: null,
+};
+
+const KINDS = new Set(Object.keys(KIND_MESSAGE));
+
+export function isCommandError(err: unknown): err is CommandError {
+  return !!err && typeof err === "object" && "kind" in err && KINDS.has(String((err as { kind: unknown }).kind)) && "message" in err;
+}
+
+/** The human message of a rejected command (a `CommandError`, or anything else thrown). */
 export function errorMessage(err: unknown): string {
-  if (err && typeof err === "object" && "message" in err) {
-    const body = err as Partial<ErrorBody>;
-    return String(body.message ?? "Unknown error");
+  if (isCommandError(err)) {
+    const own = KIND_MESSAGE[err.kind];
+    return own ? `${own} (${err.message})` : err.message;
   }
+  if (err && typeof err === "object" && "message" in err) return String((err as { message: unknown }).message ?? "Unknown error");
   return typeof err === "string" ? err : "Unknown error";
 }

@@ -1,7 +1,8 @@
 // The single `engine-event` stream: each event refreshes exactly what it names.
 import { onEngineEvent } from "./api";
 import type { EngineEvent } from "./bindings/EngineEvent";
-import { conflictResolvedElsewhere, conflictUpdated, openConflict } from "./components/conflict";
+import { conflictResolvedElsewhere, conflictUpdated } from "./components/conflict";
+import { inboxAdd, inboxRemove, loadInbox } from "./components/inbox";
 import { toast } from "./components/toasts";
 import { loadLanes, loadStatus, loadTags, refreshCards, reloadViews } from "./data";
 import { notify, state } from "./state";
@@ -28,7 +29,7 @@ function queueCards(ids: string[]): void {
 }
 
 async function reloadEverything(): Promise<void> {
-  await Promise.all([reloadViews(), loadLanes(), loadTags(), loadStatus()]);
+  await Promise.all([reloadViews(), loadLanes(), loadTags(), loadStatus(), loadInbox()]);
 }
 
 export function handleEvent(ev: EngineEvent): void {
@@ -53,13 +54,16 @@ export function handleEvent(ev: EngineEvent): void {
       }
       if (ev.state === "open") toast("The server keeps failing: sync is backing off for a while.", "error");
       break;
+    // A background conflict goes to the inbox: never a modal over the user's work, never focus.
     case "conflict_detected":
-      openConflict(ev.conflict);
+      inboxAdd(ev.conflict);
       break;
     case "conflict_updated":
+      inboxAdd(ev.conflict);
       conflictUpdated(ev.conflict);
       break;
     case "conflict_resolved":
+      inboxRemove(ev.card_id);
       conflictResolvedElsewhere(ev.card_id);
       break;
     case "op_failed": {

@@ -3,8 +3,10 @@ import "./styles.css";
 import { api, errorMessage } from "./api";
 import { mountBoard } from "./components/board";
 import { mountBulkBar } from "./components/bulkbar";
+import { mountCapture } from "./components/capture";
 import { mountDashboardRefresh } from "./components/dashboard";
 import { mountEditor } from "./components/editor";
+import { loadInbox } from "./components/inbox";
 import { openFirstRun } from "./components/firstrun";
 import { mountList } from "./components/list";
 import { mountRecoveryBanner } from "./components/recovery";
@@ -16,6 +18,7 @@ import { loadBoard, loadLanes, loadStatus, loadTags, resetList } from "./data";
 import { h } from "./dom";
 import { subscribeEngineEvents } from "./events";
 import { installShortcuts } from "./keyboard";
+import { installLinkHandler } from "./links";
 import { state } from "./state";
 import { applyTheme } from "./theme";
 
@@ -34,6 +37,7 @@ async function start(): Promise<void> {
   mountToasts(document.body);
   setView("board");
   installShortcuts();
+  installLinkHandler();
   mountDashboardRefresh();
 
   try {
@@ -44,6 +48,7 @@ async function start(): Promise<void> {
       loadLanes(),
       loadTags(),
       loadStatus(),
+      loadInbox(),
     ]);
     state.settings = s;
     applyTheme(s.theme);
@@ -52,6 +57,8 @@ async function start(): Promise<void> {
     mountList(list);
     mountSettings(settings);
     document.body.dataset.ready = "true";
+    // After the board: a capture that started the app opens over a loaded view.
+    await mountCapture();
     if (!s.first_run_done) openFirstRun(s);
   } catch (err) {
     toast(`Deckhand could not load: ${errorMessage(err)}`, "error", 60000);

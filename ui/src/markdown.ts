@@ -1,148 +1,173 @@
-// A deliberately small Markdown renderer that builds DOM nodes directly (never an HTML string),
-// so card content can only ever become text, a whitelist of elements, and http(s) links.
-// Supported: # headings, paragraphs, - / * / 1. lists, > quotes, ``` fences, ---,
-// inline `code`, **bold**, *italic*, [text](http(s) url) and bare http(s) URLs.
+// Card Markdown: parsed by a CommonMark parser (micromark, through mdast-util-from-markdown, with
+// GFM for task lists, tables, strikethrough and bare URLs) into a syntax tree, which this file
+// turns into DOM nodes itself. No HTML string is ever injected: raw HTML in a card stays text,
+// images stay their alt text, and links are kept only when they are http(s).
+import type { Nodes, Parent, Root } from "mdast";
+import { fromMarkdown } from "mdast-util-from-markdown";
+import { gfmFromMarkdown } from "mdast-util-gfm";
+import { toString } from "mdast-util-to-string";
+import { gfm } from "micromark-extension-gfm";
 import { safeHttpUrl } from "./safeurl";
+
+export function parseMarkdown(src: string): Root {
+  return fromMarkdown(src, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
+}
 
 export function renderMarkdown(src: string): DocumentFragment {
   const out = document.createDocumentFragment();
-  const lines = src.replace(/\r\n?/g, "\n").split("\n");
-  let i = 0;
-  while (i < lines.length) {
-    const line = lines[i];
-    if (/^\s*$/.test(line)) {
-      i++;
-      continue;
-    }
-    if (/^```/.test(line)) {
-      const code: string[] = [];
-      i++;
-      while (i < lines.length && !/^```/.test(lines[i])) code.push(lines[i++]);
-      i++; // closing fence (or end of input)
-      const pre = document.createElement("pre");
-      const c = document.createElement("code");
-      c.textContent = code.join("\n");
-      pre.appendChild(c);
-      out.appendChild(pre);
-      continue;
-    }
-    const heading = /^(#{1,6})\s+(.*)$/.exec(line);
-    if (heading) {
-      const el = document.createElement(`h${Math.min(heading[1].length + 2, 6)}`);
-      inline(el, heading[2]);
-      out.appendChild(el);
-      i++;
-      continue;
-    }
-    if (/^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) {
-      out.appendChild(document.createElement("hr"));
-      i++;
-      continue;
-    }
-    if (/^>\s?/.test(line)) {
-      const quoted: string[] = [];
-      while (i < lines.length && /^>\s?/.test(lines[i])) quoted.push(lines[i++].replace(/^>\s?/, ""));
-      const bq = document.createElement("blockquote");
-      bq.appendChild(renderMarkdown(quoted.join("\n")));
-      out.appendChild(bq);
-      continue;
-    }
-    const listRe = /^\s*([-*+]|\d+[.)])\s+(.*)$/;
-    const first = listRe.exec(line);
-    if (first) {
-      const ordered = /\d/.test(first[1]);
-      const list = document.createElement(ordered ? "ol" : "ul");
-      while (i < lines.length) {
-        const m = listRe.exec(lines[i]);
-        if (!m || /\d/.test(m[1]) !== ordered) break;
-        const li = document.createElement("li");
-        const task = /^\[([ xX])\]\s+(.*)$/.exec(m[2]);
-        if (task) {
-          li.className = "task";
-          const box = document.createElement("input");
-          box.type = "checkbox";
-          box.disabled = true;
-          box.checked = task[1] !== " ";
-          box.setAttribute("aria-label", task[1] !== " " ? "done" : "not done");
-          li.appendChild(box);
-          inline(li, " " + task[2]);
-        } else {
-          inline(li, m[2]);
-        }
-        list.appendChild(li);
-        i++;
-      }
-      out.appendChild(list);
-      continue;
-    }
-    const para: string[] = [];
-    while (
-      i < lines.length &&
-      !/^\s*$/.test(lines[i]) &&
-      !/^(```|#{1,6}\s|>)/.test(lines[i]) &&
-      !listRe.test(lines[i])
-    ) {
-      para.push(lines[i++]);
-    }
-    const p = document.createElement("p");
-    inline(p, para.join("\n"));
-    out.appendChild(p);
-  }
+  children(out, parseMarkdown(src));
   return out;
 }
 
-const INLINE =
-  /(`[^`\n]+`)|(\*\*[^*\n]+\*\*)|(\*[^*\n]+\*|_[^_\n]+_)|(\[[^\]\n]*\]\([^)\s]*\))|(https?:\/\/[^\s<>()]+)|(\n)/;
+const excerpts = new Map<string, string>();
 
-/** Appends `text` to `parent`, turning the inline syntax above into elements. */
-export function inline(parent: Node, text: string): void {
-  let rest = text;
-  while (rest.length > 0) {
-    const m = INLINE.exec(rest);
-    if (!m) {
-      parent.appendChild(document.createTextNode(rest));
-      return;
+/** The body as plain text (Markdown syntax gone), on one line: tile excerpts. Memoised: a board
+ * re-renders its tiles on every change, the bodies rarely change. */
+export function plainText(src: string, max = 140): string {
+  const key = `${max}\u0000${src}`;
+  const hit = excerpts.get(key);
+  if (hit !== undefined) return hit;
+  if (excerpts.size > 2000) excerpts.clear();
+  // An excerpt needs the start of the body only: a huge body is not parsed whole for a tile.
+  const text = excerpt(src.length > 4 * max + 1000 ? src.slice(0, 4 * max + 1000) : src, max);
+  excerpts.set(key, text);
+  return text;
+}
+
+function excerpt(src: string, max: number): string {
+  const blocks: string[] = [];
+  // Leaf blocks each give their text; containers (lists, quotes) are walked, so list items and
+  // quoted paragraphs stay separate words.
+  const walk = (n: Nodes) => {
+    if (n.type === "paragraph" || n.type === "heading" || n.type === "code" || n.type === "html" || n.type === "tableCell") {
+      blocks.push(toString(n, { includeImageAlt: true }));
+    } else if ("children" in n) {
+      for (const c of n.children) walk(c as Nodes);
     }
-    if (m.index > 0) parent.appendChild(document.createTextNode(rest.slice(0, m.index)));
-    const tok = m[0];
-    if (m[1]) {
-      const c = document.createElement("code");
-      c.textContent = tok.slice(1, -1);
-      parent.appendChild(c);
-    } else if (m[2]) {
-      const b = document.createElement("strong");
-      inline(b, tok.slice(2, -2));
-      parent.appendChild(b);
-    } else if (m[3]) {
-      const em = document.createElement("em");
-      inline(em, tok.slice(1, -1));
-      parent.appendChild(em);
-    } else if (m[4]) {
-      const link = /^\[([^\]]*)\]\(([^)\s]*)\)$/.exec(tok)!;
-      parent.appendChild(linkOrText(link[1] || link[2], link[2]));
-    } else if (m[5]) {
-      parent.appendChild(linkOrText(tok, tok));
-    } else {
-      parent.appendChild(document.createElement("br"));
-    }
-    rest = rest.slice(m.index + tok.length);
+  };
+  walk(parseMarkdown(src));
+  const text = blocks.join(" ").replace(/\s+/g, " ").trim();
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function children(parent: Node, node: Parent): void {
+  for (const child of node.children) {
+    const el = render(child as Nodes);
+    if (el) parent.appendChild(el);
   }
 }
 
-function linkOrText(label: string, href: string): Node {
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, node: Parent | null): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (node) children(e, node);
+  return e;
+}
+
+function render(node: Nodes): Node | null {
+  switch (node.type) {
+    case "text":
+      return document.createTextNode(node.value);
+    case "paragraph":
+      return el("p", node);
+    case "heading":
+      // Card headings sit under the editor's own: start at h3.
+      return el(`h${Math.min(node.depth + 2, 6)}` as "h3", node);
+    case "emphasis":
+      return el("em", node);
+    case "strong":
+      return el("strong", node);
+    case "delete":
+      return el("del", node);
+    case "inlineCode": {
+      const c = el("code", null);
+      c.textContent = node.value;
+      return c;
+    }
+    case "code": {
+      const pre = el("pre", null);
+      const c = el("code", null);
+      c.textContent = node.value;
+      pre.appendChild(c);
+      return pre;
+    }
+    case "blockquote":
+      return el("blockquote", node);
+    case "list": {
+      const list = el(node.ordered ? "ol" : "ul", node);
+      if (node.ordered && node.start != null && node.start !== 1) list.setAttribute("start", String(node.start));
+      return list;
+    }
+    case "listItem": {
+      const li = el("li", null);
+      if (node.checked != null) {
+        li.className = "task";
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.disabled = true;
+        box.checked = node.checked;
+        box.setAttribute("aria-label", node.checked ? "done" : "not done");
+        li.appendChild(box);
+        li.appendChild(document.createTextNode(" "));
+      }
+      // Tight list items hold their text directly, not in a paragraph.
+      for (const child of node.children) {
+        const r = child.type === "paragraph" && node.spread === false ? fragmentOf(child) : render(child);
+        if (r) li.appendChild(r);
+      }
+      return li;
+    }
+    case "thematicBreak":
+      return el("hr", null);
+    case "break":
+      return el("br", null);
+    case "link":
+      return linkOrText(node, node.url);
+    case "linkReference":
+    case "imageReference":
+    case "definition":
+    case "footnoteDefinition":
+    case "footnoteReference":
+      return node.type === "linkReference" ? fragmentOf(node) : null;
+    case "image":
+      // No remote images in cards: the alt text stands in.
+      return node.alt ? document.createTextNode(node.alt) : null;
+    case "html":
+      // Raw HTML is shown as the text it is.
+      return document.createTextNode(node.value);
+    case "table": {
+      const table = el("table", null);
+      const head = el("thead", null);
+      const body = el("tbody", null);
+      node.children.forEach((row, i) => {
+        const tr = el("tr", null);
+        for (const cell of row.children) tr.appendChild(el(i === 0 ? "th" : "td", cell));
+        (i === 0 ? head : body).appendChild(tr);
+      });
+      table.append(head, body);
+      return table;
+    }
+    default:
+      return "children" in node ? fragmentOf(node as Parent) : null;
+  }
+}
+
+function fragmentOf(node: Parent): DocumentFragment {
+  const f = document.createDocumentFragment();
+  children(f, node);
+  return f;
+}
+
+function linkOrText(node: Parent, href: string): Node {
   const safe = safeHttpUrl(href);
   if (!safe) {
     // Not http(s): show the label as plain text, never as a link.
-    const span = document.createElement("span");
+    const span = el("span", node);
     span.className = "unsafe-link";
     span.title = "Link removed: only http and https links are allowed";
-    span.textContent = label;
     return span;
   }
-  const a = document.createElement("a");
+  const a = el("a", node);
   a.href = safe;
-  a.target = "_blank";
   a.rel = "noopener noreferrer";
-  a.textContent = label;
   return a;
 }

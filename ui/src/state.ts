@@ -6,7 +6,7 @@ import type { LaneSummary } from "./bindings/LaneSummary";
 import type { SyncStatus } from "./bindings/SyncStatus";
 
 export type View = "board" | "list" | "settings";
-export type Topic = "board" | "list" | "lanes" | "tags" | "status" | "selection" | "view" | "bulk" | "card";
+export type Topic = "board" | "list" | "lanes" | "tags" | "status" | "selection" | "view" | "bulk" | "card" | "conflicts";
 
 export interface LaneData {
   ids: string[];
@@ -42,6 +42,8 @@ export const state = {
   lastSelected: null as string | null,
   editingId: null as string | null,
   bulk: null as BulkJob | null,
+  /** Conflicts waiting in the inbox (the badge). */
+  conflictCount: 0,
   /** Card to focus once the next render has it (keyboard moves keep focus on the card). */
   focusAfterRender: null as string | null,
 };

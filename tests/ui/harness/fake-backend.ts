@@ -11,10 +11,14 @@ import type { ConflictRecord } from "../../../ui/src/bindings/ConflictRecord";
 import type { EngineEvent } from "../../../ui/src/bindings/EngineEvent";
 import type { HistoryEntry } from "../../../ui/src/bindings/HistoryEntry";
 import type { ListQuery } from "../../../ui/src/bindings/ListQuery";
-import type { NewCardInput } from "../../../ui/src/bindings/NewCardInput";
 import type { OpError } from "../../../ui/src/bindings/OpError";
 import type { OutboxEntry } from "../../../ui/src/bindings/OutboxEntry";
 import type { SyncStatus } from "../../../ui/src/bindings/SyncStatus";
+import type { CommandError, CommandName, Commands } from "../../../ui/src/bindings/ipc";
+import type { Capture } from "../../../ui/src/bindings/Capture";
+import type { DesktopState } from "../../../ui/src/bindings/DesktopState";
+import type { TokenStorageInfo } from "../../../ui/src/bindings/TokenStorageInfo";
+import type { ErrorKind } from "../../../ui/src/bindings/ErrorKind";
 
 type Args = Record<string, unknown>;
 interface FakeConfig {
@@ -27,6 +31,9 @@ interface FakeConfig {
   conflicts?: ConflictRecord[];
   history?: HistoryEntry[];
   holdBulk?: boolean;
+  tokenStorage?: TokenStorageInfo;
+  /** A capture waiting when the UI starts (the app was started by a deckhand:// link). */
+  capture?: Capture;
 }
 
 const config: FakeConfig = (window as unknown as { __FAKE_CONFIG__?: FakeConfig }).__FAKE_CONFIG__ ?? {};
@@ -111,13 +118,15 @@ const history: HistoryEntry[] = config.history ?? [
   { id: 2, at: NOW, kind: "remote.card.updated", card_id: null, message: "a card changed on the server" },
 ];
 const calls: { cmd: string; args: Args }[] = [];
+let desktop: DesktopState = { settings: { capture_shortcut: "CmdOrCtrl+Shift+Space", notifications: true }, shortcut_error: null };
+let pendingCapture: Capture | null = config.capture ?? null;
 let bulkGate: (() => void) | null = null;
 
 function fire(ev: EngineEvent): Promise<void> {
   return emit("engine-event", JSON.parse(JSON.stringify(ev)));
 }
 const changed = (...ids: string[]) => fire({ type: "cards_changed", ids });
-const err = (kind: string, message: string) => ({ kind, message });
+const err = (kind: ErrorKind, message: string): CommandError => ({ kind, message });
 const find = (id: unknown) => cards.find((c) => c.id === id);
 
 function order(a: CardView, b: CardView): number {
@@ -176,116 +185,128 @@ async function bulk(ids: string[], action: BulkAction, jobId: string): Promise<n
   return ids.length;
 }
 
-async function handle(cmd: string, a: Args): Promise<unknown> {
-  switch (cmd) {
-    case "cards_list":
-      return list((a.query ?? {}) as ListQuery);
-    case "card_get":
-      return find(a.id) ?? null;
-    case "lanes_list": {
-      const names = [...lanesOrder, ...new Set(cards.map((c) => c.lane).filter((l) => !lanesOrder.includes(l)))];
-      return names.map((lane) => ({ lane, count: cards.filter((c) => c.lane === lane).length }));
-    }
-    case "tags_list":
-      return [...new Set(cards.flatMap((c) => c.tags))].sort();
-    case "card_create": {
-      const input = a.input as NewCardInput;
-      if (!input.title?.trim()) throw err("validation", "title must not be empty");
-      const lane = input.lane ?? "inbox";
-      const max = Math.max(0, ...cards.filter((c) => c.lane === lane).map((c) => c.position));
-      const card = makeCard({ ...input, lane, position: input.position ?? max + 1, sync_state: "pending", confirmed_version: null } as Partial<CardView>, cards.length);
-      cards.push(card);
-      void changed(card.id);
-      return card;
-    }
-    case "card_update": {
-      const card = find(a.id);
-      if (!card) throw err("not_found", "no such card");
-      applyChanges(card, a.changes as CardChanges);
-      touch(card);
-      void changed(card.id);
-      return card;
-    }
-    case "card_move": {
-      const card = find(a.id);
-      if (!card) throw err("not_found", "no such card");
-      card.lane = a.lane as string;
-      card.position = (a.position as number | null) ?? Math.max(0, ...cards.filter((c) => c.lane === card.lane && c !== card).map((c) => c.position)) + 1;
-      touch(card);
-      void changed(card.id);
-      return card;
-    }
-    case "card_delete": {
-      if (!find(a.id)) throw err("not_found", "no such card");
-      cards = cards.filter((c) => c.id !== a.id);
-      void changed(a.id as string);
-      return null;
-    }
-    case "cards_bulk":
-      return bulk(a.ids as string[], a.action as BulkAction, a.jobId as string);
-    case "outbox_list":
-      return outbox.map((o) => ({ ...o, card_title: o.card_title || find(o.card_id)?.title || "" }));
-    case "outbox_retry":
-    case "outbox_discard": {
-      const i = outbox.findIndex((o) => o.op_id === a.opId);
-      if (i < 0) throw err("not_found", "no such operation");
-      const op = outbox[i];
-      const card = find(op.card_id);
-      if (cmd === "outbox_discard") {
-        outbox.splice(i, 1);
-        if (card) Object.assign(card, { sync_state: "synced", error: null });
-      } else {
-        Object.assign(op, { state: "pending", last_error: null });
-        if (card) Object.assign(card, { sync_state: "pending", error: null });
-      }
-      if (card) void changed(card.id);
-      return null;
-    }
-    case "outbox_retry_all": {
-      const failed = outbox.filter((o) => o.state === "failed");
-      failed.forEach((o) => Object.assign(o, { state: "pending", last_error: null }));
-      return failed.length;
-    }
-    case "conflicts_list":
-      return conflicts;
-    case "conflict_resolve": {
-      const i = conflicts.findIndex((c) => c.card_id === a.cardId);
-      if (i < 0) throw err("not_found", "no conflict for this card");
-      conflicts.splice(i, 1);
-      const card = find(a.cardId);
-      if (card) card.sync_state = "pending";
-      void fire({ type: "conflict_resolved", card_id: a.cardId as string }).then(() => changed(a.cardId as string));
-      return null;
-    }
-    case "sync_pause":
-      fake.setStatus({ connection: "paused" });
-      return null;
-    case "sync_resume":
-      fake.setStatus({ connection: "online" });
-      return null;
-    case "sync_now":
-      return null;
-    case "sync_status":
-      return status;
-    case "sync_history":
-      return history.slice(0, (a.limit as number) ?? 50);
-    case "settings_get":
-      return { ...settings, token: null };
-    case "settings_set": {
-      const next = a.settings as AppSettings;
-      const tokenSet = next.token === null ? settings.token_set : next.token !== "";
-      settings = { ...next, token: null, token_set: tokenSet };
-      return settings;
-    }
-    case "recovery_requeue":
-      return { requeued: 2, skipped: 1 };
-    case "recovery_discard":
-      return 3;
-    case "open_logs_folder":
-      return null;
-    default:
-      throw err("invalid_state", `fake backend: unknown command ${cmd}`);
+type Handlers = { [K in CommandName]: (a: Commands[K]["args"]) => Commands[K]["result"] | Promise<Commands[K]["result"]> };
+
+// One handler per command of the generated `Commands` map: tsc fails when a command is missing,
+// an argument is misnamed or a result has the wrong shape (`npm run typecheck` in tests/).
+const handlers: Handlers = {
+  cards_list: (a) => list(a.query),
+  card_get: (a) => find(a.id) ?? null,
+  lanes_list: () => {
+    const names = [...lanesOrder, ...new Set(cards.map((c) => c.lane).filter((l) => !lanesOrder.includes(l)))];
+    return names.map((lane) => ({ lane, count: cards.filter((c) => c.lane === lane).length }));
+  },
+  tags_list: () => [...new Set(cards.flatMap((c) => c.tags))].sort(),
+  card_create: (a) => {
+    const input = a.input;
+    if (!input.title?.trim()) throw err("validation", "title must not be empty");
+    const lane = input.lane ?? "inbox";
+    const max = Math.max(0, ...cards.filter((c) => c.lane === lane).map((c) => c.position));
+    const card = makeCard({ ...input, lane, position: input.position ?? max + 1, sync_state: "pending", confirmed_version: null } as Partial<CardView>, cards.length);
+    cards.push(card);
+    void changed(card.id);
+    return card;
+  },
+  card_update: (a) => {
+    const card = find(a.id);
+    if (!card) throw err("not_found", "no such card");
+    applyChanges(card, a.changes);
+    touch(card);
+    void changed(card.id);
+    return card;
+  },
+  card_move: (a) => {
+    const card = find(a.id);
+    if (!card) throw err("not_found", "no such card");
+    card.lane = a.lane;
+    card.position = a.position ?? Math.max(0, ...cards.filter((c) => c.lane === card.lane && c !== card).map((c) => c.position)) + 1;
+    touch(card);
+    void changed(card.id);
+    return card;
+  },
+  card_delete: (a) => {
+    if (!find(a.id)) throw err("not_found", "no such card");
+    cards = cards.filter((c) => c.id !== a.id);
+    void changed(a.id);
+    return null;
+  },
+  cards_bulk: (a) => bulk(a.ids, a.action, a.jobId),
+  outbox_list: () => outbox.map((o) => ({ ...o, card_title: o.card_title || find(o.card_id)?.title || "" })),
+  outbox_retry: (a) => outboxOp(a.opId, false),
+  outbox_discard: (a) => outboxOp(a.opId, true),
+  outbox_retry_all: () => {
+    const failed = outbox.filter((o) => o.state === "failed");
+    failed.forEach((o) => Object.assign(o, { state: "pending", last_error: null }));
+    return failed.length;
+  },
+  recovery_report: () => status.recovery,
+  recovery_list: () => [],
+  recovery_requeue: () => ({ requeued: 2, skipped: 1, kept: 0 }),
+  recovery_discard: () => 3,
+  conflicts_list: () => conflicts,
+  conflict_resolve: (a) => {
+    const i = conflicts.findIndex((c) => c.card_id === a.cardId);
+    if (i < 0) throw err("not_found", "no conflict for this card");
+    conflicts.splice(i, 1);
+    const card = find(a.cardId);
+    if (card) card.sync_state = "pending";
+    void fire({ type: "conflict_resolved", card_id: a.cardId }).then(() => changed(a.cardId));
+    return null;
+  },
+  sync_pause: () => {
+    void fake.setStatus({ connection: "paused" });
+    return null;
+  },
+  sync_resume: () => {
+    void fake.setStatus({ connection: "online" });
+    return null;
+  },
+  sync_now: () => null,
+  sync_status: () => status,
+  sync_history: (a) => history.slice(0, a.limit ?? 50),
+  settings_get: () => ({ ...settings, token: null }),
+  settings_set: (a) => {
+    const next = a.settings;
+    const tokenSet = next.token === null ? settings.token_set : next.token !== "";
+    settings = { ...next, token: null, token_set: tokenSet };
+    return settings;
+  },
+  open_logs_folder: () => null,
+  desktop_settings_get: () => desktop,
+  desktop_settings_set: (a) => {
+    desktop = { settings: a.settings, shortcut_error: a.settings.capture_shortcut === "Refused+Key" ? "HotKey already registered" : null };
+    return desktop;
+  },
+  capture_take: () => {
+    const c = pendingCapture;
+    pendingCapture = null;
+    return c;
+  },
+  token_storage: () => config.tokenStorage ?? { storage: "keychain", fallback_reason: null, file: null },
+};
+
+function outboxOp(opId: number, discard: boolean): null {
+  const i = outbox.findIndex((o) => o.op_id === opId);
+  if (i < 0) throw err("not_found", "no such operation");
+  const op = outbox[i];
+  const card = find(op.card_id);
+  if (discard) {
+    outbox.splice(i, 1);
+    if (card) Object.assign(card, { sync_state: "synced", error: null });
+  } else {
+    Object.assign(op, { state: "pending", last_error: null });
+    if (card) Object.assign(card, { sync_state: "pending", error: null });
   }
+  if (card) void changed(card.id);
+  return null;
+}
+
+async function handle(cmd: string, a: Args): Promise<unknown> {
+  // tauri-plugin-opener's command: the real one hands the URL to the user's browser.
+  if (cmd === "plugin:opener|open_url") return null;
+  if (!(cmd in handlers)) throw err("invalid_state", `fake backend: unknown command ${cmd}`);
+  const handler = handlers[cmd as CommandName] as (a: Args) => unknown;
+  return handler(a);
 }
 
 const fake = {
@@ -302,6 +323,11 @@ const fake = {
   releaseBulk() {
     bulkGate?.();
     bulkGate = null;
+  },
+  /** What the shell does on a shortcut, tray click or link: keep the capture, poke the UI. */
+  capture(c: Capture) {
+    pendingCapture = c;
+    return emit("quick-capture", c);
   },
   setStatus(p: Partial<SyncStatus>) {
     status = { ...status, ...p };
@@ -323,7 +349,7 @@ const fake = {
       idempotency_key: `key-${nextOp}`, attempts: 3, created_at: NOW, next_attempt_at: null, last_error: error,
     };
     outbox.push(op);
-    await fire({ type: "op_failed", op_id: op.op_id as unknown as bigint, card_id: id, error });
+    await fire({ type: "op_failed", op_id: op.op_id, card_id: id, error });
     await changed(id);
     return op.op_id;
   },

@@ -3,6 +3,7 @@ import { dropCard } from "../actions";
 import { boardLanes, loadBoardLane, showMore } from "../data";
 import { h, replaceChildren } from "../dom";
 import { captureFocus, restoreFocus } from "../focus";
+import { applyRoving, installRoving } from "../roving";
 import { notify, state, subscribe } from "../state";
 import { cardItem } from "./cardItem";
 
@@ -19,8 +20,10 @@ export function mountBoard(root: HTMLElement): void {
     }
     const order = () => lanes.flatMap((l) => state.board.get(l)?.ids ?? []);
     replaceChildren(root, ...lanes.map((lane) => laneColumn(lane, order)));
+    applyRoving(root);
     restoreFocus(root, focus);
   };
+  installRoving(root);
   for (const t of ["board", "selection", "view", "lanes"] as const) subscribe(t, render);
   render();
 }

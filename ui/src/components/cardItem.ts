@@ -2,6 +2,7 @@
 import { deleteCard, discardCard, moveByKey, retryCard, toggleSelect } from "../actions";
 import type { CardView } from "../bindings/CardView";
 import { h } from "../dom";
+import { plainText } from "../markdown";
 import { safeHttpUrl } from "../safeurl";
 import { state } from "../state";
 import { openConflictForCard } from "./conflict";
@@ -14,10 +15,6 @@ export interface CardItemOptions {
   order: () => string[];
 }
 
-function firstLine(body: string): string {
-  const line = body.split("\n").find((l) => l.trim() !== "") ?? "";
-  return line.replace(/^[#>*+\-\s]+/, "").replace(/^\d+[.)]\s+/, "").replace(/^\[[ xX]\]\s*/, "").slice(0, 140);
-}
 
 export function cardItem(card: CardView, opts: CardItemOptions): HTMLElement {
   const selected = state.selection.has(card.id);
@@ -73,13 +70,13 @@ export function cardItem(card: CardView, opts: CardItemOptions): HTMLElement {
       h("button", { type: "button", class: "card-title", "aria-label": `Open ${title}`, onclick: () => openEditor(card.id) }, title),
       card.pinned ? h("span", { class: "pin", title: "Pinned", "aria-label": "Pinned", role: "img" }, "★") : null,
     ),
-    opts.variant === "tile" && firstLine(card.body) ? h("p", { class: "card-snippet" }, firstLine(card.body)) : null,
+    opts.variant === "tile" && card.body.trim() ? h("p", { class: "card-snippet" }, plainText(card.body)) : null,
     h(
       "div",
       { class: "card-meta" },
       opts.variant === "row" ? h("span", { class: "lane-chip" }, card.lane) : null,
       ...card.tags.map((t) => h("span", { class: "tag" }, t)),
-      url ? h("a", { class: "card-link", href: url, target: "_blank", rel: "noopener noreferrer" }, host) : null,
+      url ? h("a", { class: "card-link", href: url, rel: "noopener noreferrer" }, host) : null,
       h("span", { class: "spacer" }),
       syncBadge(card.sync_state),
     ),

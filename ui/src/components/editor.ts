@@ -122,7 +122,7 @@ function render(card: CardView): void {
       preview,
     ),
     field("URL", "ed-url", url, "Only http and https links open."),
-    openLink ? h("a", { class: "card-link", href: openLink, target: "_blank", rel: "noopener noreferrer" }, "Open link") : null,
+    openLink ? h("a", { class: "card-link", href: openLink, rel: "noopener noreferrer" }, "Open link") : null,
     field("Tags", "ed-tags", tags, "Comma separated."),
     field("Lane", "ed-lane", lane),
     lanes,

@@ -11,6 +11,8 @@ export interface ModalOptions {
 
 export function openModal(opts: ModalOptions, ...children: Child[]): HTMLDialogElement {
   const titleId = `dlg-${Math.random().toString(36).slice(2)}`;
+  // Focus goes back where it was when the dialog closes (the button that opened it, say).
+  const opener = document.activeElement as HTMLElement | null;
   const dlg = h(
     "dialog",
     { class: `modal ${opts.className ?? ""}`, "aria-modal": "true", "aria-labelledby": titleId },
@@ -24,6 +26,7 @@ export function openModal(opts: ModalOptions, ...children: Child[]): HTMLDialogE
   dlg.addEventListener("close", () => {
     dlg.remove();
     opts.onClose?.();
+    if (opener?.isConnected && !document.querySelector("dialog[open]")) opener.focus({ preventScroll: true });
   });
   document.body.appendChild(dlg);
   dlg.showModal();

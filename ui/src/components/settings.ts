@@ -7,11 +7,12 @@ import { h, replaceChildren } from "../dom";
 import { state, subscribe } from "../state";
 import { applyTheme } from "../theme";
 import { toast } from "./toasts";
+import type { DesktopState } from "../bindings/DesktopState";
 
 export function mountSettings(root: HTMLElement): void {
   const render = () => {
     if (state.view !== "settings" || !state.settings) return;
-    replaceChildren(root, form(state.settings));
+    replaceChildren(root, form(state.settings), desktopForm());
   };
   subscribe("view", render);
   render();
@@ -47,7 +48,8 @@ function form(s: AppSettings): HTMLElement {
       h("h3", {}, "Server"),
       h("div", { class: "field" }, h("label", { for: "set-server" }, "Server URL"), server, h("p", { class: "hint" }, "Leave empty to work offline.")),
       h("div", { class: "field" }, h("label", { for: "set-token" }, "Access token"), token,
-        h("p", { class: "hint" }, s.token_set ? "A token is stored. It is never shown." : "No token stored.")),
+        h("p", { class: "hint" }, s.token_set ? "A token is stored. It is never shown." : "No token stored."),
+        tokenStorageNote()),
       h("div", { class: "field field-check" }, clearToken, h("label", { for: "set-clear-token" }, "Remove the stored token")),
     ),
     h("section", { class: "settings-group" },
@@ -80,8 +82,55 @@ function form(s: AppSettings): HTMLElement {
     const saved = await saveSettings(next);
     if (saved) {
       toast("Settings saved.", "success");
-      replaceChildren(f.parentElement!, form(saved));
+      f.replaceWith(form(saved));
     }
   });
   return f;
+}
+
+/** Says where the token is kept: the OS keychain, or (none available) a file only you can read. */
+function tokenStorageNote(): HTMLElement {
+  const note = h("p", { class: "hint token-storage", "data-storage": "unknown" }, "Checking where the token is kept…");
+  void api.tokenStorage().then(
+    (t) => {
+      note.dataset.storage = t.storage;
+      note.textContent = t.storage === "keychain"
+        ? "Kept in the system keychain."
+        : `No system keychain available${t.fallback_reason ? ` (${t.fallback_reason})` : ""}: kept in ${t.file ?? "a file"}, readable only by you.`;
+    },
+    () => (note.textContent = "Could not tell where the token is kept."),
+  );
+  return note;
+}
+
+/** Quick capture shortcut and notifications (shell-only settings), saved on their own. */
+function desktopForm(): HTMLElement {
+  const section = h("form", { class: "settings desktop-settings", "aria-label": "Desktop integration", novalidate: true }, h("p", { class: "muted" }, "Loading desktop settings…"));
+  const render = (d: DesktopState) => {
+    const shortcut = h("input", { id: "set-shortcut", type: "text", value: d.settings.capture_shortcut ?? "", placeholder: "e.g. CmdOrCtrl+Shift+Space (empty: none)" });
+    const notif = h("input", { id: "set-notify", type: "checkbox", checked: d.settings.notifications });
+    const active = d.settings.capture_shortcut && !d.shortcut_error;
+    replaceChildren(
+      section,
+      h("section", { class: "settings-group" },
+        h("h3", {}, "Desktop"),
+        h("div", { class: "field" }, h("label", { for: "set-shortcut" }, "Quick capture shortcut"), shortcut,
+          h("p", { class: "hint shortcut-state", "data-state": active ? "active" : d.settings.capture_shortcut ? "refused" : "off" },
+            active ? "Active everywhere on this desktop." : d.settings.capture_shortcut ? `Off: the desktop refused it (${d.shortcut_error}).` : "Off.")),
+        h("div", { class: "field field-check" }, notif, h("label", { for: "set-notify" }, "Notify me about conflicts and refused changes while Deckhand is in the background")),
+      ),
+      h("div", { class: "settings-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, "Save desktop settings")),
+    );
+    section.onsubmit = async (e) => {
+      e.preventDefault();
+      const saved = await attempt("Saving desktop settings", () =>
+        api.desktopSettingsSet({ capture_shortcut: shortcut.value.trim() || null, notifications: notif.checked }));
+      if (saved) {
+        toast(saved.shortcut_error ? "Saved, but the shortcut is off." : "Desktop settings saved.", saved.shortcut_error ? "info" : "success");
+        render(saved);
+      }
+    };
+  };
+  void api.desktopSettingsGet().then(render, () => replaceChildren(section, h("p", { class: "muted" }, "Desktop settings are not available.")));
+  return section;
 }

@@ -1,16 +1,20 @@
-// Toasts in a polite live region: failures, resolutions, confirmations.
+// Toasts: confirmations and news in a polite live region; errors in an assertive one (role
+// "alert"), so a screen reader interrupts for what went wrong and not for "Saved".
 import { h } from "../dom";
 
-let region: HTMLElement | null = null;
+let polite: HTMLElement | null = null;
+let assertive: HTMLElement | null = null;
 
 export function mountToasts(parent: HTMLElement): void {
-  region = h("div", { class: "toasts", role: "status", "aria-live": "polite", "aria-label": "Notifications" });
-  parent.appendChild(region);
+  polite = h("div", { class: "toast-region", role: "status", "aria-live": "polite", "aria-label": "Notifications" });
+  assertive = h("div", { class: "toast-region", role: "alert", "aria-live": "assertive", "aria-label": "Errors" });
+  parent.appendChild(h("div", { class: "toasts" }, assertive, polite));
 }
 
 export type ToastKind = "info" | "success" | "error";
 
 export function toast(message: string, kind: ToastKind = "info", timeoutMs = 6000): void {
+  const region = kind === "error" ? assertive : polite;
   if (!region) return;
   const item = h(
     "div",

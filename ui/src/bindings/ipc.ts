@@ -1,0 +1,110 @@
+// Generated from src-tauri/ipc.rs by `make bindings`. Do not edit: CI fails when it drifts.
+import { invoke } from "@tauri-apps/api/core";
+import type { AppSettings } from "./AppSettings";
+import type { BulkAction } from "./BulkAction";
+import type { Capture } from "./Capture";
+import type { CardChanges } from "./CardChanges";
+import type { CardPage } from "./CardPage";
+import type { CardView } from "./CardView";
+import type { ConflictRecord } from "./ConflictRecord";
+import type { DesktopSettings } from "./DesktopSettings";
+import type { DesktopState } from "./DesktopState";
+import type { EngineEvent } from "./EngineEvent";
+import type { ErrorKind } from "./ErrorKind";
+import type { HistoryEntry } from "./HistoryEntry";
+import type { LaneSummary } from "./LaneSummary";
+import type { ListQuery } from "./ListQuery";
+import type { NewCardInput } from "./NewCardInput";
+import type { OutboxEntry } from "./OutboxEntry";
+import type { RecoveryReport } from "./RecoveryReport";
+import type { RequeueReport } from "./RequeueReport";
+import type { Resolution } from "./Resolution";
+import type { SalvagedOp } from "./SalvagedOp";
+import type { SyncStatus } from "./SyncStatus";
+import type { TokenStorageInfo } from "./TokenStorageInfo";
+
+/** What every rejected command carries; the UI branches on `kind`. */
+export interface CommandError {
+  kind: ErrorKind;
+  message: string;
+}
+
+/** Each command's arguments (as sent: camelCase) and result. */
+export interface Commands {
+  cards_list: { args: { query: ListQuery }; result: CardPage };
+  card_get: { args: { id: string }; result: CardView | null };
+  lanes_list: { args: {}; result: Array<LaneSummary> };
+  tags_list: { args: {}; result: Array<string> };
+  card_create: { args: { input: NewCardInput }; result: CardView };
+  card_update: { args: { id: string; changes: CardChanges; baseVersion: number | null }; result: CardView };
+  card_move: { args: { id: string; lane: string; position: number | null }; result: CardView };
+  card_delete: { args: { id: string }; result: null };
+  cards_bulk: { args: { ids: Array<string>; action: BulkAction; jobId: string }; result: number };
+  outbox_list: { args: {}; result: Array<OutboxEntry> };
+  outbox_retry: { args: { opId: number }; result: null };
+  outbox_retry_all: { args: {}; result: number };
+  outbox_discard: { args: { opId: number }; result: null };
+  recovery_report: { args: {}; result: RecoveryReport | null };
+  recovery_list: { args: {}; result: Array<SalvagedOp> };
+  recovery_requeue: { args: { ids: Array<number> }; result: RequeueReport };
+  recovery_discard: { args: { ids: Array<number> }; result: number };
+  conflicts_list: { args: {}; result: Array<ConflictRecord> };
+  conflict_resolve: { args: { cardId: string; resolution: Resolution }; result: null };
+  sync_pause: { args: {}; result: null };
+  sync_resume: { args: {}; result: null };
+  sync_now: { args: {}; result: null };
+  sync_status: { args: {}; result: SyncStatus };
+  sync_history: { args: { limit: number }; result: Array<HistoryEntry> };
+  open_logs_folder: { args: {}; result: null };
+  settings_get: { args: {}; result: AppSettings };
+  settings_set: { args: { settings: AppSettings }; result: AppSettings };
+  token_storage: { args: {}; result: TokenStorageInfo };
+  desktop_settings_get: { args: {}; result: DesktopState };
+  desktop_settings_set: { args: { settings: DesktopSettings }; result: DesktopState };
+  capture_take: { args: {}; result: Capture | null };
+}
+
+export type CommandName = keyof Commands;
+
+/** Typed `invoke` wrappers, one per command. */
+export const commands = {
+  cardsList: (query: ListQuery) => invoke<CardPage>("cards_list", { query }),
+  cardGet: (id: string) => invoke<CardView | null>("card_get", { id }),
+  lanesList: () => invoke<Array<LaneSummary>>("lanes_list"),
+  tagsList: () => invoke<Array<string>>("tags_list"),
+  cardCreate: (input: NewCardInput) => invoke<CardView>("card_create", { input }),
+  cardUpdate: (id: string, changes: CardChanges, baseVersion: number | null = null) => invoke<CardView>("card_update", { id, changes, baseVersion }),
+  cardMove: (id: string, lane: string, position: number | null = null) => invoke<CardView>("card_move", { id, lane, position }),
+  cardDelete: (id: string) => invoke<null>("card_delete", { id }),
+  cardsBulk: (ids: Array<string>, action: BulkAction, jobId: string) => invoke<number>("cards_bulk", { ids, action, jobId }),
+  outboxList: () => invoke<Array<OutboxEntry>>("outbox_list"),
+  outboxRetry: (opId: number) => invoke<null>("outbox_retry", { opId }),
+  outboxRetryAll: () => invoke<number>("outbox_retry_all"),
+  outboxDiscard: (opId: number) => invoke<null>("outbox_discard", { opId }),
+  recoveryReport: () => invoke<RecoveryReport | null>("recovery_report"),
+  recoveryList: () => invoke<Array<SalvagedOp>>("recovery_list"),
+  recoveryRequeue: (ids: Array<number>) => invoke<RequeueReport>("recovery_requeue", { ids }),
+  recoveryDiscard: (ids: Array<number>) => invoke<number>("recovery_discard", { ids }),
+  conflictsList: () => invoke<Array<ConflictRecord>>("conflicts_list"),
+  conflictResolve: (cardId: string, resolution: Resolution) => invoke<null>("conflict_resolve", { cardId, resolution }),
+  syncPause: () => invoke<null>("sync_pause"),
+  syncResume: () => invoke<null>("sync_resume"),
+  syncNow: () => invoke<null>("sync_now"),
+  syncStatus: () => invoke<SyncStatus>("sync_status"),
+  syncHistory: (limit: number) => invoke<Array<HistoryEntry>>("sync_history", { limit }),
+  openLogsFolder: () => invoke<null>("open_logs_folder"),
+  settingsGet: () => invoke<AppSettings>("settings_get"),
+  settingsSet: (settings: AppSettings) => invoke<AppSettings>("settings_set", { settings }),
+  tokenStorage: () => invoke<TokenStorageInfo>("token_storage"),
+  desktopSettingsGet: () => invoke<DesktopState>("desktop_settings_get"),
+  desktopSettingsSet: (settings: DesktopSettings) => invoke<DesktopState>("desktop_settings_set", { settings }),
+  captureTake: () => invoke<Capture | null>("capture_take"),
+};
+
+/** Tauri events the shell emits, with their payloads. */
+export interface Events {
+  "engine-event": EngineEvent;
+  "quick-capture": Capture;
+}
+export const ENGINE_EVENT = "engine-event";
+export const QUICK_CAPTURE = "quick-capture";
