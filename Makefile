@@ -49,13 +49,17 @@ test-rust: bins
 # CHAOS_KEEP=1 (keep data dirs, logs and journals) also apply.
 CHAOS_OPS ?= 2000
 chaos: bins
-	CHAOS_OPS=$(CHAOS_OPS) $(CARGO) test --locked --test chaos -- --nocapture
+	CHAOS_OPS=$(CHAOS_OPS) $(CARGO) test --locked --test chaos -- --exact chaos_convergence --nocapture
 
-# Faults at scale on PostgreSQL (a throw-away cluster, see crates/server/tests/support/pg.rs):
-# 3 serve processes, writers retrying across them, one instance killed -9 and PostgreSQL restarted
-# mid-load; every write exactly once, seqs dense, no orphan records. `make test` runs it small.
+# The same chaos run at full size on PostgreSQL (a throw-away cluster, deckhand_testkit::pg):
+# 3 serve processes on one database, each client pinned to its own instance through its own fault
+# proxy, instances killed -9 mid-load, PostgreSQL restarted once mid-load, the oracle at the end.
+# Then the server-level fault run (plain HTTP writers spread over 3 instances, one killed -9 and
+# the database restarted: every write exactly once, seqs dense). `make test` runs both small.
+# CHAOS_INSTANCES sets the instance count.
 CHAOS_PG_WRITES ?= 400
 chaos-pg: bins
+	CHAOS_OPS=$(CHAOS_OPS) $(CARGO) test --locked --test chaos -- --exact chaos_convergence_on_postgres --nocapture
 	CHAOS_PG_WRITES=$(CHAOS_PG_WRITES) $(CARGO) test --locked -p deckhand-server --test multi_instance_faults -- --nocapture
 
 # schemathesis (PyPI, pinned, in a venv under target/) against the real server's OpenAPI document.

@@ -12,6 +12,9 @@
 //!   while it is in conflict, and the resolution is made with those edits queued behind it)
 //!   CHAOS_ORACLE_ENFORCE=1 (fail on oracle violations; see ORACLE_ENFORCED)
 //!   CHAOS_BIN_DIR (default: the target/debug this test was built into)
+//!   `chaos_convergence_on_postgres` runs the same on PostgreSQL: CHAOS_INSTANCES (default 3)
+//!   `serve` processes on one database, each client pinned to its own instance through its own
+//!   proxy, instances killed -9 mid-load, and PostgreSQL itself restarted once mid-load.
 //!
 //! At quiescence the model-checking oracle (chaos/oracle.rs) reads every client's journal and the
 //! server's final state and proves, per card and field, that no accepted edit was silently lost.
@@ -24,6 +27,8 @@ mod harness;
 mod oracle;
 #[path = "chaos/scenarios.rs"]
 mod scenarios;
+#[path = "chaos/servers.rs"]
+mod servers;
 #[path = "chaos/workload.rs"]
 mod workload;
 
@@ -35,7 +40,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use harness::{Client, Exit, ServerProc};
+use harness::{Client, Exit};
+use servers::{Backend, Servers};
 use workload::{ClientGen, Ledger, marker_of};
 
 const CLIENTS: usize = 3;
@@ -52,6 +58,8 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 struct Params {
+    backend: Backend,
+    instances: usize,
     seed: u64,
     ops: usize,
     rounds: usize,
@@ -64,9 +72,11 @@ struct Params {
 }
 
 impl Params {
-    fn from_env() -> Params {
+    fn from_env(backend: Backend) -> Params {
         let ops = env("CHAOS_OPS", 150usize);
         Params {
+            backend,
+            instances: if backend == Backend::Sqlite { 1 } else { env("CHAOS_INSTANCES", 3usize).max(1) },
             seed: env("CHAOS_SEED", 42u64),
             ops,
             rounds: env("CHAOS_ROUNDS", (ops / 100).clamp(5, 40)),
@@ -89,6 +99,7 @@ struct Tally {
     sync_exits: BTreeMap<String, u64>,
     quiescence_passes: usize,
     extra_rounds: usize,
+    database_restarts: usize,
     concurrent_scripts: usize,
     deferred: usize,
 }
@@ -164,29 +175,68 @@ fn exit_name(e: Exit) -> String {
 #[test]
 fn chaos_convergence() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(run(Params::from_env()));
+    rt.block_on(run(Params::from_env(Backend::Sqlite)));
+}
+
+/// The same run against several instances on one PostgreSQL database (issue "Scale-out").
+#[test]
+fn chaos_convergence_on_postgres() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(run(Params::from_env(Backend::Postgres)));
+}
+
+/// Sum of a fault counter over the proxies.
+fn injected(proxies: &[FaultProxy], kind: &str) -> u64 {
+    proxies.iter().map(|p| p.injected().get(kind).copied().unwrap_or(0)).sum()
+}
+
+/// The fault plan of proxy `i` (proxy 0 keeps the plan a single-proxy run always had).
+fn plan(seed: u64, i: usize, fault_p: f64) -> Plan {
+    Plan::random(seed.wrapping_add(i as u64 * 7919), fault_p).with_stream_probability(0.5)
 }
 
 async fn run(p: Params) {
     let started = Instant::now();
     let tmp = tempfile::Builder::new().prefix("deckhand-chaos-").tempdir().unwrap();
     let dir = if env("CHAOS_KEEP", 0u8) == 1 { tmp.keep() } else { tmp.path().to_path_buf() };
-    println!("chaos: seed {} ops/client {} rounds {} fault p {} dir {}", p.seed, p.ops, p.rounds, p.fault_p, dir.display());
+    println!(
+        "chaos: {} x{} seed {} ops/client {} rounds {} fault p {} dir {}",
+        p.backend.name(),
+        p.instances,
+        p.seed,
+        p.ops,
+        p.rounds,
+        p.fault_p,
+        dir.display()
+    );
 
     harness::preflight();
-    let db = dir.join("server.db");
-    let token = harness::user_add(&db, "chaos");
-    let mut server = ServerProc::start(&db, 0, &dir.join("server.log")).await.expect("server starts");
-    let proxy = FaultProxy::start(server.url.clone()).await;
-    proxy.set_plan(Plan::random(p.seed, p.fault_p).with_stream_probability(0.5));
+    let mut servers = Servers::start(p.backend, p.instances, &dir).await;
+    let token = servers.token.clone();
+    // One fault proxy per instance; client i always goes through instance i % n (pinned, as behind
+    // a load balancer with sticky sessions), so writes and streams of one user cross instances.
+    let mut proxies = Vec::with_capacity(p.instances);
+    for i in 0..p.instances {
+        let proxy = FaultProxy::start(servers.url(i)).await;
+        proxy.set_plan(plan(p.seed, i, p.fault_p));
+        proxies.push(proxy);
+    }
     let clients: Vec<Client> = (0..CLIENTS)
-        .map(|idx| Client { idx, dir: dir.join(format!("client{idx}")), server: proxy.url(), token: token.clone(), log: dir.join(format!("client{idx}.log")) })
+        .map(|idx| Client {
+            idx,
+            dir: dir.join(format!("client{idx}")),
+            server: proxies[idx % proxies.len()].url(),
+            token: token.clone(),
+            log: dir.join(format!("client{idx}.log")),
+        })
         .collect();
     let mut gens: Vec<ClientGen> = (0..CLIENTS).map(|i| ClientGen::new(p.seed, i)).collect();
     let mut ledger = Ledger::default();
     let mut tally = Tally::default();
     let mut sched = StdRng::seed_from_u64(p.seed ^ 0x00c0_ffee);
     let server_kill_rounds: Vec<usize> = (0..p.server_kills).map(|k| (k + 1) * p.rounds / (p.server_kills + 1)).collect();
+    // PostgreSQL restarts once, mid-run (not in a server-kill round).
+    let db_restart_round = (p.backend == Backend::Postgres).then(|| (p.rounds / 2).max(1) + usize::from(server_kill_rounds.contains(&(p.rounds / 2).max(1))));
 
     // Kills are spread over all rounds but the last; a kill that finds its process already done
     // carries over, and a few extra rounds (small batches) run if some are still owed.
@@ -231,9 +281,12 @@ async fn run(p: Params) {
         let offline = round == 1 || (round > 0 && sched.random_bool(0.25));
         let offline_for = Duration::from_millis(sched.random_range(300..2000));
         let server_kill = server_kill_rounds.contains(&round).then(|| Duration::from_millis(sched.random_range(50..300)));
-        let before = proxy.injected().get("drop_request").copied().unwrap_or(0);
+        let db_restart = (db_restart_round == Some(round)).then(|| Duration::from_millis(sched.random_range(50..300)));
+        let before = injected(&proxies, "drop_request");
         if offline {
-            proxy.set_plan(Plan::Offline);
+            for proxy in &proxies {
+                proxy.set_plan(Plan::Offline);
+            }
             tally.offline_phases += 1;
         }
         let syncs = futures::future::join_all(clients.iter().zip(&plans).zip(&during).map(|((c, (rt, kill)), (later, delay))| {
@@ -259,20 +312,35 @@ async fn run(p: Params) {
             if let Some(at) = server_kill {
                 steps.push((at, 1));
             }
+            if let Some(at) = db_restart {
+                steps.push((at, 2));
+            }
             steps.sort();
             for (at, what) in steps {
                 tokio::time::sleep(at.saturating_sub(t0.elapsed())).await;
-                if what == 0 {
-                    let now = proxy.injected().get("drop_request").copied().unwrap_or(0);
-                    proxy.set_plan(Plan::random(p.seed.wrapping_add(round as u64 + 1), p.fault_p).with_stream_probability(0.5));
-                    tally.offline_refusals += now - before;
-                } else {
-                    let port = server.port;
-                    server.crash_and_restart().await.expect("server restarts");
-                    proxy.set_upstream(server.url.clone());
-                    tally.server_kills += 1;
-                    let same = if server.port == port { "the same port" } else { "a new port (proxy re-pointed)" };
-                    println!("chaos: round {round}: server killed (-9) mid-load, restarted on {same}: {}", server.url);
+                match what {
+                    0 => {
+                        let now = injected(&proxies, "drop_request");
+                        for (i, proxy) in proxies.iter().enumerate() {
+                            proxy.set_plan(plan(p.seed.wrapping_add(round as u64 + 1), i, p.fault_p));
+                        }
+                        tally.offline_refusals += now - before;
+                    }
+                    1 => {
+                        let k = round % servers.instances.len();
+                        let port = servers.instances[k].port;
+                        servers.crash_and_restart(k).await;
+                        proxies[k].set_upstream(servers.url(k));
+                        tally.server_kills += 1;
+                        let same = if servers.instances[k].port == port { "the same port" } else { "a new port (proxy re-pointed)" };
+                        println!("chaos: round {round}: server {k} killed (-9) mid-load, restarted on {same}: {}", servers.url(k));
+                    }
+                    _ => {
+                        if servers.restart_database() {
+                            tally.database_restarts += 1;
+                            println!("chaos: round {round}: PostgreSQL restarted mid-load");
+                        }
+                    }
                 }
             }
         };
@@ -303,7 +371,9 @@ async fn run(p: Params) {
     }
 
     // Quiescence: faults off; sync everyone until idle, settle conflicts, until two clean passes.
-    proxy.set_plan(Plan::Pass);
+    for proxy in &proxies {
+        proxy.set_plan(Plan::Pass);
+    }
     let mut clean = 0;
     let mut last = Vec::new();
     for _ in 0..30 {
@@ -332,7 +402,7 @@ async fn run(p: Params) {
     if clean < 2 {
         violations.push(format!("no quiescence after {} passes; last exits {last:?}", tally.quiescence_passes));
     }
-    let view = check::server_view(&server.url, &token).await.expect("server view");
+    let view = check::server_view(&servers.url(0), &token).await.expect("server view");
     let mut metrics: BTreeMap<String, i64> = BTreeMap::new();
     for c in &clients {
         let (_, outbox) = c.run(&["outbox", "list"]).await.expect("outbox");
@@ -357,27 +427,32 @@ async fn run(p: Params) {
     let journals: Vec<Vec<oracle::Entry>> = clients.iter().map(|c| oracle::load(c.idx, &c.journal()).expect("journal")).collect();
     let verdict = oracle::check(&journals, &view.all);
 
-    // Replays the server served since its last restart (lost answers retried with the same key).
-    let replays = match reqwest::Client::builder().no_proxy().build().unwrap().get(format!("{}/metrics", server.url)).bearer_auth(&token).send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
+    // Replays the servers served since their last restart (lost answers retried with the same key).
+    let mut replays = 0u64;
+    for i in 0..servers.instances.len() {
+        replays += match reqwest::Client::builder().no_proxy().build().unwrap().get(format!("{}/metrics", servers.url(i))).bearer_auth(&token).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+        .lines()
+        .find(|l| l.starts_with("deckhand_idempotent_replays_total"))
+        .and_then(|l| l.split_whitespace().last().and_then(|v| v.parse::<f64>().ok()))
+        .unwrap_or(0.0) as u64;
     }
-    .lines()
-    .find(|l| l.starts_with("deckhand_idempotent_replays_total"))
-    .and_then(|l| l.split_whitespace().last().and_then(|v| v.parse::<f64>().ok()))
-    .unwrap_or(0.0) as u64;
 
-    // No idempotency record without its effect (server stopped hard first).
-    server.kill9().await;
-    let orphans = {
-        let st = deckhand_server::storage::sqlite::SqliteStorage::open(&db, 1).expect("open server db");
-        st.orphan_idempotency_records().expect("orphan query")
-    };
+    // No idempotency record without its effect (servers stopped hard first).
+    servers.kill_all().await;
+    let orphans = servers.orphan_idempotency_records();
     if orphans != 0 {
         violations.push(format!("server: {orphans} idempotency record(s) without their effect"));
     }
 
-    let mut faults = proxy.injected();
+    let mut faults: BTreeMap<String, u64> = BTreeMap::new();
+    for proxy in &proxies {
+        for (k, v) in proxy.injected() {
+            *faults.entry(k.to_string()).or_default() += v;
+        }
+    }
     if let Some(d) = faults.get_mut("drop_request") {
         *d -= tally.offline_refusals.min(*d);
     }
@@ -388,7 +463,8 @@ async fn run(p: Params) {
     println!("ops applied locally: {:?}", ledger.ops);
     println!("faults injected: {faults:?} (total {})", faults.values().sum::<u64>());
     println!("offline phases: {} ({} requests refused)", tally.offline_phases, tally.offline_refusals);
-    println!("requests through the proxy: {}", proxy.requests().values().sum::<u64>());
+    println!("backend: {} with {} instance(s); database restarts: {}", p.backend.name(), p.instances, tally.database_restarts);
+    println!("requests through the proxies: {}", proxies.iter().map(|p| p.requests().values().sum::<u64>()).sum::<u64>());
     println!("scripts run concurrently with their client's sync (CHAOS_CONCURRENT={}): {}", p.concurrent, tally.concurrent_scripts);
     println!("client kills (-9 mid-drain): {}  server kills (-9 mid-load): {}", tally.client_kills, tally.server_kills);
     println!("sync process exits: {:?}", tally.sync_exits);

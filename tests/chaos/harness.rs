@@ -41,8 +41,8 @@ pub fn preflight() {
     );
 }
 
-/// `deckhand-server user add NAME --db PATH` → token.
-pub fn user_add(db: &Path, name: &str) -> String {
+/// `deckhand-server user add NAME --db DB` (a SQLite path or a PostgreSQL URL) → token.
+pub fn user_add(db: &str, name: &str) -> String {
     let out = std::process::Command::new(bin("deckhand-server"))
         .args(["user", "add", name, "--db"])
         .arg(db)
@@ -55,7 +55,7 @@ pub fn user_add(db: &Path, name: &str) -> String {
 /// A `deckhand-server serve` process.
 pub struct ServerProc {
     child: Child,
-    pub db: PathBuf,
+    pub db: String,
     pub url: String,
     pub port: u16,
     log: PathBuf,
@@ -63,7 +63,7 @@ pub struct ServerProc {
 
 impl ServerProc {
     /// Starts on `127.0.0.1:port` (0 = any) and waits (bounded) for its "listening on" line.
-    pub async fn start(db: &Path, port: u16, log: &Path) -> Result<ServerProc, String> {
+    pub async fn start(db: &str, port: u16, log: &Path) -> Result<ServerProc, String> {
         let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let mut child = Command::new(bin("deckhand-server"))
             .args(["serve", "--heartbeat-secs", "2", "--listen"])
@@ -87,7 +87,7 @@ impl ServerProc {
         let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).ok_or("no port")?;
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(ServerProc { child, db: db.to_path_buf(), url, port, log: log.to_path_buf() })
+        Ok(ServerProc { child, db: db.to_string(), url, port, log: log.to_path_buf() })
     }
 
     /// SIGKILL and reap.

@@ -23,7 +23,7 @@ async fn two_clients() -> Two {
     harness::preflight();
     let tmp = tempfile::Builder::new().prefix("deckhand-oracle-").tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    let db = dir.join("server.db");
+    let db = dir.join("server.db").display().to_string();
     let token = harness::user_add(&db, "oracle");
     let server = ServerProc::start(&db, 0, &dir.join("server.log")).await.expect("server starts");
     let client = |idx: usize| Client { idx, dir: dir.join(format!("client{idx}")), server: server.url.clone(), token: token.clone(), log: dir.join(format!("client{idx}.log")) };
