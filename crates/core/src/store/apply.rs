@@ -89,7 +89,7 @@ pub fn rebase_update(conn: &Connection, op: &Op, base: &CardFields, ch: &CardCha
     let theirs_f = CardFields::from_card(theirs);
     let mine = base.apply(ch);
     let mut m = merge3(base, &mine, &theirs_f);
-    let mut folded = None;
+    let mut folded_queue = None;
     if !m.is_clean() {
         let later: Vec<Op> = outbox::for_card(conn, op.card_id)?.into_iter().filter(|o| o.op_id > op.op_id).collect();
         if later.iter().any(|o| matches!(o.payload, OpPayload::Delete)) {
@@ -101,15 +101,17 @@ pub fn rebase_update(conn: &Connection, op: &Op, base: &CardFields, ch: &CardCha
             remote::rebase(conn, op.card_id)?;
             return Ok(Rebased::Rewritten);
         }
-        let mut all = mine.clone();
+        let mut edits: Vec<(Option<&CardFields>, &CardChanges)> = vec![(Some(base), ch)];
+        edits.extend(later.iter().filter_map(|o| match &o.payload {
+            OpPayload::Update(c) => Some((o.base.as_ref(), c)),
+            _ => None,
+        }));
+        let (queue_base, all) = folded(base, &edits);
         for o in &later {
-            if let OpPayload::Update(c) = &o.payload {
-                all = all.apply(c);
-            }
             outbox::remove(conn, o.op_id)?;
         }
-        m = merge3(base, &all, &theirs_f);
-        folded = Some(all);
+        m = merge3(&queue_base, &all, &theirs_f);
+        folded_queue = Some((queue_base, all));
     }
     if m.is_clean() {
         let delta = diff(&theirs_f, &m.merged);
@@ -126,12 +128,12 @@ pub fn rebase_update(conn: &Connection, op: &Op, base: &CardFields, ch: &CardCha
         remote::rebase(conn, op.card_id)?;
         return Ok(if done { Rebased::Done } else { Rebased::Rewritten });
     }
-    let mine = folded.unwrap_or(mine);
-    outbox::set_payload(conn, op.op_id, &OpPayload::Update(diff(base, &mine)))?;
+    let (base, mine) = folded_queue.unwrap_or((base.clone(), mine));
+    outbox::set_payload(conn, op.op_id, &OpPayload::Update(diff(&base, &mine)))?;
     let rec = ConflictRecord {
         card_id: op.card_id,
         kind: ConflictKind::Fields,
-        base: Some(base.clone()),
+        base: Some(base),
         mine,
         theirs: theirs.clone(),
         fields: m.conflicting.clone(),
@@ -143,6 +145,40 @@ pub fn rebase_update(conn: &Connection, op: &Op, base: &CardFields, ch: &CardCha
     history::add(conn, "conflict.detected", Some(op.card_id), &format!("fields: {}", m.conflicting.join(", ")))?;
     remote::rebase(conn, op.card_id)?;
     Ok(Rebased::Conflict(Box::new(rec)))
+}
+
+/// A queue of edits folded into one (a conflict parks the card's whole queue): "mine" is every
+/// change replayed in order; each field's base is what the user saw when the run of edits that
+/// produced its final value began. An edit made on a value its predecessor did not leave (a
+/// remote change it saw, or an older copy) starts a new run on what it saw; fields no edit touched
+/// keep the head's base. So `merge3(base, mine, theirs)` asks, per field, exactly what the user
+/// knew — a queued edit made on an older copy is never treated as made on the head's newer base.
+fn folded(head_base: &CardFields, edits: &[(Option<&CardFields>, &CardChanges)]) -> (CardFields, CardFields) {
+    let mut base = head_base.clone();
+    let mut mine = head_base.clone();
+    macro_rules! field {
+        ($f:ident) => {{
+            let mut left = None;
+            for (seen, ch) in edits {
+                if let Some(v) = &ch.$f {
+                    let seen_value = seen.map(|s| s.$f.clone()).unwrap_or_else(|| mine.$f.clone());
+                    if left.as_ref() != Some(&seen_value) {
+                        base.$f = seen_value;
+                    }
+                    left = Some(v.clone());
+                    mine.$f = v.clone();
+                }
+            }
+        }};
+    }
+    field!(title);
+    field!(body);
+    field!(url);
+    field!(tags);
+    field!(lane);
+    field!(position);
+    field!(pinned);
+    (base, mine)
 }
 
 /// 410 with the tombstone. A delete is done; an edit becomes an edit-vs-delete conflict.
