@@ -38,7 +38,7 @@ pub fn commands() -> Vec<CommandSig> {
         sig!(tags_list() -> Vec<String>),
         sig!(card_create(input: NewCardInput) -> CardView),
         sig!(card_update(id: Uuid, changes: CardChanges, base_version: Option<i64>) -> CardView),
-        sig!(card_move(id: Uuid, lane: String, position: Option<f64>) -> CardView),
+        sig!(card_move(id: Uuid, lane: String, before: Option<Uuid>, after: Option<Uuid>) -> CardView),
         sig!(card_delete(id: Uuid) -> ()),
         sig!(cards_bulk(ids: Vec<Uuid>, action: BulkAction, job_id: String) -> u32),
         sig!(outbox_list() -> Vec<OutboxEntry>),

@@ -106,7 +106,9 @@ fn commands_drive_a_real_engine_against_a_real_server() {
     assert_eq!(lanes[0]["lane"], "inbox");
 
     // Moves and deletes go through the engine too, and reach the server.
-    invoke(&webview, "card_move", json!({ "id": id, "lane": "doing", "position": 2.0 })).unwrap();
+    // The command takes neighbours, not a position: the engine picks it (end of an empty lane: 1).
+    let moved = invoke(&webview, "card_move", json!({ "id": id, "lane": "doing", "before": null, "after": null })).unwrap();
+    assert_eq!((moved["lane"].as_str(), moved["position"].as_f64()), (Some("doing"), Some(1.0)), "{moved}");
     invoke(&webview, "card_delete", json!({ "id": id })).unwrap();
     poll("delete on the server", Duration::from_secs(20), || {
         server.storage().get_card(1, uuid).unwrap().filter(|c| c.deleted).map(|_| ())

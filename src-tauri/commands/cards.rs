@@ -38,9 +38,12 @@ pub async fn card_update(shell: State<'_, Shell>, id: Uuid, changes: CardChanges
     Ok(shell.engine.update_on(id, changes, base_version).await?)
 }
 
+/// Move a card into `lane` directly after `before` (the card that will precede it) or, without
+/// one, directly before `after`; neither = end of the lane. The engine picks the position (and
+/// rebalances the lane when the neighbours leave no room), so the UI never does float arithmetic.
 #[tauri::command]
-pub async fn card_move(shell: State<'_, Shell>, id: Uuid, lane: String, position: Option<f64>) -> CmdResult<CardView> {
-    Ok(shell.engine.move_card(id, lane, position).await?)
+pub async fn card_move(shell: State<'_, Shell>, id: Uuid, lane: String, before: Option<Uuid>, after: Option<Uuid>) -> CmdResult<CardView> {
+    Ok(shell.engine.move_card_between(id, lane, before, after).await?)
 }
 
 #[tauri::command]

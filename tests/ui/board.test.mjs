@@ -110,13 +110,14 @@ describe("board", () => {
     await page.keyboard.press("Alt+ArrowRight");
     await lane(page, "doing").getByText("Write release notes").waitFor();
     let moves = await page.evaluate(() => window.__fake.callsOf("card_move"));
-    assert.deepEqual(moves[0], { id: uuid(1), lane: "doing", position: null });
+    assert.deepEqual(moves[0], { id: uuid(1), lane: "doing", before: null, after: null });
     await eventually(() => page.evaluate(() => document.activeElement?.getAttribute("aria-label") === "Write release notes"), { message: "focus kept" });
-    // Now in doing: [Design (1), Refactor (2), Write (3)]. Alt+Up puts it between Design and Refactor.
+    // Now in doing: [Design, Refactor, Write]. Alt+Up puts it between Design and Refactor: the UI
+    // names the neighbours, the backend picks the position.
     await page.keyboard.press("Alt+ArrowUp");
     await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("card_move").length)) === 2, { message: "second move" });
     moves = await page.evaluate(() => window.__fake.callsOf("card_move"));
-    assert.deepEqual(moves[1], { id: uuid(1), lane: "doing", position: 1.5 });
+    assert.deepEqual(moves[1], { id: uuid(1), lane: "doing", before: uuid(3), after: uuid(5) });
     await eventually(async () => (await lane(page, "doing").locator(".card").nth(1).getAttribute("aria-label")) === "Write release notes", { message: "reordered" });
     await done(page);
   });
@@ -128,6 +129,35 @@ describe("board", () => {
     const moves = await page.evaluate(() => window.__fake.callsOf("card_move"));
     assert.equal(moves.length, 1);
     assert.equal(moves[0].lane, "inbox");
+    await done(page);
+  });
+
+  test("moves name neighbours, never positions: 20 drops at one spot keep their order", async () => {
+    // Two cards in "done" share a position (as from two devices) and list by id, a hair after
+    // "Ship v1": dropping cards right after "Ship v1" over and over exhausts the midpoints after
+    // ~12 drops. The UI sends only the neighbours; the backend rebalances, and the board shows
+    // the order the user made.
+    const tied = [
+      { id: uuid(41), title: "Tie A", lane: "done", position: 1.000000000001 },
+      { id: uuid(40), title: "Tie B", lane: "done", position: 1.000000000001 },
+    ];
+    const many = Array.from({ length: 20 }, (_, i) => ({ id: uuid(100 + i), title: `Drop ${i}`, lane: "inbox", position: 10 + i }));
+    const page = await app({ cards: [...CARDS, ...tied, ...many] });
+    const titles = () => lane(page, "done").locator(".card").evaluateAll((els) => els.map((e) => e.getAttribute("aria-label")));
+    await eventually(async () => JSON.stringify(await titles()) === JSON.stringify(["Ship v1", "Tie B", "Tie A"]), { message: "ties listed by id" });
+    for (let i = 0; i < 20; i++) {
+      // Onto the card right after "Ship v1" = just before it.
+      await card(page, `Drop ${i}`).dragTo(card(page, i === 0 ? "Tie B" : `Drop ${i - 1}`), { targetPosition: { x: 60, y: 8 } });
+      await eventually(async () => (await titles())[1] === `Drop ${i}`, { message: `drop ${i} landed after Ship v1` });
+    }
+    const moves = await page.evaluate(() => window.__fake.callsOf("card_move"));
+    assert.equal(moves.length, 20);
+    for (const [i, m] of moves.entries()) {
+      assert.deepEqual(Object.keys(m).sort(), ["after", "before", "id", "lane"]);
+      assert.deepEqual([m.before, m.after], [uuid(4), i === 0 ? uuid(40) : uuid(100 + i - 1)]);
+    }
+    const expected = ["Ship v1", ...Array.from({ length: 20 }, (_, i) => `Drop ${19 - i}`), "Tie B", "Tie A"];
+    assert.deepEqual(await titles(), expected);
     await done(page);
   });
 
@@ -214,7 +244,7 @@ describe("board", () => {
     await card(page, "Refactor outbox").dragTo(card(page, "Design the dashboard"), { targetPosition: { x: 60, y: 8 } });
     await eventually(async () => (await lane(page, "doing").locator(".card").first().getAttribute("aria-label")) === "Refactor outbox", { message: "reordered by drop" });
     const [move] = await page.evaluate(() => window.__fake.callsOf("card_move"));
-    assert.deepEqual(move, { id: uuid(5), lane: "doing", position: 0 });
+    assert.deepEqual(move, { id: uuid(5), lane: "doing", before: null, after: uuid(3) });
     await done(page);
   });
 

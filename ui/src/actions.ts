@@ -4,7 +4,7 @@ import type { BulkAction } from "./bindings/BulkAction";
 import type { CardView } from "./bindings/CardView";
 import { confirmDialog } from "./components/modal";
 import { toast } from "./components/toasts";
-import { dropPosition, stepPosition } from "./positions";
+import { dropNeighbours, END_OF_LANE, type Neighbours, stepNeighbours } from "./positions";
 import { laneNames, notify, state } from "./state";
 
 export async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
@@ -21,13 +21,14 @@ export function laneCards(lane: string): CardView[] {
   return ids.map((id) => state.cards.get(id)).filter((c): c is CardView => Boolean(c));
 }
 
-export function moveCard(id: string, lane: string, position: number | null): Promise<unknown> {
-  return attempt("Move", () => api.cardMove(id, lane, position));
+/** Move a card between `to`'s neighbours (the engine picks the position). */
+export function moveCard(id: string, lane: string, to: Neighbours): Promise<unknown> {
+  return attempt("Move", () => api.cardMove(id, lane, to.before, to.after));
 }
 
 export function dropCard(id: string, lane: string, beforeId: string | null): Promise<unknown> {
   if (beforeId === id) return Promise.resolve();
-  return moveCard(id, lane, dropPosition(laneCards(lane), id, beforeId));
+  return moveCard(id, lane, dropNeighbours(laneCards(lane), id, beforeId));
 }
 
 /** Alt+Left/Right: previous/next lane (end of it). Alt+Up/Down: reorder within the lane. */
@@ -39,14 +40,14 @@ export function moveByKey(id: string, key: string): Promise<unknown> | undefined
     const at = lanes.indexOf(card.lane);
     const next = lanes[at + (key === "ArrowLeft" ? -1 : 1)];
     if (at < 0 || !next) return undefined;
-    return moveCard(id, next, null);
+    return moveCard(id, next, END_OF_LANE);
   }
   const cards = laneCards(card.lane);
   const index = cards.findIndex((c) => c.id === id);
   if (index < 0) return undefined;
-  const pos = stepPosition(cards, index, key === "ArrowUp" ? -1 : 1);
-  if (pos === undefined) return undefined;
-  return moveCard(id, card.lane, pos);
+  const to = stepNeighbours(cards, index, key === "ArrowUp" ? -1 : 1);
+  if (to === undefined) return undefined;
+  return moveCard(id, card.lane, to);
 }
 
 export async function deleteCard(id: string): Promise<boolean> {

@@ -1,28 +1,29 @@
-// Where a card lands when reordered: a position between its new neighbours (presentation only;
-// Rust stores whatever position it is given).
+// Where a card lands when reordered, as its new neighbours: `before` is the card that will come
+// before it, `after` the card that will follow it. The engine picks the position from them (and
+// rebalances the lane when they leave no room), so the UI never does float arithmetic.
 import type { CardView } from "./bindings/CardView";
 
-export function between(before: CardView | undefined, after: CardView | undefined): number | null {
-  if (before && after) return (before.position + after.position) / 2;
-  if (after) return after.position - 1;
-  if (before) return before.position + 1;
-  return null;
+export interface Neighbours {
+  before: string | null;
+  after: string | null;
 }
 
-/** Position for moving `ids[index]` one step up (-1) or down (+1) in its lane, or undefined. */
-export function stepPosition(cards: CardView[], index: number, dir: -1 | 1): number | null | undefined {
+/** The end of the lane (also beyond the cards loaded so far): the engine knows where that is. */
+export const END_OF_LANE: Neighbours = { before: null, after: null };
+
+/** Neighbours for moving `cards[index]` one step up (-1) or down (+1) in its lane, or undefined. */
+export function stepNeighbours(cards: CardView[], index: number, dir: -1 | 1): Neighbours | undefined {
   const target = index + dir;
   if (target < 0 || target >= cards.length) return undefined;
   const others = cards.filter((_, i) => i !== index);
   // After removing the card, it should sit at `target` in `others`.
-  return between(others[target - 1], others[target]);
+  return { before: others[target - 1]?.id ?? null, after: others[target]?.id ?? null };
 }
 
-/** Position for dropping a card before `beforeId` in a lane (null = end of lane). */
-export function dropPosition(cards: CardView[], movingId: string, beforeId: string | null): number | null {
+/** Neighbours for dropping a card before `dropBefore` in a lane (null = end of lane). */
+export function dropNeighbours(cards: CardView[], movingId: string, dropBefore: string | null): Neighbours {
   const others = cards.filter((c) => c.id !== movingId);
-  if (beforeId === null) return null;
-  const idx = others.findIndex((c) => c.id === beforeId);
-  if (idx < 0) return null;
-  return between(others[idx - 1], others[idx]);
+  const idx = dropBefore === null ? -1 : others.findIndex((c) => c.id === dropBefore);
+  if (idx < 0) return END_OF_LANE;
+  return { before: others[idx - 1]?.id ?? null, after: others[idx].id };
 }

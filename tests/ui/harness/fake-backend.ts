@@ -133,7 +133,31 @@ function order(a: CardView, b: CardView): number {
   const la = lanesOrder.indexOf(a.lane);
   const lb = lanesOrder.indexOf(b.lane);
   if (la !== lb) return (la < 0 ? 99 : la) - (lb < 0 ? 99 : lb) || a.lane.localeCompare(b.lane);
-  return a.position - b.position;
+  // Ties by id, as the engine lists them.
+  return a.position - b.position || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** The engine's `move_card_between` in small: a position between the neighbours, or a rebalance. */
+function place(card: CardView, lane: string, before: string | null, after: string | null): string[] {
+  const others = cards.filter((c) => c.lane === lane && c !== card).sort(order);
+  const bi = others.findIndex((c) => c.id === before);
+  const ai = others.findIndex((c) => c.id === after);
+  const at = bi >= 0 ? bi + 1 : ai >= 0 ? ai : others.length;
+  const prev = others[at - 1]?.position;
+  const next = others[at]?.position;
+  const p = prev !== undefined && next !== undefined ? prev + (next - prev) / 2 : prev !== undefined ? Math.floor(prev) + 1 : next !== undefined ? Math.ceil(next) - 1 : 1;
+  card.lane = lane;
+  if ((prev === undefined || prev < p) && (next === undefined || p < next)) {
+    card.position = p;
+    return [];
+  }
+  others.splice(at, 0, card);
+  const moved: string[] = [];
+  others.forEach((c, i) => {
+    if (c.position !== i + 1 && c !== card) moved.push(c.id);
+    c.position = i + 1;
+  });
+  return moved;
 }
 
 function list(q: ListQuery) {
@@ -218,10 +242,9 @@ const handlers: Handlers = {
   card_move: (a) => {
     const card = find(a.id);
     if (!card) throw err("not_found", "no such card");
-    card.lane = a.lane;
-    card.position = a.position ?? Math.max(0, ...cards.filter((c) => c.lane === card.lane && c !== card).map((c) => c.position)) + 1;
+    const rebalanced = place(card, a.lane, a.before, a.after);
     touch(card);
-    void changed(card.id);
+    void changed(card.id, ...rebalanced);
     return card;
   },
   card_delete: (a) => {

@@ -37,7 +37,7 @@ export interface Commands {
   tags_list: { args: {}; result: Array<string> };
   card_create: { args: { input: NewCardInput }; result: CardView };
   card_update: { args: { id: string; changes: CardChanges; baseVersion: number | null }; result: CardView };
-  card_move: { args: { id: string; lane: string; position: number | null }; result: CardView };
+  card_move: { args: { id: string; lane: string; before: string | null; after: string | null }; result: CardView };
   card_delete: { args: { id: string }; result: null };
   cards_bulk: { args: { ids: Array<string>; action: BulkAction; jobId: string }; result: number };
   outbox_list: { args: {}; result: Array<OutboxEntry> };
@@ -74,7 +74,7 @@ export const commands = {
   tagsList: () => invoke<Array<string>>("tags_list"),
   cardCreate: (input: NewCardInput) => invoke<CardView>("card_create", { input }),
   cardUpdate: (id: string, changes: CardChanges, baseVersion: number | null = null) => invoke<CardView>("card_update", { id, changes, baseVersion }),
-  cardMove: (id: string, lane: string, position: number | null = null) => invoke<CardView>("card_move", { id, lane, position }),
+  cardMove: (id: string, lane: string, before: string | null = null, after: string | null = null) => invoke<CardView>("card_move", { id, lane, before, after }),
   cardDelete: (id: string) => invoke<null>("card_delete", { id }),
   cardsBulk: (ids: Array<string>, action: BulkAction, jobId: string) => invoke<number>("cards_bulk", { ids, action, jobId }),
   outboxList: () => invoke<Array<OutboxEntry>>("outbox_list"),

@@ -188,12 +188,12 @@ pub fn view(conn: &Connection, id: Uuid) -> Result<Option<CardView>> {
     raw.map(finish_view).transpose()
 }
 
-/// A text-only search matching many cards: walk the lane/position index in page order (a
-/// covering index scan, ~50 µs per 1,000 rows), keep the rows in `matches` (sorted rids), and
+/// A text-only search matching many cards: walk the lane/position index in page order (ties
+/// within one position are sorted by id, so equal positions read the same on every device), keep the rows in `matches` (sorted rids), and
 /// read the view of the page's rows only. Counting and then filtering through an `IN (SELECT ...)`
 /// would go over the whole match set twice (~5 ms each at 25,000 matches).
 fn broad_text_page(conn: &Connection, matches: &[i64], limit: u32, offset: u32) -> Result<CardPage> {
-    let mut walk = conn.prepare_cached("SELECT rid FROM cards INDEXED BY cards_lane_position ORDER BY lane, position, rid")?;
+    let mut walk = conn.prepare_cached("SELECT rid FROM cards INDEXED BY cards_lane_position ORDER BY lane, position, id")?;
     let mut rows = walk.query([])?;
     let (mut skipped, mut page) = (0u32, Vec::with_capacity(limit as usize));
     while page.len() < limit as usize {
@@ -213,7 +213,7 @@ fn broad_text_page(conn: &Connection, matches: &[i64], limit: u32, offset: u32) 
     } else {
         // Integers only: formatting them into the statement is safe.
         let list = page.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",");
-        let mut st = conn.prepare(&format!("SELECT {VIEW_COLS} FROM cards c WHERE c.rid IN ({list}) ORDER BY c.lane, c.position, c.rid"))?;
+        let mut st = conn.prepare(&format!("SELECT {VIEW_COLS} FROM cards c WHERE c.rid IN ({list}) ORDER BY c.lane, c.position, c.id"))?;
         let raws = st.query_map([], view_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         raws.into_iter().map(finish_view).collect::<Result<Vec<_>>>()?
     };
@@ -255,7 +255,9 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
         where_.push(format!("c.rid IN (SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?{})", args.len()));
     }
     let where_sql = if where_.is_empty() { String::new() } else { format!("WHERE {}", where_.join(" AND ")) };
-    let order = if q.lane.is_some() { "c.position, c.rid" } else { "c.lane, c.position, c.rid" };
+    // Ties broken by id, not rowid: two devices that gave cards equal positions (or inserted them in a
+    // different order) show the same order. See `positions`.
+    let order = if q.lane.is_some() { "c.position, c.id" } else { "c.lane, c.position, c.id" };
     let limit = q.limit.unwrap_or(LIST_LIMIT_DEFAULT).min(LIST_LIMIT_MAX);
     let offset = q.offset.unwrap_or(0);
 

@@ -7,6 +7,7 @@ pub mod conflicts;
 pub mod history;
 pub mod migrate;
 pub mod outbox;
+pub mod positions;
 pub mod recovery;
 pub mod remote;
 pub mod resync;
@@ -270,3 +271,5 @@ pub(crate) fn now_ms() -> i64 {
 mod tests;
 #[cfg(test)]
 mod model_tests;
+#[cfg(test)]
+mod positions_tests;

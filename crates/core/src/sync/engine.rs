@@ -15,7 +15,7 @@ use super::{Runtime, Shared, SharedRef, drain, empty_stream_health, realtime};
 use crate::config::{EngineConfig, ServerSettings};
 use crate::error::{CoreError, IdleError};
 use crate::model::*;
-use crate::store::{self, Store, cards, conflicts, history, outbox, sync_state, writes};
+use crate::store::{self, Store, cards, conflicts, history, outbox, positions, sync_state, writes};
 
 /// The local-first card engine: SQLite store + outbox + background sync.
 pub struct Engine {
@@ -197,6 +197,25 @@ impl Engine {
             }
         };
         self.update(id, CardChanges { lane: Some(lane), position: Some(position), ..Default::default() }).await
+    }
+
+    /// Move card `id` into `lane` between its new neighbours: directly after `before` (the card
+    /// that will precede it) or, without one, directly before `after`; neither = end of the lane.
+    /// The engine picks the position (the UI never does float arithmetic); when the neighbours
+    /// leave no room it rebalances the lane (see `store::positions`), each change queued and synced.
+    pub async fn move_card_between(&self, id: Uuid, lane: String, before: Option<Uuid>, after: Option<Uuid>) -> Result<CardView, CoreError> {
+        let placed = self.db(move |s| s.write(|tx| positions::move_between(tx, id, &lane, before, after))).await?;
+        if let Some(conflict) = placed.updated.conflict {
+            self.sh.emit(EngineEvent::ConflictUpdated { conflict });
+        }
+        let mut ids = placed.rebalanced;
+        if placed.updated.changed {
+            ids.push(id);
+        }
+        if !ids.is_empty() {
+            self.after_write(ids);
+        }
+        Ok(placed.updated.view)
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), CoreError> {
