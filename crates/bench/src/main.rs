@@ -1,4 +1,4 @@
-//! `deckhand-bench`: Deckhand's performance figures (P1–P6), each measured against a baseline in the
+//! `deckhand-bench`: Deckhand's performance figures (P1–P6, and Q1–Q6 side by side with a PouchDB + express-pouchdb peer), each measured against a baseline in the
 //! same run on the same machine, each run at least 3 times. Writes docs/benchmarks.md.
 //!
 //! ```text
@@ -14,6 +14,10 @@ mod p3;
 mod p4;
 mod p5;
 mod p6;
+mod peer;
+mod q5;
+mod q_local;
+mod q_sync;
 mod stats;
 
 use std::path::PathBuf;
@@ -74,6 +78,7 @@ fn child(args: &[String]) -> Result<()> {
         Some("p4-engine") => rt.block_on(p4::child_engine(&args[1], &args[2], &args[3])),
         Some("p4-raw") => p4::child_raw(&args[1]),
         Some("server") => rt.block_on(p5::child_server(&args[1])),
+        Some("q6-engine") => rt.block_on(q_local::child_engine(&args[1])),
         other => Err(anyhow!("unknown child {other:?}")),
     }
 }
@@ -97,13 +102,20 @@ fn main() -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     type Bench = for<'a> fn(&'a Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>>> + 'a>>;
-    let benches: [(&str, Bench); 6] = [
+    let benches: [(&str, Bench); 12] = [
         ("P1", |c| Box::pin(p1::run(c))),
         ("P2", |c| Box::pin(p2::run(c))),
         ("P3", |c| Box::pin(p3::run(c))),
         ("P4", |c| Box::pin(p4::run(c))),
         ("P5", |c| Box::pin(p5::run(c))),
         ("P6", |c| Box::pin(p6::run(c))),
+        // Side by side with the PouchDB + express-pouchdb peer (crates/bench/peer, issue 13).
+        ("Q1", |c| Box::pin(q_local::q1(c))),
+        ("Q2", |c| Box::pin(q_sync::q2(c))),
+        ("Q3", |c| Box::pin(q_sync::q3(c))),
+        ("Q4", |c| Box::pin(q_sync::q4(c))),
+        ("Q5", |c| Box::pin(q5::q5(c))),
+        ("Q6", |c| Box::pin(q_local::q6(c))),
     ];
     for (id, f) in benches {
         if !want(id) {

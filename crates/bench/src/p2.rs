@@ -25,7 +25,7 @@ pub fn server_config(db: &Path) -> ServerConfig {
 }
 
 /// Open the engine on a copy of the queued database and wait until the outbox is empty.
-async fn engine_drain(ctx: &Ctx, src: &Path, window: usize, n: usize) -> Result<f64> {
+pub(crate) async fn engine_drain(ctx: &Ctx, src: &Path, window: usize, n: usize) -> Result<f64> {
     let d = tempfile::tempdir_in(&ctx.tmp)?;
     data::fresh_copy(src, &d.path().join("client"))?;
     let server = TestServer::start_with(server_config(&d.path().join("server.db"))).await;
