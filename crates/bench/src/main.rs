@@ -79,6 +79,9 @@ fn child(args: &[String]) -> Result<()> {
         Some("p4-raw") => p4::child_raw(&args[1]),
         Some("server") => rt.block_on(p5::child_server(&args[1])),
         Some("q6-engine") => rt.block_on(q_local::child_engine(&args[1])),
+        // For crates/bench/callgrind.sh: N creates alone (engine or raw), nothing else timed.
+        Some("p1-engine") => rt.block_on(p1::engine_creates(std::path::Path::new(&args[1]), args[2].parse()?, &data::vocabulary())).map(|_| ()),
+        Some("p1-raw") => p1::raw_creates(std::path::Path::new(&args[1]), args[2].parse()?, &data::vocabulary(), "NORMAL").map(|_| ()),
         other => Err(anyhow!("unknown child {other:?}")),
     }
 }

@@ -114,7 +114,7 @@ async fn engine_updates(dir: &Path, rows: &[(String, String)]) -> Result<(Vec<f6
     Ok((lat, total))
 }
 
-fn raw_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(Vec<f64>, f64)> {
+pub(crate) fn raw_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(Vec<f64>, f64)> {
     let path = dir.join("deckhand.db");
     drop(Store::open(&path).map_err(|e| anyhow!("{e}"))?);
     let mut conn = raw_conn(&path, sync)?;
