@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N1=${1:-500}
 N2=${2:-1500}
-BIN=${CARGO_TARGET_DIR:-target}/release/deckhand-bench
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/deckhand-bench}
 OUT=${OUT:-${CARGO_TARGET_DIR:-target}/callgrind}
 mkdir -p "$OUT"
 ir() { # kind n -> total Ir of the whole process (all threads)

@@ -100,7 +100,10 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
                 buf.extend_from_slice(&chunk);
                 while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                     let l = &buf[..pos];
-                    if !seen_connected && l.starts_with(b": connected") {
+                    // The stream opens with `event: connected` (its hello: epoch, heartbeat);
+                    // older servers sent a `: connected` comment.
+                    let hello = l.starts_with(b": connected") || l.strip_prefix(b"event:").is_some_and(|e| e.trim_ascii() == deckhand_protocol::CONNECTED_EVENT.as_bytes());
+                    if !seen_connected && hello {
                         seen_connected = true;
                         connected.fetch_add(1, Ordering::Relaxed);
                     } else if l.starts_with(b"data:") {
