@@ -18,6 +18,7 @@ ir() { # kind n -> total Ir of the whole process (all threads)
   rm -rf "$d"
   grep -E '^(summary|totals):' "$OUT/$1-$2.out" | head -1 | awk '{print $2}'
 }
+if [ "${SKIP_P1:-}" != "1" ]; then
 for kind in raw engine; do
   a=$(ir "$kind" "$N1"); b=$(ir "$kind" "$N2")
   per=$(( (b - a) / (N2 - N1) ))
@@ -25,6 +26,7 @@ for kind in raw engine; do
   eval "per_$kind=$per"
 done
 awk -v e="$per_engine" -v r="$per_raw" 'BEGIN { printf "engine / raw: %.2fx in instructions\n", e / r }'
+fi
 
 # P5: the server's instructions per delivered SSE event. The server runs under callgrind
 # (DECKHAND_BENCH_SERVER_WRAP) with S subscribers at a slow write rate (so the profiled server

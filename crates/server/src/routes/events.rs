@@ -18,13 +18,16 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::{TokenHash, User};
 use crate::error::ApiError;
+use crate::hub::Published;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::storage::UserId;
 
 const REPLAY_PAGE: u32 = 500;
 
-fn event_for(change: &Change) -> Event {
+/// One change as an SSE event. Live events are built once per write in `Hub::publish`; replayed
+/// pages build theirs here.
+pub(crate) fn event_for(change: &Change) -> Event {
     Event::default()
         .id(change.seq.to_string())
         .event(EventKind::for_card(&change.card).as_str())
@@ -122,7 +125,7 @@ fn events(
     hello: StreamHello,
     start: i64,
     replay: bool,
-    mut rx: tokio::sync::broadcast::Receiver<Arc<Change>>,
+    mut rx: tokio::sync::broadcast::Receiver<Arc<Published>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         let Liveness { user, token, slot: _slot } = live;
@@ -186,11 +189,11 @@ fn events(
                 msg = rx.recv() => match msg {
                     // Seqs are contiguous per user, but publishes can race each other after
                     // their commits: on any jump, read the committed truth from the database.
-                    Ok(change) if change.seq == last + 1 => {
-                        last = change.seq;
-                        yield Ok(event_for(&change));
+                    Ok(p) if p.seq == last + 1 => {
+                        last = p.seq;
+                        yield Ok(p.event.clone());
                     }
-                    Ok(change) if change.seq > last + 1 => {
+                    Ok(p) if p.seq > last + 1 => {
                         state.metrics.sse_gap_fills.fetch_add(1, Ordering::Relaxed);
                         catch_up = true;
                     }
