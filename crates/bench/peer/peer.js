@@ -268,8 +268,9 @@ const scenarios = { q1, q2, q3, q4, q5, q6, 'q6-build': q6build, check };
   }
   fs.mkdirSync(a.dir, { recursive: true });
   const out = await f(a);
-  process.stdout.write(JSON.stringify(out) + '\n');
-  process.exit(0);
+  // A pipe's write is asynchronous in Node: exit only once the whole line (Q1's 10,000 latencies
+  // are ~200 KB) has been handed over, or the harness reads a truncated line.
+  process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
 })().catch((e) => {
   log('peer failed:', e && e.stack ? e.stack : e);
   process.exit(1);
