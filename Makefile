@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings check-bindings package ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos chaos-pg bench
+.PHONY: help setup bindings check-bindings package ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos chaos-pg bench bench-peer
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
@@ -102,6 +102,13 @@ clean:
 	$(CARGO) clean
 	rm -rf ui/dist
 
-# P1-P6 against same-run baselines (release build); writes docs/benchmarks.md. --quick for a smoke run.
-bench: setup
-	$(CARGO) run --release --locked -p deckhand-bench -- --out docs/benchmarks.md
+# P1-P6 against same-run baselines and Q1-Q6 side by side with the PouchDB peer (release build);
+# writes docs/benchmarks.md. BENCH_ARGS=--quick for a smoke run, BENCH_ARGS="--only Q1,Q3" for some rows.
+BENCH_ARGS ?=
+bench: bench-peer
+	$(CARGO) run --release --locked -p deckhand-bench -- --out docs/benchmarks.md $(BENCH_ARGS)
+
+# The Node part: PouchDB 9 + express-pouchdb pinned in crates/bench/peer (npm ci by setup), then a
+# write -> replicate up -> replicate down check on 127.0.0.1 (no network beyond loopback).
+bench-peer: setup
+	@d=$$(mktemp -d) && node crates/bench/peer/peer.js check --dir $$d && rm -rf $$d

@@ -37,3 +37,8 @@ if [ ! -d tests/node_modules ] || [ tests/package-lock.json -nt tests/node_modul
     (cd tests && npm ci --no-audit --no-fund)
   fi
 fi
+# The benchmark's peer (PouchDB + express-pouchdb, crates/bench/peer): used by `make bench` only.
+if [ ! -d crates/bench/peer/node_modules ] || [ crates/bench/peer/package-lock.json -nt crates/bench/peer/node_modules/.package-lock.json ]; then
+  echo "setup: installing the benchmark peer (PouchDB)"
+  (cd crates/bench/peer && npm ci --no-audit --no-fund)
+fi

@@ -1,4 +1,4 @@
-//! `deckhand-bench`: Deckhand's performance figures (P1–P6), each measured against a baseline in the
+//! `deckhand-bench`: Deckhand's performance figures (P1–P6, and Q1–Q6 side by side with a PouchDB + express-pouchdb peer), each measured against a baseline in the
 //! same run on the same machine, each run at least 3 times. Writes docs/benchmarks.md.
 //!
 //! ```text
@@ -14,6 +14,10 @@ mod p3;
 mod p4;
 mod p5;
 mod p6;
+mod peer;
+mod q5;
+mod q_local;
+mod q_sync;
 mod stats;
 
 use std::path::PathBuf;
@@ -74,6 +78,10 @@ fn child(args: &[String]) -> Result<()> {
         Some("p4-engine") => rt.block_on(p4::child_engine(&args[1], &args[2], &args[3])),
         Some("p4-raw") => p4::child_raw(&args[1]),
         Some("server") => rt.block_on(p5::child_server(&args[1])),
+        Some("q6-engine") => rt.block_on(q_local::child_engine(&args[1])),
+        // For crates/bench/callgrind.sh: N creates alone (engine or raw), nothing else timed.
+        Some("p1-engine") => rt.block_on(p1::engine_creates(std::path::Path::new(&args[1]), args[2].parse()?, &data::vocabulary())).map(|_| ()),
+        Some("p1-raw") => p1::raw_creates(std::path::Path::new(&args[1]), args[2].parse()?, &data::vocabulary(), "NORMAL").map(|_| ()),
         other => Err(anyhow!("unknown child {other:?}")),
     }
 }
@@ -97,13 +105,20 @@ fn main() -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     type Bench = for<'a> fn(&'a Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>>> + 'a>>;
-    let benches: [(&str, Bench); 6] = [
+    let benches: [(&str, Bench); 12] = [
         ("P1", |c| Box::pin(p1::run(c))),
         ("P2", |c| Box::pin(p2::run(c))),
         ("P3", |c| Box::pin(p3::run(c))),
         ("P4", |c| Box::pin(p4::run(c))),
         ("P5", |c| Box::pin(p5::run(c))),
         ("P6", |c| Box::pin(p6::run(c))),
+        // Side by side with the PouchDB + express-pouchdb peer (crates/bench/peer, issue 13).
+        ("Q1", |c| Box::pin(q_local::q1(c))),
+        ("Q2", |c| Box::pin(q_sync::q2(c))),
+        ("Q3", |c| Box::pin(q_sync::q3(c))),
+        ("Q4", |c| Box::pin(q_sync::q4(c))),
+        ("Q5", |c| Box::pin(q5::q5(c))),
+        ("Q6", |c| Box::pin(q_local::q6(c))),
     ];
     for (id, f) in benches {
         if !want(id) {
@@ -272,4 +287,67 @@ const METHOD: &str = r#"
 - **P6 search.** `Engine::list { text }` (the app's search box: every word a prefix match, first
   page of 100 ordered by lane/position, plus the total) on the 100,000-card database. Corpus: titles
   of 5 and bodies of 30 words drawn uniformly from 5,000 pseudo-words. 20 warm-up queries first.
+- **P2, second baseline.** The same creates sent by a bare reqwest client as `POST /v1/batch`
+  requests of `batch_max` (50) writes each, 8 (or 1) requests in flight, to its own fresh server;
+  request bodies are built before the clock starts. The engine row's runs are reused, so this
+  ratio isolates the engine's own cost (outbox claims, confirmations, catch-up) from batching.
+
+## Side by side with a real peer: PouchDB + express-pouchdb (Q1–Q6)
+
+The peer is PouchDB 9.0.0 on Node with its default LevelDB adapter (leveldown) as the client and
+express-pouchdb 4.2.0 (backed by the same PouchDB/LevelDB, mode `minimumForPouchDB`) as the
+CouchDB-protocol server, pinned in `crates/bench/peer/package-lock.json` and installed by
+`npm ci` from scripts/setup.sh. `crates/bench/peer/peer.js` runs the peer side of each scenario
+in a fresh Node process and prints one JSON line; the harness (`crates/bench/src/q_*.rs`, `q5.rs`)
+runs the Deckhand side in the same run, interleaved run by run, on the same card corpus (the
+fields of `data::card_fields`, written to a JSON-lines file for Node). Each side gets its own
+fresh server on 127.0.0.1; setup (filling databases, starting servers) is outside the clock.
+
+What each peer does differently:
+
+- **Durability.** Deckhand commits each write in SQLite WAL mode with `synchronous=NORMAL` (crash
+  safe; a power loss may lose the last commits, never corrupt). PouchDB's LevelDB writes go to
+  its log without an fsync per write (leveldown's default `sync: false`): crash safe for the
+  process, not for a power loss. That is the comparable pair; Q1 also reports Deckhand with
+  `synchronous=FULL` (fsync per commit), which PouchDB has no setting for.
+- **Revisions.** PouchDB keeps a revision tree per document (every `put` adds a revision, old
+  ones are kept until compaction) and replicates revisions with `_revs_diff` + `_bulk_docs` +
+  checkpoints. Deckhand keeps the card row plus an outbox op (and an FTS/tag index the peer does
+  not have), and the server keeps one version per card.
+- **Batching.** `replicate.to` sends `_bulk_docs` of `batch_size` 100 docs, one request at a time
+  (PouchDB's defaults). Deckhand drains with up to 8 requests in flight, each a `/v1/batch` of up
+  to 50 ops (ramping up from a few). `replicate.from` reads `_changes` in batches (100 here) and
+  `_bulk_get`s the docs; Deckhand's catch-up pages the server's change feed.
+- **Conflicts.** PouchDB never merges: concurrent edits of a document leave conflicting
+  revisions (`_conflicts`), a deterministic winner is shown and the app must resolve. Deckhand
+  merges field by field (three-way) and leaves only same-field edits for a person.
+
+- **Q1 local writes.** N creates, one awaited call at a time, same card fields: `Engine::create`
+  on an offline engine (NORMAL) vs `db.put` on an opened LevelDB database. Throughput = N / total
+  time; p50/p99 per call. Ratio = Deckhand throughput / PouchDB throughput, per run. FULL beside
+  it through the engine's store path (as P1's FULL row).
+- **Q2 upload.** N cards written offline (Deckhand: a bulk-built queued outbox; PouchDB:
+  `bulkDocs`, untimed), then from `Engine::open` with a server to `wait_idle` (every op confirmed,
+  `ops_succeeded` = N) vs `replicate.to` until it resolves and the server's `doc_count` = N.
+- **Q3 propagation.** Device A writes, device B (live) has it in its local store: Deckhand's
+  stream (P3's method, B's `CardsChanged` then B's `get`) vs PouchDB with A and B each in live
+  `sync` with the server, clock stopped by B's live `changes` feed, then B's `get`. One warm-up
+  write first on the peer. Ratio = Deckhand p99 / PouchDB p99.
+- **Q4 catch-up.** The server holds N cards (Deckhand: filled once by draining through the engine;
+  PouchDB: filled once with `bulkDocs` on the server's database; both cached and copied per run).
+  A new device with an empty store: from `Engine::open` to `wait_idle` + the first page (100
+  cards, total = N) vs `replicate.from` + `allDocs({limit: 100, include_docs})` (PouchDB's first
+  page is by `_id`: it has no lane/position index).
+- **Q5 concurrent edits.** Two devices hold the same N cards; both go offline (Deckhand `pause`;
+  PouchDB: no sync running) and edit every card: A the title, B the body of even cards and the
+  title of odd ones. The clock starts when both reconnect (Deckhand `resume` on both; PouchDB a
+  one-shot `sync` of each in parallel, repeated until agreement) and stops when both devices and
+  the server agree: Deckhand — no op left but conflicts, the same confirmed server version of every
+  card on both, the same fields for every card without a conflict; PouchDB — the same winning
+  revision and the same conflict set for every doc on A, B and the server. Reported: how many
+  were auto-merged (both edits in the card, checked) and how many wait for a person.
+- **Q6 memory.** A fresh process opens a local store of 100,000 cards and lists its first page
+  (Deckhand: an offline engine, `--child q6-engine`; PouchDB: a Node process, `allDocs` page +
+  `info`), then reads its RSS (`/proc/self/status`, Node's `process.memoryUsage().rss`). The RSS
+  before opening is reported too: a bare Node process is ~40 MiB of V8 before any data.
 "#;

@@ -16,7 +16,7 @@ use crate::Ctx;
 use crate::data::{self, ts_now};
 use crate::stats::*;
 
-fn input(i: usize, vocab: &[String]) -> NewCardInput {
+pub(crate) fn input(i: usize, vocab: &[String]) -> NewCardInput {
     let c = data::card_fields(i, vocab);
     NewCardInput { title: c.title, body: Some(c.body), url: c.url, tags: Some(c.tags), lane: Some(c.lane), position: None, pinned: None }
 }
@@ -75,7 +75,7 @@ fn confirmed_rows(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(v)
 }
 
-async fn engine_creates(dir: &Path, n: usize, vocab: &[String]) -> Result<(Vec<f64>, f64)> {
+pub(crate) async fn engine_creates(dir: &Path, n: usize, vocab: &[String]) -> Result<(Vec<f64>, f64)> {
     let engine = Engine::open(EngineConfig::new(dir)).await?;
     let mut rx = engine.subscribe();
     let mut lat = Vec::with_capacity(n);
@@ -114,7 +114,7 @@ async fn engine_updates(dir: &Path, rows: &[(String, String)]) -> Result<(Vec<f6
     Ok((lat, total))
 }
 
-fn raw_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(Vec<f64>, f64)> {
+pub(crate) fn raw_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(Vec<f64>, f64)> {
     let path = dir.join("deckhand.db");
     drop(Store::open(&path).map_err(|e| anyhow!("{e}"))?);
     let mut conn = raw_conn(&path, sync)?;
@@ -142,7 +142,7 @@ fn raw_updates(dir: &Path, rows: &[(String, String)]) -> Result<(Vec<f64>, f64)>
 
 /// The engine's store path (validation, position, outbox enqueue, view built) without the async
 /// hop, with `synchronous` chosen: the engine hard-codes NORMAL, so FULL is measured here.
-fn store_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(Vec<f64>, f64)> {
+pub(crate) fn store_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(Vec<f64>, f64)> {
     let store = Store::open(&dir.join("deckhand.db")).map_err(|e| anyhow!("{e}"))?;
     store.lock().pragma_update(None, "synchronous", sync)?;
     let mut lat = Vec::with_capacity(n);

@@ -11,7 +11,7 @@ use deckhand_server::testing::TestServer;
 use crate::Ctx;
 use crate::stats::*;
 
-async fn one_run(ctx: &Ctx, n: usize) -> Result<Vec<f64>> {
+pub(crate) async fn one_run(ctx: &Ctx, n: usize) -> Result<Vec<f64>> {
     let d = tempfile::tempdir_in(&ctx.tmp)?;
     let server = TestServer::start_with(crate::p2::server_config(&d.path().join("server.db"))).await;
     let token = server.add_user("bench");

@@ -35,6 +35,8 @@ struct Result1 {
     deliveries: Vec<f64>,
     missing: usize,
     cpu_pct: f64,
+    /// Server CPU (user + system) over the write phase divided by the events delivered.
+    cpu_per_delivery_us: f64,
     rss_idle_kb: u64,
     rss_end_kb: u64,
     hwm_kb: u64,
@@ -44,7 +46,18 @@ struct Result1 {
 async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Result1> {
     let d = tempfile::tempdir_in(&ctx.tmp)?;
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    // DECKHAND_BENCH_SERVER_WRAP="valgrind --tool=callgrind ..." runs the server under a profiler
+    // (crates/bench/callgrind.sh); the figures of such a run are not wall-clock comparable.
+    let wrap: Vec<String> = std::env::var("DECKHAND_BENCH_SERVER_WRAP").unwrap_or_default().split_whitespace().map(str::to_string).collect();
+    let mut cmd = match wrap.split_first() {
+        Some((prog, args)) => {
+            let mut c = Command::new(prog);
+            c.args(args).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    let mut child = cmd
         .args(["--child", "server", d.path().join("server.db").to_str().unwrap()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -87,7 +100,10 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
                 buf.extend_from_slice(&chunk);
                 while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                     let l = &buf[..pos];
-                    if !seen_connected && l.starts_with(b": connected") {
+                    // The stream opens with `event: connected` (its hello: epoch, heartbeat);
+                    // older servers sent a `: connected` comment.
+                    let hello = l.starts_with(b": connected") || l.strip_prefix(b"event:").is_some_and(|e| e.trim_ascii() == deckhand_protocol::CONNECTED_EVENT.as_bytes());
+                    if !seen_connected && hello {
                         seen_connected = true;
                         connected.fetch_add(1, Ordering::Relaxed);
                     } else if l.starts_with(b"data:") {
@@ -163,11 +179,13 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
         }
     }
     let wall = t0.elapsed().as_secs_f64();
-    let cpu_pct = 100.0 * (cpu_secs(pid) - cpu0) / wall;
+    let cpu_used = cpu_secs(pid) - cpu0;
+    let cpu_pct = 100.0 * cpu_used / wall;
     let (rss_end, hwm) = (rss_kb(pid), hwm_kb(pid));
     drop(child.stdin.take());
     let _ = child.wait();
-    Ok(Result1 { deliveries, missing, cpu_pct, rss_idle_kb: rss_idle, rss_end_kb: rss_end, hwm_kb: hwm, achieved_rate: writes as f64 / write_secs })
+    let cpu_per_delivery_us = 1e6 * cpu_used / deliveries.len().max(1) as f64;
+    Ok(Result1 { deliveries, missing, cpu_pct, cpu_per_delivery_us, rss_idle_kb: rss_idle, rss_end_kb: rss_end, hwm_kb: hwm, achieved_rate: writes as f64 / write_secs })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -176,16 +194,26 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 pub async fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let limit = crate::data::raise_fd_limit();
-    let subs = if ctx.quick { 100 } else { 1_000 };
-    let writes = if ctx.quick { 200 } else { 500 };
+    let mut subs = if ctx.quick { 100 } else { 1_000 };
+    let mut writes = if ctx.quick { 200 } else { 500 };
+    let mut rate = 100.0;
+    // DECKHAND_BENCH_P5="subs,writes,rate" (profiling only, e.g. under callgrind at a slower rate).
+    if let Ok(v) = std::env::var("DECKHAND_BENCH_P5") {
+        let f: Vec<f64> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        if let [s, w, r] = f[..] {
+            (subs, writes, rate) = (s as usize, w as usize, r);
+        }
+    }
     if (limit as usize) < subs * 2 + 64 {
         return Err(anyhow!("fd limit {limit} too low for {subs} streams; run with `ulimit -n 8192`"));
     }
     let mut runs = Runs::default();
+    let mut cpu_per = vec![];
     let (mut cpu, mut rss_idle, mut rss_end, mut hwm, mut missing, mut rates) = (vec![], vec![], vec![], vec![], 0usize, vec![]);
     for run in 0..ctx.runs {
-        eprintln!("  P5 run {}/{} ({subs} subscribers, {writes} writes at 100/s)", run + 1, ctx.runs);
-        let r = one_run(ctx, subs, writes, 100.0).await?;
+        eprintln!("  P5 run {}/{} ({subs} subscribers, {writes} writes at {rate}/s)", run + 1, ctx.runs);
+        let r = one_run(ctx, subs, writes, rate).await?;
+        cpu_per.push(r.cpu_per_delivery_us);
         runs.push(RunStat::of(&r.deliveries));
         cpu.push(r.cpu_pct);
         rss_idle.push(r.rss_idle_kb as f64);
@@ -194,7 +222,7 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         missing += r.missing;
         rates.push(r.achieved_rate);
     }
-    let mut row = Row::new("P5", format!("SSE fan-out: {} subscribers, 100 writes/s", thousands(subs as f64)));
+    let mut row = Row::new("P5", format!("SSE fan-out: {} subscribers, {rate} writes/s", thousands(subs as f64)));
     row.p50 = t(runs.p50());
     row.p99 = t(runs.p99());
     row.samples = format!("{} × {} writes × {} subs", ctx.runs, writes, thousands(subs as f64));
@@ -202,10 +230,13 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     row.target = "p99 delivery < 100 ms".into();
     row.verdict = Verdict::of(runs.p99() < 100_000.0 && missing == 0);
     row.extra = format!(
-        "server CPU {:.0}% of one core ({:.0}–{:.0}); server RSS {:.1} MiB idle with streams, {:.1} MiB after, peak {:.1} MiB; missing deliveries {missing}; write rate {:.1}/s",
+        "server CPU {:.0}% of one core ({:.0}–{:.0}), {:.1} µs per delivered event ({:.1}–{:.1}); server RSS {:.1} MiB idle with streams, {:.1} MiB after, peak {:.1} MiB; missing deliveries {missing}; write rate {:.1}/s",
         median(&cpu),
         range(&cpu).0,
         range(&cpu).1,
+        median(&cpu_per),
+        range(&cpu_per).0,
+        range(&cpu_per).1,
         median(&rss_idle) / 1024.0,
         median(&rss_end) / 1024.0,
         median(&hwm) / 1024.0,

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::response::sse::Event;
 use deckhand_protocol::Change;
 use tokio::sync::broadcast;
 
@@ -12,10 +13,19 @@ use crate::storage::UserId;
 
 const CHANNEL_CAPACITY: usize = 1024;
 
+/// A committed change as every live stream sends it: the SSE event is built (the card serialised
+/// to JSON) once here, and each subscriber clones the finished bytes. With 1,000 streams of one
+/// user that is one serialisation per write instead of 1,000 (P5, docs/benchmarks-notes.md).
+#[derive(Debug)]
+pub struct Published {
+    pub seq: i64,
+    pub event: Event,
+}
+
 #[derive(Debug, Clone)]
 pub enum HubMsg {
     /// A change this process committed, ready to send.
-    Change(Arc<Change>),
+    Change(Arc<Published>),
     /// The user's changes reached this seq somewhere; read what is missing from the database.
     Poke(i64),
 }
@@ -31,9 +41,16 @@ impl Hub {
         map.entry(user).or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0).subscribe()
     }
 
-    /// Called after the change committed. Drops a user's channel once nobody listens.
+    /// Called after the change committed. Drops a user's channel once nobody listens; nothing is
+    /// serialised for a user without streams.
     pub fn publish(&self, user: UserId, change: Change) {
-        self.send(user, HubMsg::Change(Arc::new(change)));
+        let map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if !map.get(&user).is_some_and(|tx| tx.receiver_count() > 0) {
+            return;
+        }
+        drop(map);
+        let published = Published { seq: change.seq, event: crate::routes::events::event_for(&change) };
+        self.send(user, HubMsg::Change(Arc::new(published)));
     }
 
     /// Wakes `user`'s streams that are behind `seq` (they catch up from the database).

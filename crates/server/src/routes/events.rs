@@ -25,7 +25,9 @@ use crate::storage::UserId;
 
 const REPLAY_PAGE: u32 = 500;
 
-fn event_for(change: &Change) -> Event {
+/// One change as an SSE event. Live events are built once per write in `Hub::publish`; replayed
+/// pages build theirs here.
+pub(crate) fn event_for(change: &Change) -> Event {
     Event::default()
         .id(change.seq.to_string())
         .event(EventKind::for_card(&change.card).as_str())
@@ -187,11 +189,11 @@ fn events(
                 msg = rx.recv() => match msg {
                     // Seqs are contiguous per user, but publishes can race each other after
                     // their commits: on any jump, read the committed truth from the database.
-                    Ok(HubMsg::Change(change)) if change.seq == last + 1 => {
-                        last = change.seq;
-                        yield Ok(event_for(&change));
+                    Ok(HubMsg::Change(p)) if p.seq == last + 1 => {
+                        last = p.seq;
+                        yield Ok(p.event.clone());
                     }
-                    Ok(HubMsg::Change(change)) if change.seq > last + 1 => {
+                    Ok(HubMsg::Change(p)) if p.seq > last + 1 => {
                         state.metrics.sse_gap_fills.fetch_add(1, Ordering::Relaxed);
                         catch_up = true;
                     }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Where P1's time goes, in instructions (callgrind counts are repeatable on a shared, busy machine;
+# wall clock is not). Runs N1 and N2 creates through the engine and through the raw rusqlite
+# transaction, each in its own process under callgrind, and prints instructions per create as
+# (Ir(N2) - Ir(N1)) / (N2 - N1), so process start, migrations and the corpus cancel out.
+# Usage: crates/bench/callgrind.sh [N1 N2]   (needs a release build of deckhand-bench)
+# Keeps the callgrind.out files in $OUT (default target/callgrind) for callgrind_annotate.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N1=${1:-500}
+N2=${2:-1500}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/deckhand-bench}
+OUT=${OUT:-${CARGO_TARGET_DIR:-target}/callgrind}
+mkdir -p "$OUT"
+ir() { # kind n -> total Ir of the whole process (all threads)
+  local d; d=$(mktemp -d)
+  valgrind --tool=callgrind --callgrind-out-file="$OUT/$1-$2.out" "$BIN" --child "p1-$1" "$d" "$2" >/dev/null 2>"$OUT/$1-$2.log"
+  rm -rf "$d"
+  grep -E '^(summary|totals):' "$OUT/$1-$2.out" | head -1 | awk '{print $2}'
+}
+if [ "${SKIP_P1:-}" != "1" ]; then
+for kind in raw engine; do
+  a=$(ir "$kind" "$N1"); b=$(ir "$kind" "$N2")
+  per=$(( (b - a) / (N2 - N1) ))
+  echo "$kind: $per instructions per create (Ir $a at $N1, $b at $N2)"
+  eval "per_$kind=$per"
+done
+awk -v e="$per_engine" -v r="$per_raw" 'BEGIN { printf "engine / raw: %.2fx in instructions\n", e / r }'
+fi
+
+# P5: the server's instructions per delivered SSE event. The server runs under callgrind
+# (DECKHAND_BENCH_SERVER_WRAP) with S subscribers at a slow write rate (so the profiled server
+# keeps up and nothing goes through the lag/replay path); W1 and W2 writes, 3 servers each; per
+# event = (median Ir(W2) - median Ir(W1)) / ((W2 - W1) * S), so startup and stream setup cancel
+# (each write's own handling, about 1/S of it, stays in).
+S=${P5_SUBS:-200}; W1=${P5_W1:-20}; W2=${P5_W2:-60}; RATE=${P5_RATE:-5}
+p5() { # writes -> median total Ir of the 3 server processes
+  rm -f "$OUT"/p5-"$1"-*.out
+  DECKHAND_BENCH_P5="$S,$1,$RATE" DECKHAND_BENCH_SERVER_WRAP="valgrind --tool=callgrind --callgrind-out-file=$OUT/p5-$1-%p.out" \
+    "$BIN" --only P5 --quick >"$OUT/p5-$1.log" 2>&1
+  for f in "$OUT"/p5-"$1"-*.out; do grep -E '^(summary|totals):' "$f" | head -1 | awk '{print $2}'; done | sort -n | sed -n 2p
+}
+if [ "${SKIP_P5:-}" != "1" ]; then
+  a=$(p5 "$W1"); b=$(p5 "$W2")
+  echo "P5 server: $(( (b - a) / ((W2 - W1) * S) )) instructions per delivered event ($S subscribers; Ir $a at $W1 writes, $b at $W2)"
+  grep -h "^P5" "$OUT/p5-$W2.log" | sed 's/  */ /g' | cut -c1-400
+fi
