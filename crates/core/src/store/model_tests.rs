@@ -414,6 +414,23 @@ proptest! {
     }
 }
 
+/// A history another run found (a lost answer, then edits and remote edits around it).
+#[test]
+fn a_lost_answer_between_remote_edits_loses_nothing() {
+    let c = |slot: usize, value: u8| vec![Change { slot, value }];
+    let actions = [
+        Action::Edit(c(5, 1)),
+        Action::RemoteEdit(c(0, 0)),
+        Action::SendLostAnswer,
+        Action::Edit(c(1, 2)),
+        Action::RemoteEdit(c(1, 1)),
+        Action::Send,
+        Action::Edit(c(5, 0)),
+        Action::RemoteEdit(c(6, 1)),
+    ];
+    check(&actions).unwrap();
+}
+
 #[test]
 fn oracle_catches_a_request_that_overrides_a_resolution() {
     // Scenario 1 as a history: the user saw B1 (theirs) and chose it; a request decided after
