@@ -3,27 +3,13 @@
 //! a corrupt database is moved aside, rebuilt from a real server, and `recovery list|requeue|
 //! discard` offer the salvaged ops.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 use deckhand_server::testing::TestServer;
-
-fn cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_deckhand-cli"));
-    c.arg("--data-dir").arg(dir).args(args).env_remove("RUST_LOG");
-    for k in ["DECKHAND_SERVER", "DECKHAND_TOKEN", "DECKHAND_READ_ONLY", "DECKHAND_MAX_DB_BYTES"] {
-        c.env_remove(k);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use support::{cli, ok};
 
 /// A clean failure: non-zero exit, exactly one line on stderr containing `want`, no panic.
 fn one_line_error(o: &Output, want: &str) {

@@ -2,29 +2,14 @@
 //! taken before some of this client's writes; the next `sync run` notices (its cursor is beyond
 //! the server's last seq), resyncs and offers those writes again; `sync status --json` shows it.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use deckhand_server::ServerConfig;
 use deckhand_server::testing::TestServer;
-
-fn cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_deckhand-cli"));
-    c.arg("--data-dir").arg(dir).args(args).env_remove("RUST_LOG");
-    for k in ["DECKHAND_SERVER", "DECKHAND_TOKEN", "DECKHAND_READ_ONLY", "DECKHAND_MAX_DB_BYTES"] {
-        c.env_remove(k);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use support::{cli, ok};
 
 fn titles(dir: &Path) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_str(&ok(&cli(dir, &["--json", "cards", "list"], &[]))).unwrap();
