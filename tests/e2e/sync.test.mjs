@@ -77,8 +77,10 @@ test("offline create syncs on reconnect; CLI conflict resolved in the modal", as
     await openDashboard(wd);
     await wd.clickText("button", "Resume sync");
     await wd.clickText("button", "Close");
+    // The dashboard dialog is gone before we look (it was still closing when the badge came).
+    await wd.waitFor("dashboard closed", async () => ((await wd.exec("return document.querySelectorAll('dialog[open]').length")) === 0 ? true : null));
     await wd.waitFor("conflicts badge", () => wd.find('button.inbox-button:not([hidden])').catch(() => null), 60000);
-    assert.equal(await wd.exec("return document.querySelectorAll('dialog[open]').length"), 0, "a background conflict opened a modal");
+    assert.equal(await wd.exec("return document.querySelectorAll('dialog.conflict-modal[open]').length"), 0, "a background conflict opened a modal");
     await wd.clickCss("button.inbox-button");
     await settle(wd);
     await screenshot(wd, "e2e-conflicts-inbox");
