@@ -76,8 +76,28 @@ pub enum CardsCommand {
     Add(AddArgs),
     /// Change some fields of a card.
     Edit(EditArgs),
-    /// Delete a card.
+    /// Delete a card (it goes to the Trash).
     Rm { id: Uuid },
+    /// List the Trash: deleted cards that can still be restored, most recent first.
+    Trash {
+        /// Purge every card in the Trash for good, on the server and here (needs the server).
+        #[arg(long)]
+        empty: bool,
+    },
+    /// Bring a card back from the Trash with its id and fields.
+    Restore { id: Uuid },
+    /// A card's versions on the server, newest first (needs the server).
+    History {
+        id: Uuid,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Bring a card's fields back to those of an older version, as a new edit (syncs like any).
+    Revert {
+        id: Uuid,
+        #[arg(long)]
+        version: i64,
+    },
     /// Move a card to a lane (and position).
     Mv {
         id: Uuid,

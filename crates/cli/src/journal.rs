@@ -17,12 +17,12 @@
 //!   parked one included), `choice` (`keep_mine`|`keep_theirs`|
 //!   `merged`), `mine`, `theirs` (server card, a tombstone for edit-vs-delete), `base`, `local`
 //!   (the local view at resolve time), `chosen` (fields, or null = the card stays deleted) and
-//!   `restored_as` (the new id of an edit-vs-delete restore, else null).
+//!   `restored_as` (the card's own id when an edit-vs-delete was resolved by restoring it —
+//!   it keeps its id — else null).
 //!
 //! A journal that cannot be written does not undo the edit (the database is the truth); the
 //! command fails at the end with the first journal error so a harness never trusts a partial one.
 
-use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
@@ -30,7 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use deckhand_core::Engine;
 use deckhand_core::error::CoreError;
-use deckhand_core::model::{CardFields, CardView, ConflictKind, NewCardInput, OpKind, OutboxEntry, Resolution};
+use deckhand_core::model::{CardFields, CardView, ConflictKind, NewCardInput, Resolution};
 use deckhand_protocol::CardChanges;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -177,7 +177,6 @@ impl Journal {
         let outbox = engine.outbox().await?;
         // The card's queued ops: the parked one plus edits made while the conflict was open.
         let queued = outbox.iter().filter(|o| o.card_id == card_id).count();
-        let creates_before = create_ids(&outbox);
         engine.resolve(card_id, resolution.clone()).await?;
         let Some(rec) = rec else { return Ok(None) };
         let evd = rec.kind == ConflictKind::EditVsDelete;
@@ -199,12 +198,8 @@ impl Journal {
             Resolution::KeepMine => ("keep_mine", json!(rec.mine)),
             Resolution::Merged { fields } => ("merged", json!(fields)),
         };
-        let restored_as = if evd && !chosen.is_null() {
-            let after = create_ids(&engine.outbox().await?);
-            after.difference(&creates_before).next().copied()
-        } else {
-            None
-        };
+        // An edit-vs-delete restore keeps the card's id (a restore op, then the chosen values).
+        let restored_as = (evd && !chosen.is_null()).then_some(card_id);
         let kind = if evd { "edit_vs_delete" } else { "fields" };
         self.record(
             "resolve",
@@ -226,7 +221,3 @@ impl Journal {
     }
 }
 
-/// Cards with a queued create: an edit-vs-delete restore adds exactly one.
-fn create_ids(outbox: &[OutboxEntry]) -> BTreeSet<Uuid> {
-    outbox.iter().filter(|o| o.kind == OpKind::Create).map(|o| o.card_id).collect()
-}

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use deckhand_core::{Engine, EngineConfig, ServerSettings};
 
-use args::{Cli, Command, SyncCommand};
+use args::{CardsCommand, Cli, Command, SyncCommand};
 use commands::sync::{SyncOutcome, idle_exit_code};
 use output::Out;
 
@@ -31,6 +31,13 @@ fn config(cli: &Cli, online: bool) -> anyhow::Result<EngineConfig> {
         config.server = Some(ServerSettings { url: url.clone(), token: token.clone() });
         // A one-shot run pulls the change feed; it does not need the realtime stream.
         config.realtime = matches!(cli.command, Command::Sync { command: SyncCommand::Run { realtime: true, .. } });
+    } else if matches!(cli.command, Command::Cards { command: CardsCommand::History { .. } | CardsCommand::Revert { .. } | CardsCommand::Trash { empty: true } }) {
+        // History lives on the server (revert reads it when this device kept no copy of the
+        // version); without a server, history fails clearly and revert uses local copies only.
+        if let (Some(url), Some(token)) = (&cli.server, &cli.token) {
+            config.server = Some(ServerSettings { url: url.clone(), token: token.clone() });
+            config.realtime = false;
+        }
     }
     // Hidden tuning for test harnesses (chaos suite): shorter backoff and breaker periods.
     let ms = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok()).map(std::time::Duration::from_millis);

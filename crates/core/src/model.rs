@@ -131,6 +131,8 @@ pub enum OpKind {
     Create,
     Update,
     Delete,
+    /// Brings a deleted card back from the Trash (`POST /v1/cards/{id}/restore`).
+    Restore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -134,7 +134,7 @@ async fn recover_and_check(s: &Setup, damaged: &[u8]) -> Vec<(Uuid, OpKind)> {
         match kind {
             OpKind::Create => assert!(t.is_some_and(|t| t.starts_with("offline")), "{id} created on the server"),
             OpKind::Update => assert_eq!(t.as_deref(), Some("edited offline")),
-            OpKind::Delete => unreachable!(),
+            OpKind::Delete | OpKind::Restore => unreachable!(),
         }
     }
     engine.shutdown().await;

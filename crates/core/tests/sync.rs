@@ -223,16 +223,13 @@ async fn edit_vs_delete_restore_or_accept() {
     // keep_theirs: the card goes away
     a.resolve(c2.id, Resolution::KeepTheirs).await.unwrap();
     assert!(view(a, c2.id).await.is_none());
-    // keep_mine: restored under a new id with my values
-    let mut ev = event_collector(a);
+    // keep_mine: restored with its id and my values (restore, then one edit)
     a.resolve(c1.id, Resolution::KeepMine).await.unwrap();
-    assert!(view(a, c1.id).await.is_none());
-    let EngineEvent::CardsChanged { ids } = ev.wait_for("restored", |e| matches!(e, EngineEvent::CardsChanged { ids } if ids.len() == 2)).await else { unreachable!() };
-    let restored = ids[1];
+    assert_eq!(view(a, c1.id).await.unwrap().title, "one, edited");
     settle(a).await;
     settle(b).await;
-    assert_eq!(view(b, restored).await.unwrap().title, "one, edited");
-    assert!(view(b, c1.id).await.is_none());
+    assert_eq!(view(b, c1.id).await.unwrap().title, "one, edited");
+    assert_eq!(h.server_card(c1.id).await.1["version"], 4, "v2 tombstone, v3 restored, v4 my edit");
     assert_eq!(b.list(ListQuery::default()).await.unwrap().total, 1);
 }
 

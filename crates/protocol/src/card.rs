@@ -225,6 +225,39 @@ pub struct PatchCard {
     pub changes: CardChanges,
 }
 
+/// Body of `POST /v1/cards/{id}/restore`: the tombstone's version, so a restore never revives a
+/// card someone changed (or restored and deleted again) since the caller looked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreCard {
+    pub base_version: i64,
+}
+
+/// One stored version of a card (`GET /v1/cards/{id}/versions`): the card as it was at
+/// `card.version` (fields, `updated_at` = when it was written, `deleted` for the tombstone) and
+/// which token wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CardVersion {
+    pub card: Card,
+    /// A short, stable id of the token that wrote it (the first 16 hex digits of its SHA-256);
+    /// `null` for versions written before the server kept history.
+    pub writer: Option<String>,
+}
+
+/// Response of `GET /v1/cards/{id}/versions`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct VersionsPage {
+    pub items: Vec<CardVersion>,
+    pub next_cursor: Option<String>,
+}
+
+/// Response of `DELETE /v1/trash` ("empty trash").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TrashEmptied {
+    /// Tombstones purged for good.
+    pub purged: u64,
+}
+
 /// Response of `GET /v1/cards`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
 #[ts(export)]

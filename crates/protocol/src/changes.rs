@@ -28,6 +28,12 @@ pub struct ChangesPage {
     /// The caller's latest seq on this server when the page was read.
     #[ts(type = "number")]
     pub last_seq: i64,
+    /// The purge horizon: the highest seq of a tombstone the server has purged (Trash retention
+    /// or "empty trash"; 0 = none). A client whose cursor is below it may have missed a delete
+    /// that no longer appears in the feed, and must resync from 0 (docs/protocol.md, "Trash").
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub purged_seq: i64,
 }
 
 /// SSE `event:` name of the first event of every `GET /v1/events` stream.

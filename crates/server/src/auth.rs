@@ -22,6 +22,12 @@ pub struct User(pub UserId);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
 
+/// The short id a card version records for the token that wrote it: the first 16 hex digits of
+/// the token's SHA-256 (enough to tell devices apart; useless to authenticate with).
+pub fn writer_id(t: &TokenHash) -> String {
+    hex::encode(&t.0[..8])
+}
+
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);

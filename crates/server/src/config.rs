@@ -21,7 +21,13 @@ pub struct ServerConfig {
     pub sse_retry: Duration,
     /// How long idempotency records are kept.
     pub idempotency_retention: Duration,
-    /// How often the purge task looks for expired idempotency records.
+    /// Card versions kept: those younger than this (the current version always)...
+    pub history_retention: Duration,
+    /// ...and at most this many per card.
+    pub history_max_versions: u32,
+    /// How long a deleted card stays in the Trash (restorable) before its tombstone is purged.
+    pub trash_retention: Duration,
+    /// How often the purge task looks for expired idempotency records (and old tombstones).
     pub purge_interval: Duration,
     /// Requests served at once (SSE streams excluded); past it: 503 with Retry-After.
     pub max_concurrency: usize,
@@ -86,6 +92,9 @@ impl ServerConfig {
             heartbeat: Duration::from_secs(15),
             sse_retry: Duration::from_secs(2),
             idempotency_retention: Duration::from_secs(7 * 24 * 3600),
+            trash_retention: Duration::from_secs(30 * 24 * 3600),
+            history_retention: Duration::from_secs(90 * 24 * 3600),
+            history_max_versions: 100,
             purge_interval: Duration::from_secs(60),
             max_concurrency: 512,
             rate_limit_per_sec: 2_000,

@@ -10,13 +10,15 @@ pub enum WriteOp {
     Create(NewCard),
     Patch { id: Uuid, base_version: i64, changes: CardChanges },
     Delete { id: Uuid, base_version: i64 },
+    /// Brings a tombstone back to life with its fields; the only write that revives a card.
+    Restore { id: Uuid, base_version: i64 },
 }
 
 impl WriteOp {
     pub fn card_id(&self) -> Uuid {
         match self {
             WriteOp::Create(c) => c.id,
-            WriteOp::Patch { id, .. } | WriteOp::Delete { id, .. } => *id,
+            WriteOp::Patch { id, .. } | WriteOp::Delete { id, .. } | WriteOp::Restore { id, .. } => *id,
         }
     }
 
@@ -73,6 +75,23 @@ pub fn apply(op: &WriteOp, current: Option<&Card>, now: DateTime<Utc>) -> Result
             let card = live(current, *id, *base_version)?;
             let mut next = card.clone();
             next.deleted = true;
+            next.version += 1;
+            next.updated_at = now;
+            Ok(next)
+        }
+        WriteOp::Restore { id, base_version } => {
+            let Some(card) = current else {
+                return Err(Problem::new(ErrorCode::NotFound, format!("no card {id}")));
+            };
+            // A live card, or a tombstone at another version, is a conflict like a stale PATCH:
+            // `current` tells the caller what the card is now (a restore retried after its
+            // idempotency record expired finds its own effect there).
+            if !card.deleted || card.version != *base_version {
+                let why = if card.deleted { format!("base_version {base_version} is not the current version {}", card.version) } else { format!("card {id} is not deleted (version {})", card.version) };
+                return Err(Problem::new(ErrorCode::VersionConflict, why).with_current(card.clone()));
+            }
+            let mut next = card.clone();
+            next.deleted = false;
             next.version += 1;
             next.updated_at = now;
             Ok(next)

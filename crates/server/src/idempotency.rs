@@ -76,14 +76,14 @@ fn card_response(stored: &StoredResponse, replayed: bool, version: Option<i64>) 
 }
 
 /// Executes a write once per (user, key) and answers it.
-pub async fn run(state: &AppState, user: UserId, key: String, fingerprint: [u8; 32], op: WriteOp) -> Result<Response, ApiError> {
-    run_many(state, user, vec![(key, fingerprint, op)]).await.pop().unwrap_or_else(|| Err(ApiError::new(ErrorCode::Internal, "write not run")))
+pub async fn run(state: &AppState, user: UserId, writer: Option<String>, key: String, fingerprint: [u8; 32], op: WriteOp) -> Result<Response, ApiError> {
+    run_many(state, user, writer, vec![(key, fingerprint, op)]).await.pop().unwrap_or_else(|| Err(ApiError::new(ErrorCode::Internal, "write not run")))
 }
 
 /// Writes in order (one, or a batch's), all in one trip to the database thread, each still its
 /// own transaction with its own record. A key repeated inside the batch runs
 /// in order like a retry; a key another request is executing answers `409 idempotency_in_flight`.
-pub async fn run_many(state: &AppState, user: UserId, writes: Vec<(String, [u8; 32], WriteOp)>) -> Vec<Result<Response, ApiError>> {
+pub async fn run_many(state: &AppState, user: UserId, writer: Option<String>, writes: Vec<(String, [u8; 32], WriteOp)>) -> Vec<Result<Response, ApiError>> {
     let mut guards = Vec::new();
     let mut answers: Vec<Option<Result<Response, ApiError>>> = Vec::with_capacity(writes.len());
     let mut ready = Vec::with_capacity(writes.len());
@@ -100,7 +100,7 @@ pub async fn run_many(state: &AppState, user: UserId, writes: Vec<(String, [u8; 
             mine.insert(key.clone());
         }
         answers.push(None);
-        ready.push((i, IdemKey { key, fingerprint }, op));
+        ready.push((i, IdemKey { key, fingerprint, writer: writer.clone() }, op));
     }
     let done = state
         .db(move |s| {

@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use deckhand_protocol::ErrorCode;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -103,6 +103,9 @@ pub fn app(state: AppState) -> Router {
             "/v1/cards/{id}",
             get(routes::cards::get).patch(routes::cards::patch).delete(routes::cards::delete),
         )
+        .route("/v1/cards/{id}/restore", post(routes::cards::restore))
+        .route("/v1/trash", delete(routes::trash::empty))
+        .route("/v1/cards/{id}/versions", get(routes::history::versions))
         .route("/v1/batch", post(routes::batch::batch))
         .route("/v1/changes", get(routes::changes::list))
         .route("/v1/events", get(routes::events::stream))
@@ -126,7 +129,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Deletes expired idempotency records until shutdown.
+/// Deletes expired idempotency records and tombstones past the trash retention until shutdown.
 fn spawn_purger(state: AppState) {
     tokio::spawn(async move {
         let shutdown = state::until_shutdown(state.shutdown.clone());
@@ -143,6 +146,20 @@ fn spawn_purger(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency records purged"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(detail = %e.problem.detail, "idempotency purge failed"),
+            }
+            let trash = chrono::Duration::from_std(state.config.trash_retention).unwrap_or(chrono::Duration::days(30));
+            let before = chrono::Utc::now() - trash;
+            match state.db(move |s| s.purge_tombstones(None, Some(before))).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "tombstones past the trash retention purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(detail = %e.problem.detail, "tombstone purge failed"),
+            }
+            let history = chrono::Duration::from_std(state.config.history_retention).unwrap_or(chrono::Duration::days(90));
+            let (before, keep) = (chrono::Utc::now() - history, state.config.history_max_versions);
+            match state.db(move |s| s.purge_versions(before, keep)).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "card versions past the history bounds purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(detail = %e.problem.detail, "history purge failed"),
             }
         }
     });

@@ -34,6 +34,15 @@ enum Command {
         /// Days an idempotency record is kept.
         #[arg(long, default_value_t = 7)]
         idempotency_days: u64,
+        /// Days a deleted card stays in the Trash before its tombstone is purged.
+        #[arg(long, default_value_t = 30)]
+        trash_days: u64,
+        /// Days a card's older versions are kept in its history.
+        #[arg(long, default_value_t = 90)]
+        history_days: u64,
+        /// Versions kept per card in its history.
+        #[arg(long, default_value_t = 100)]
+        history_versions: u32,
         /// Requests served at once before answering 503.
         #[arg(long, default_value_t = 512)]
         max_concurrency: usize,
@@ -182,6 +191,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             heartbeat_secs,
             idempotency_days,
+            trash_days,
+            history_days,
+            history_versions,
             max_concurrency,
             rate_limit,
             header_timeout_secs,
@@ -196,6 +208,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.listen = listen;
             config.heartbeat = Duration::from_secs(heartbeat_secs.max(1));
             config.idempotency_retention = Duration::from_secs(idempotency_days * 24 * 3600);
+            config.trash_retention = Duration::from_secs(trash_days * 24 * 3600);
+            config.history_retention = Duration::from_secs(history_days * 24 * 3600);
+            config.history_max_versions = history_versions.max(1);
             config.max_concurrency = max_concurrency;
             config.rate_limit_per_sec = rate_limit;
             config.rate_limit_burst = rate_limit.saturating_mul(2);

@@ -14,4 +14,10 @@ epoch: string,
 /**
  * The caller's latest seq on this server when the page was read.
  */
-last_seq: number, };
+last_seq: number, 
+/**
+ * The purge horizon: the highest seq of a tombstone the server has purged (Trash retention
+ * or "empty trash"; 0 = none). A client whose cursor is below it may have missed a delete
+ * that no longer appears in the feed, and must resync from 0 (docs/protocol.md, "Trash").
+ */
+purged_seq: number, };

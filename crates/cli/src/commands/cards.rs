@@ -49,6 +49,36 @@ pub async fn run(engine: &Engine, journal: &mut Journal, out: &Out, cmd: CardsCo
             journal.delete(engine, id).await?;
             out.value(&serde_json::json!({ "deleted": id }), || format!("deleted {id}"));
         }
+        CardsCommand::Trash { empty: true } => {
+            let n = engine.empty_trash().await?;
+            out.value(&serde_json::json!({ "purged": n }), || format!("trash emptied: {n} card(s) purged"));
+        }
+        CardsCommand::Trash { empty: false } => {
+            let cards = engine.trash().await?;
+            out.value(&cards, || cards.iter().map(|c| format!("{}  {}  [{}]  deleted {}", c.id, c.title, c.lane, c.updated_at.to_rfc3339())).collect::<Vec<_>>().join("\n"));
+        }
+        CardsCommand::Restore { id } => {
+            let card = engine.restore(id).await?;
+            out.value(&card, || card_line(&card));
+        }
+        CardsCommand::History { id, limit } => {
+            let versions = engine.card_history(id, limit).await?;
+            out.value(&versions, || {
+                versions
+                    .iter()
+                    .map(|v| {
+                        let c = &v.card;
+                        let what = if c.deleted { "deleted".to_string() } else { format!("{}  [{}]", c.title, c.lane) };
+                        format!("v{}  {}  {}  by {}", c.version, c.updated_at.to_rfc3339(), what, v.writer.as_deref().unwrap_or("?"))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        CardsCommand::Revert { id, version } => {
+            let card = engine.revert(id, version).await?;
+            out.value(&card, || card_line(&card));
+        }
         CardsCommand::Mv { id, lane, position } => {
             let card = journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, None, "mv").await?;
             out.value(&card, || card_line(&card));

@@ -11,6 +11,15 @@ use super::{cards, conflicts, history, remote};
 use crate::merge::{diff, merge3};
 use crate::model::{CardFields, ConflictKind, ConflictRecord, OpError};
 
+/// A restore answered 404: the server purged the tombstone (past its trash retention). The card
+/// is gone for good: the op, the confirmed tombstone and anything queued for the card go.
+pub fn purged(conn: &Connection, op: &Op) -> Result<bool> {
+    outbox::remove_card_ops(conn, op.card_id)?;
+    remote::remove_confirmed(conn, op.card_id)?;
+    history::add(conn, "restore.purged", Some(op.card_id), "the server no longer has this card (trash emptied or expired)")?;
+    remote::rebase(conn, op.card_id)
+}
+
 /// 2xx (or an answer that proves the op's effect is in place): confirm, drop the op, rebase.
 pub fn succeeded(conn: &Connection, op: &Op, card: &Card) -> Result<bool> {
     remote::put_confirmed(conn, card)?;
@@ -45,6 +54,18 @@ pub fn version_conflict(conn: &Connection, op: &Op, current: &Card) -> Result<Co
         OpPayload::Delete => {
             remote::put_confirmed(conn, current)?;
             outbox::rewrite(conn, op.op_id, &OpPayload::Delete, Some(current))?;
+            Ok(ConflictOutcome::Rebased)
+        }
+        // Not deleted any more: restored already (by this op whose record expired, or another
+        // device) — the effect the user asked for is in place.
+        OpPayload::Restore if !current.deleted => {
+            succeeded(conn, op, current)?;
+            Ok(ConflictOutcome::Done)
+        }
+        // Deleted again since (restored and deleted elsewhere): restore that tombstone.
+        OpPayload::Restore => {
+            remote::put_confirmed(conn, current)?;
+            outbox::rewrite(conn, op.op_id, &OpPayload::Restore, Some(current))?;
             Ok(ConflictOutcome::Rebased)
         }
         OpPayload::Update(_) if current.deleted => gone(conn, op, current).map(|r| match r {

@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0003_fts_prefix_index", sql: include_str!("../../../../migrations/0003_fts_prefix_index.sql") },
     Migration { name: "0004_fts_merge_when_idle", sql: include_str!("../../../../migrations/0004_fts_merge_when_idle.sql") },
     Migration { name: "0005_op_bases", sql: include_str!("../../../../migrations/0005_op_bases.sql") },
+    Migration { name: "0006_trash", sql: include_str!("../../../../migrations/0006_trash.sql") },
 ];
 
 fn sha256(s: &str) -> String {
@@ -114,5 +115,36 @@ mod tests {
         run(&mut c, MIGRATIONS).unwrap();
         let n: i64 = c.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(n as usize, MIGRATIONS.len());
+    }
+
+    /// 0006 widens the outbox's kind CHECK in place: queued ops, their ids and the
+    /// AUTOINCREMENT counter survive, 'restore' ops are accepted at once (on this connection and
+    /// on one opened before it), other kinds still are not.
+    #[test]
+    fn schema_6_keeps_the_queue_and_its_op_ids() {
+        let mut c = Connection::open_in_memory().unwrap();
+        run(&mut c, &MIGRATIONS[..5]).unwrap();
+        assert!(c.execute("INSERT INTO outbox(card_id, kind, payload, idempotency_key, created_at) VALUES ('c', 'restore', 'null', 'k', 't')", []).is_err());
+        for id in [3, 9] {
+            c.execute(
+                "INSERT INTO outbox(op_id, card_id, kind, payload, base_version, base, idempotency_key, priority, created_at, attempts, state, sent)
+                 VALUES (?1, 'card', 'update', '{\"title\":\"t\"}', 4, '{}', ?2, 0, 't', 2, 'failed', 1)",
+                rusqlite::params![id, format!("key{id}")],
+            )
+            .unwrap();
+        }
+        c.execute("DELETE FROM outbox WHERE op_id = 9", []).unwrap(); // the counter stays at 9
+        run(&mut c, MIGRATIONS).unwrap();
+        let sql: String = c.query_row("SELECT sql FROM sqlite_master WHERE name = 'outbox'", [], |r| r.get(0)).unwrap();
+        assert!(sql.contains("'restore'"), "{sql}");
+        let row: (i64, String, String, i64, String, i64, String, bool) = c
+            .query_row("SELECT op_id, kind, payload, base_version, idempotency_key, attempts, state, sent FROM outbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+            })
+            .unwrap();
+        assert_eq!(row, (3, "update".into(), "{\"title\":\"t\"}".into(), 4, "key3".into(), 2, "failed".into(), true));
+        c.execute("INSERT INTO outbox(card_id, kind, payload, idempotency_key, created_at) VALUES ('c', 'restore', 'null', 'k', 't')", []).unwrap();
+        assert_eq!(c.last_insert_rowid(), 10, "op ids are never reused");
+        assert!(c.execute("INSERT INTO outbox(card_id, kind, payload, idempotency_key, created_at) VALUES ('c', 'bogus', 'null', 'k2', 't')", []).is_err());
     }
 }

@@ -12,6 +12,7 @@ pub mod recovery;
 pub mod remote;
 pub mod resync;
 pub mod sync_state;
+pub mod trash;
 pub mod writes;
 
 use std::path::{Path, PathBuf};

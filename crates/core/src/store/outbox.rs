@@ -16,6 +16,8 @@ pub enum OpPayload {
     Create(NewCard),
     Update(CardChanges),
     Delete,
+    /// Revive the confirmed tombstone with its fields; sent against the tombstone's version.
+    Restore,
 }
 
 impl OpPayload {
@@ -24,6 +26,7 @@ impl OpPayload {
             OpPayload::Create(_) => OpKind::Create,
             OpPayload::Update(_) => OpKind::Update,
             OpPayload::Delete => OpKind::Delete,
+            OpPayload::Restore => OpKind::Restore,
         }
     }
 
@@ -31,7 +34,7 @@ impl OpPayload {
         Ok(match self {
             OpPayload::Create(c) => serde_json::to_string(c)?,
             OpPayload::Update(c) => serde_json::to_string(c)?,
-            OpPayload::Delete => "null".to_string(),
+            OpPayload::Delete | OpPayload::Restore => "null".to_string(),
         })
     }
 
@@ -44,6 +47,7 @@ impl OpPayload {
             "create" => OpPayload::Create(serde_json::from_str(s)?),
             "update" => OpPayload::Update(serde_json::from_str(s)?),
             "delete" => OpPayload::Delete,
+            "restore" => OpPayload::Restore,
             k => return Err(StoreError::Corrupt(format!("unknown op kind {k:?}"))),
         })
     }
@@ -54,6 +58,7 @@ pub fn kind_str(k: OpKind) -> &'static str {
         OpKind::Create => "create",
         OpKind::Update => "update",
         OpKind::Delete => "delete",
+        OpKind::Restore => "restore",
     }
 }
 
@@ -210,7 +215,9 @@ pub fn enqueue(conn: &Connection, card_id: Uuid, payload: OpPayload, seen: Optio
             (_, None) => true,
             (OpPayload::Create(c), Some(s)) => CardFields::from_new_card(c) == *s.fields,
             (OpPayload::Update(ch), Some(s)) => last.base.as_ref().is_none_or(|b| b.apply(ch) == *s.fields),
-            (OpPayload::Delete, Some(_)) => false,
+            // A restore changes no field, but what follows it is made on the revived card:
+            // never folded into it (it is sent first, then the edit on its answer).
+            (OpPayload::Delete | OpPayload::Restore, Some(_)) => false,
         };
         let merged = match (&last.payload, &payload) {
             _ if !continues => None,
@@ -218,6 +225,11 @@ pub fn enqueue(conn: &Connection, card_id: Uuid, payload: OpPayload, seen: Optio
             (OpPayload::Create(c), OpPayload::Update(ch)) => Some(OpPayload::Create(CardFields::from_new_card(c).apply(ch).to_new_card(c.id))),
             (OpPayload::Update(_), OpPayload::Delete) => Some(OpPayload::Delete),
             (OpPayload::Create(_), OpPayload::Delete) => {
+                remove(conn, last.op_id)?;
+                return Ok(Enqueued::Cancelled);
+            }
+            // A restore of a card whose delete never left: the delete is simply withdrawn.
+            (OpPayload::Delete, OpPayload::Restore) => {
                 remove(conn, last.op_id)?;
                 return Ok(Enqueued::Cancelled);
             }
@@ -369,6 +381,19 @@ pub fn prepare(conn: &Connection, op: &mut Op, conf: Option<&Card>) -> Result<Pr
                 pin(conn, op, c)?;
             }
             Ok(Prepared::Send)
+        }
+        // Restores are sent against the tombstone they revive; a card that is live on the server
+        // already (restored elsewhere, or its delete never landed) needs nothing.
+        OpPayload::Restore if c.deleted => {
+            if op.base_version != Some(c.version) {
+                pin(conn, op, c)?;
+            }
+            Ok(Prepared::Send)
+        }
+        OpPayload::Restore => {
+            remove(conn, op.op_id)?;
+            super::remote::rebase(conn, op.card_id)?;
+            Ok(Prepared::Done)
         }
         OpPayload::Update(_) if c.deleted => Ok(match super::apply::park_edit_vs_delete(conn, op, c)? {
             Some(rec) => Prepared::Conflict(Box::new(rec)),

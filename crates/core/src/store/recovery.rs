@@ -373,6 +373,17 @@ pub fn requeue(conn: &Connection, ids: &[i64]) -> Result<(RequeueReport, Vec<Uui
                     }
                 }
             }
+            OpPayload::Restore => {
+                if cards::exists(conn, card_id)? {
+                    Some("the card is not deleted".into())
+                } else {
+                    match writes::restore(conn, card_id, Priority::Normal) {
+                        Ok(()) => None,
+                        Err(StoreError::NotFound(_) | StoreError::InvalidState(_)) => Some("the card is not in the trash".into()),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
             OpPayload::Delete => {
                 if !cards::exists(conn, card_id)? {
                     Some("the card no longer exists".into())

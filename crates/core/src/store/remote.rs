@@ -22,14 +22,17 @@ pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<Card>> {
     Ok(s.map(|s| serde_json::from_str(&s)).transpose()?)
 }
 
-/// Store `card` as confirmed unless a copy at the same or a newer version is already there.
+/// Store `card` as confirmed unless a copy at the same or a newer version is already there (a
+/// tombstone wins a tie). Since a restore revives a tombstone at a higher version, an older
+/// tombstone (a stale event) never overrides a restored card.
 /// Returns whether it was stored.
 pub fn put_confirmed(conn: &Connection, card: &Card) -> Result<bool> {
     let n = conn
         .prepare_cached(
             "INSERT INTO confirmed(id, version, deleted, card) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, card = excluded.card
-             WHERE excluded.version > confirmed.version OR (excluded.deleted AND NOT confirmed.deleted)",
+             WHERE excluded.version > confirmed.version
+                OR (excluded.deleted AND NOT confirmed.deleted AND excluded.version >= confirmed.version)",
         )?
         .execute(params![card.id.to_string(), card.version, card.deleted, serde_json::to_string(card)?])?;
     if n > 0 && !card.deleted {
@@ -71,6 +74,8 @@ pub fn replayed_fields(conf: Option<&Card>, ops: &[outbox::Op]) -> Option<CardFi
                 }
             }
             OpPayload::Delete => f = None,
+            // The card comes back with the fields its tombstone kept.
+            OpPayload::Restore => f = conf.map(CardFields::from_card),
         }
     }
     f

@@ -30,12 +30,19 @@ pub fn in_progress(conn: &Connection) -> Result<Option<String>> {
 /// Start (or start again) a resync towards `epoch`: cursor to 0, every live confirmed id unseen.
 pub fn begin(conn: &Connection, epoch: &str, reason: &str) -> Result<()> {
     sync_state::set(conn, sync_state::RESYNC_EPOCH, epoch)?;
+    if reason != "resumed" {
+        sync_state::set(conn, sync_state::RESYNC_REASON, reason)?;
+    }
     sync_state::set(conn, sync_state::CURSOR, "0")?;
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS resync_unseen (id TEXT PRIMARY KEY) WITHOUT ROWID;
          DELETE FROM temp.resync_unseen;
          INSERT INTO temp.resync_unseen(id) SELECT id FROM confirmed WHERE deleted = 0;",
     )?;
+    if sync_state::get(conn, sync_state::RESYNC_REASON)?.as_deref() == Some("trash_purged") {
+        // Tombstones the server purged go from this client's Trash too.
+        conn.execute_batch("INSERT OR IGNORE INTO temp.resync_unseen(id) SELECT id FROM confirmed WHERE deleted = 1;")?;
+    }
     history::add(conn, "resync.begin", None, &format!("server epoch {epoch}: {reason}; pulling everything from 0"))?;
     Ok(())
 }
@@ -89,9 +96,27 @@ pub fn finish(conn: &Connection, epoch: &str, reason: &str, mut report: ResyncRe
         st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
     };
     let mut changed = Vec::new();
+    // After a purge (not a restore) the server is not missing anything by accident: a card it
+    // no longer has at all was deleted and its tombstone purged (trash retention or "empty
+    // trash") while this client was away. It goes here too, queued edits and all — there is no
+    // tombstone left to restore.
+    let purged = sync_state::get(conn, sync_state::RESYNC_REASON)?.as_deref() == Some("trash_purged");
     for id in unseen {
         let id: Uuid = id.parse().map_err(|e| crate::error::StoreError::Corrupt(format!("confirmed id {id:?}: {e}")))?;
         let Some(old) = remote::confirmed(conn, id)? else { continue };
+        if purged {
+            if outbox::for_card(conn, id)?.iter().any(|o| o.state == OpState::InFlight) {
+                continue; // its answer (404) settles it
+            }
+            outbox::remove_card_ops(conn, id)?;
+            super::conflicts::remove(conn, id)?;
+            remote::remove_confirmed(conn, id)?;
+            history::add(conn, "resync.purged", Some(id), "deleted and purged on the server while this client was away")?;
+            if remote::rebase(conn, id)? {
+                changed.push(id);
+            }
+            continue;
+        }
         if reoffer(conn, id, &old, None)? {
             report.reoffered += 1;
         }
@@ -102,6 +127,7 @@ pub fn finish(conn: &Connection, epoch: &str, reason: &str, mut report: ResyncRe
     conn.execute_batch("DELETE FROM temp.resync_unseen;")?;
     sync_state::set(conn, sync_state::EPOCH, epoch)?;
     conn.prepare_cached("DELETE FROM sync_state WHERE key = ?1")?.execute([sync_state::RESYNC_EPOCH])?;
+    conn.prepare_cached("DELETE FROM sync_state WHERE key = ?1")?.execute([sync_state::RESYNC_REASON])?;
     sync_state::set(conn, sync_state::LAST_RESYNC, &serde_json::to_string(&report)?)?;
     history::add(
         conn,

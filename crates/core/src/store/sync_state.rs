@@ -13,6 +13,11 @@ pub const EPOCH: &str = "server_epoch";
 pub const RESYNC_EPOCH: &str = "resync_epoch";
 /// The last finished resync (`ResyncReport` JSON), shown in `SyncStatus::last_resync`.
 pub const LAST_RESYNC: &str = "last_resync";
+/// Why the resync under way started (`trash_purged` drops what the server no longer has instead
+/// of offering it again); kept so a resumed resync keeps its kind.
+pub const RESYNC_REASON: &str = "resync_reason";
+/// The server's purge horizon (`ChangesPage::purged_seq`) this client has reconciled with.
+pub const PURGE_HORIZON: &str = "purge_horizon";
 
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn

@@ -267,13 +267,17 @@ fn remote_delete_of_a_locally_edited_card_is_a_conflict() {
     assert_eq!(rec.kind, ConflictKind::EditVsDelete);
     let v = s.read(|c| cards::view(c, id)).unwrap().unwrap();
     assert_eq!((v.title.as_str(), v.sync_state), ("mine", SyncState::Conflict));
-    // keep mine: re-created under a new id
+    // keep mine: restored under its own id (a restore of the tombstone, then my values as one
+    // edit made on the revived card)
     let ids = s.write(|tx| writes::resolve(tx, id, &Resolution::KeepMine)).unwrap();
-    assert_eq!(ids.len(), 2);
-    assert!(s.read(|c| cards::view(c, id)).unwrap().is_none());
-    let restored = s.read(|c| cards::view(c, ids[1])).unwrap().unwrap();
+    assert_eq!(ids, vec![id]);
+    let restored = s.read(|c| cards::view(c, id)).unwrap().unwrap();
     assert_eq!(restored.title, "mine");
-    assert!(matches!(ops(&s, ids[1])[0].payload, OpPayload::Create(_)));
+    let q = ops(&s, id);
+    assert_eq!(q.len(), 2);
+    assert!(matches!(q[0].payload, OpPayload::Restore));
+    assert_eq!(q[0].base_version, Some(2));
+    assert!(matches!(&q[1].payload, OpPayload::Update(ch) if ch.title.as_deref() == Some("mine")));
     assert!(s.read(conflicts::list).unwrap().is_empty());
 }
 
@@ -612,4 +616,56 @@ fn update_view_equals_the_view_read_back() {
     s.write(|tx| outbox::mark_failed(tx, op.op_id, &e)).unwrap();
     let (_, v) = check(CardChanges { pinned: Some(true), ..Default::default() });
     assert_eq!((v.sync_state, v.error), (SyncState::Failed, Some(e)));
+}
+
+// ---- trash and restore ----
+
+#[test]
+fn restore_of_a_confirmed_tombstone_queues_a_restore_and_shows_the_card() {
+    let s = store();
+    let id = create(&s, "back");
+    let v1 = confirm_all(&s, id, 1);
+    let mut t = v1.clone();
+    t.version = 2;
+    t.deleted = true;
+    s.write(|tx| remote::apply_remote(tx, &t, None)).unwrap();
+    assert!(s.read(|c| cards::view(c, id)).unwrap().is_none());
+    let trash = s.read(crate::store::trash::list).unwrap();
+    assert_eq!(trash.iter().map(|c| c.id).collect::<Vec<_>>(), vec![id]);
+
+    s.write(|tx| writes::restore(tx, id, Priority::Normal)).unwrap();
+    let v = s.read(|c| cards::view(c, id)).unwrap().expect("visible again");
+    assert_eq!(v.title, "back");
+    let q = ops(&s, id);
+    assert_eq!(q.len(), 1);
+    assert!(matches!(q[0].payload, OpPayload::Restore));
+    assert_eq!(q[0].base_version, Some(2));
+    assert!(s.read(crate::store::trash::list).unwrap().is_empty());
+    // Restoring a live card is refused.
+    assert!(s.write(|tx| writes::restore(tx, id, Priority::Normal)).is_err());
+    // The server's answer: live at v3. A stale tombstone (v2) arriving after it changes nothing.
+    let mut live = v1.clone();
+    live.version = 3;
+    s.write(|tx| apply::succeeded(tx, &q[0], &live)).unwrap();
+    let out = s.write(|tx| remote::apply_remote(tx, &t, None)).unwrap();
+    assert!(out.ignored);
+    assert_eq!(s.read(|c| cards::view(c, id)).unwrap().map(|v| v.title), Some("back".into()));
+}
+
+#[test]
+fn restore_of_a_delete_that_never_left_withdraws_it() {
+    let s = store();
+    let id = create(&s, "oops");
+    confirm_all(&s, id, 1);
+    s.write(|tx| writes::delete(tx, id, Priority::Normal)).unwrap();
+    assert_eq!(s.read(crate::store::trash::list).unwrap().len(), 1);
+    s.write(|tx| writes::restore(tx, id, Priority::Normal)).unwrap();
+    assert!(ops(&s, id).is_empty(), "nothing to send");
+    assert_eq!(s.read(|c| cards::view(c, id)).unwrap().map(|v| v.title), Some("oops".into()));
+}
+
+#[test]
+fn restore_of_an_unknown_card_is_not_found() {
+    let s = store();
+    assert!(matches!(s.write(|tx| writes::restore(tx, Uuid::now_v7(), Priority::Normal)), Err(StoreError::NotFound(_))));
 }

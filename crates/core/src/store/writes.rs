@@ -191,6 +191,30 @@ pub fn delete(conn: &Connection, id: Uuid, priority: Priority) -> Result<()> {
     Ok(())
 }
 
+/// Bring a card back from the Trash with its id and its last fields. A delete that never left
+/// is simply withdrawn; otherwise a restore op is queued, sent against the tombstone's version
+/// (`POST /v1/cards/{id}/restore`), and the card shows again at once (offline too).
+pub fn restore(conn: &Connection, id: Uuid, priority: Priority) -> Result<()> {
+    if cards::exists(conn, id)? {
+        return Err(StoreError::InvalidState(format!("card {id} is not in the trash")));
+    }
+    let conf = remote::confirmed(conn, id)?.ok_or(StoreError::NotFound(id))?;
+    let ops = outbox::for_card(conn, id)?;
+    if ops.iter().any(|o| o.state == OpState::Conflict) {
+        return Err(StoreError::InvalidState(format!("card {id} has an open conflict; resolve it instead")));
+    }
+    // A restore continues whatever the queue leaves (a delete in flight is restored after it).
+    let seen = conf.deleted.then(|| (CardFields::from_card(&conf), conf.version));
+    let seen = seen.as_ref().map(|(f, v)| Seen { fields: f, version: Some(*v) });
+    outbox::enqueue(conn, id, OpPayload::Restore, seen, priority)?;
+    remote::rebase(conn, id)?;
+    if !cards::exists(conn, id)? {
+        return Err(StoreError::InvalidState(format!("card {id} could not be restored")));
+    }
+    history::add(conn, "card.restored", Some(id), "restored from the trash")?;
+    Ok(())
+}
+
 /// Apply a bulk action; `progress(done, total)` is called as it goes. Missing ids are skipped.
 pub fn bulk(conn: &Connection, ids: &[Uuid], action: &BulkAction, mut progress: impl FnMut(u32, u32)) -> Result<(u32, Vec<Uuid>)> {
     let total = ids.len() as u32;
@@ -255,7 +279,7 @@ pub fn discard(conn: &Connection, op_id: i64) -> Result<Uuid> {
 /// every queued op of the card is replaced by at most one edit — the chosen values as a diff
 /// against `theirs`, made on `theirs` — so nothing the user rejected is sent afterwards, and a
 /// remote change newer than `theirs` is merged with the choice (or raised again), never
-/// overwritten. Returns the ids whose local view changed (a restored card gets a new id).
+/// overwritten. Returns the ids whose local view changed.
 pub fn resolve(conn: &Connection, card_id: Uuid, resolution: &Resolution) -> Result<Vec<Uuid>> {
     let (rec, op_id) = conflicts::get(conn, card_id)?
         .ok_or_else(|| StoreError::InvalidState(format!("card {card_id} has no conflict")))?;
@@ -273,7 +297,7 @@ pub fn resolve(conn: &Connection, card_id: Uuid, resolution: &Resolution) -> Res
     conflicts::remove(conn, card_id)?;
     remote::put_confirmed(conn, &theirs)?;
     outbox::remove_card_ops(conn, card_id)?;
-    let mut ids = vec![card_id];
+    let ids = vec![card_id];
     match (rec.kind, chosen) {
         (ConflictKind::Fields, None) | (ConflictKind::EditVsDelete, None) => {}
         (ConflictKind::Fields, Some(f)) => {
@@ -285,12 +309,17 @@ pub fn resolve(conn: &Connection, card_id: Uuid, resolution: &Resolution) -> Res
             }
         }
         (ConflictKind::EditVsDelete, Some(f)) => {
-            // The server never revives a tombstone (POST on a known id is 409 already_exists),
-            // so "restore" re-creates the card under a new id with the chosen values.
-            cards::delete_local(conn, card_id)?;
-            let new_id = create_card(conn, f.to_new_card(Uuid::now_v7()), Priority::High)?;
-            ids.push(new_id);
-            history::add(conn, "conflict.restored", Some(new_id), &format!("card {card_id} restored as {new_id}"))?;
+            // "Restore with my changes" keeps the card's id: a restore of the tombstone
+            // (`theirs`), then the chosen values as one edit made on the revived card — still
+            // one resolution for the whole queue (rule 7).
+            let theirs_f = CardFields::from_card(&theirs);
+            let seen = Seen { fields: &theirs_f, version: Some(theirs.version) };
+            outbox::enqueue(conn, card_id, OpPayload::Restore, Some(seen), priority)?;
+            let ch = diff(&theirs_f, &f);
+            if !ch.is_empty() {
+                outbox::enqueue(conn, card_id, OpPayload::Update(ch), Some(seen), priority)?;
+            }
+            history::add(conn, "conflict.restored", Some(card_id), &format!("card {card_id} restored with the chosen values"))?;
         }
     }
     remote::rebase(conn, card_id)?;

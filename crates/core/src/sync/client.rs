@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use deckhand_protocol::{BatchRequest, BatchResponse, BatchWrite, Card, CardChanges, ChangesPage, NewCard, PatchCard, Problem, headers};
+use deckhand_protocol::{BatchRequest, BatchResponse, BatchWrite, Card, CardChanges, ChangesPage, NewCard, PatchCard, Problem, RestoreCard, TrashEmptied, VersionsPage, headers};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
@@ -97,6 +97,11 @@ impl SyncClient {
         BatchWrite { method: "DELETE".into(), path, idempotency_key: key.into(), body: None }
     }
 
+    pub fn restore_write(id: Uuid, base_version: i64, key: &str) -> BatchWrite {
+        let body = serde_json::to_string(&RestoreCard { base_version }).expect("a restore serialises");
+        BatchWrite { method: "POST".into(), path: format!("/v1/cards/{id}/restore"), idempotency_key: key.into(), body: Some(body) }
+    }
+
     /// Several writes in one request. `Ok(answers)`: one answer per write, in order (a 2xx whose
     /// body is not a card is a transport failure of that write). `Err`: the batch as a whole
     /// failed or was refused.
@@ -139,6 +144,22 @@ impl SyncClient {
             .send()
             .await
             .map_err(transport)?;
+        Self::answer(resp).await
+    }
+
+    /// "Empty trash" (`DELETE /v1/trash`): the caller's tombstones are purged on the server.
+    pub async fn empty_trash(&self) -> Result<TrashEmptied, SyncError> {
+        let resp = self.http.delete(format!("{}/v1/trash", self.base)).bearer_auth(&self.token).send().await.map_err(transport)?;
+        Self::answer(resp).await
+    }
+
+    /// One page of a card's stored versions, newest first (`GET /v1/cards/{id}/versions`).
+    pub async fn versions(&self, id: Uuid, limit: u32, cursor: Option<&str>) -> Result<VersionsPage, SyncError> {
+        let mut url = format!("{}/v1/cards/{id}/versions?limit={limit}", self.base);
+        if let Some(c) = cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let resp = self.http.get(url).bearer_auth(&self.token).send().await.map_err(transport)?;
         Self::answer(resp).await
     }
 

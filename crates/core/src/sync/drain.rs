@@ -372,6 +372,8 @@ pub(crate) enum Unsendable {
     NoBase,
     /// A delete of a card the server never had.
     NothingToDelete,
+    /// A restore of a card the server never confirmed (nothing to revive).
+    NothingToRestore,
 }
 
 /// The request an op stands for, as a batch write (the same path, key and body bytes as its
@@ -384,13 +386,15 @@ pub(crate) fn write_of(op: &Op, conf: Option<&Card>) -> Result<deckhand_protocol
         (OpPayload::Update(_), None) => Err(Unsendable::NoBase),
         (OpPayload::Delete, Some(bv)) => Ok(SyncClient::delete_write(op.card_id, bv, &op.idempotency_key)),
         (OpPayload::Delete, None) => Err(Unsendable::NothingToDelete),
+        (OpPayload::Restore, Some(bv)) => Ok(SyncClient::restore_write(op.card_id, bv, &op.idempotency_key)),
+        (OpPayload::Restore, None) => Err(Unsendable::NothingToRestore),
     }
 }
 
 pub(crate) async fn settle_unsendable(sh: &SharedRef, op: Op, why: Unsendable) -> OpResult {
     match why {
         Unsendable::NoBase => permanent(sh, op, op_error("no_base", "the card was never confirmed by the server", None)).await,
-        Unsendable::NothingToDelete => {
+        Unsendable::NothingToDelete | Unsendable::NothingToRestore => {
             let card_id = op.card_id;
             settle(sh, &op, move |tx, op| { outbox::remove(tx, op.op_id)?; remote::rebase(tx, card_id) }).await;
             OpResult::Answered
@@ -476,6 +480,11 @@ pub(crate) async fn handle_answer(sh: &SharedRef, confirmer: &Confirmer, op: Op,
                     if let Some(Some(rec)) = settle(sh, &op, move |tx, op| apply::gone(tx, op, &cur)).await {
                         sh.emit(EngineEvent::ConflictDetected { conflict: rec });
                     }
+                    sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
+                    OpResult::Answered
+                }
+                404 if matches!(op.payload, OpPayload::Restore) => {
+                    settle(sh, &op, move |tx, op| apply::purged(tx, op)).await;
                     sh.emit(EngineEvent::CardsChanged { ids: vec![card_id] });
                     OpResult::Answered
                 }

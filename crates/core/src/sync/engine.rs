@@ -19,7 +19,7 @@ use crate::store::{self, Store, cards, conflicts, history, outbox, positions, sy
 
 /// The local-first card engine: SQLite store + outbox + background sync.
 pub struct Engine {
-    sh: SharedRef,
+    pub(super) sh: SharedRef,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Set when this open found the database corrupt and rebuilt it.
     recovered: Option<RecoveryReport>,
@@ -126,7 +126,7 @@ impl Engine {
         }
     }
 
-    async fn db<R: Send + 'static>(
+    pub(super) async fn db<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> store::Result<R> + Send + 'static,
     ) -> Result<R, CoreError> {
@@ -224,6 +224,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Bring a deleted card back from the Trash with its id and fields (offline too): through
+    /// the outbox as `POST /v1/cards/{id}/restore` against the tombstone's version.
+    pub async fn restore(&self, id: Uuid) -> Result<CardView, CoreError> {
+        let view = self
+            .db(move |s| {
+                s.write(|tx| {
+                    writes::restore(tx, id, Priority::Normal)?;
+                    cards::view(tx, id)?.ok_or(crate::error::StoreError::NotFound(id))
+                })
+            })
+            .await?;
+        self.after_write(vec![id]);
+        Ok(view)
+    }
+
+    /// The Trash: deleted cards that can still be restored, most recently deleted first.
+    pub async fn trash(&self) -> Result<Vec<deckhand_protocol::Card>, CoreError> {
+        self.db(|s| s.read(crate::store::trash::list)).await
+    }
+
     /// Apply `action` to `ids` in one transaction; progress goes out as `BulkProgress` events.
     pub async fn bulk(&self, ids: Vec<Uuid>, action: BulkAction, job_id: Option<String>) -> Result<u32, CoreError> {
         let events = self.sh.events.clone();
@@ -285,8 +305,8 @@ impl Engine {
         self.db(|s| s.read(conflicts::list)).await
     }
 
-    /// Settle a conflict. For `edit_vs_delete`, `keep_mine`/`merged` restore the card under a
-    /// NEW id (the server never revives a tombstone); the old id stays deleted.
+    /// Settle a conflict. For `edit_vs_delete`, `keep_mine`/`merged` restore the card with its id
+    /// (a restore op, then the chosen values as one edit on the revived card).
     pub async fn resolve(&self, card_id: Uuid, resolution: Resolution) -> Result<(), CoreError> {
         let ids = self.db(move |s| s.write(|tx| writes::resolve(tx, card_id, &resolution))).await?;
         self.sh.emit(EngineEvent::ConflictResolved { card_id });

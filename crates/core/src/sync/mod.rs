@@ -8,6 +8,7 @@ pub mod client;
 pub mod drain;
 mod echoes;
 pub mod engine;
+mod history;
 pub mod pull;
 pub mod realtime;
 

@@ -61,11 +61,18 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
     }
     let mut first = true;
     let mut total = 0;
+    // The server's purge horizon as the first page told it, stored once the pull is done.
+    let mut horizon: Option<i64> = None;
     // Cards offered again while the pages were applied (the rest come at the end).
     let mut reoffered = 0;
     loop {
-        let (since, known_epoch) = sh
-            .db(|s| s.read(|c| Ok((sync_state::cursor(c)?, sync_state::get(c, sync_state::EPOCH)?))))
+        let (since, known_epoch, seen_horizon) = sh
+            .db(|s| {
+                s.read(|c| {
+                    let h = sync_state::get(c, sync_state::PURGE_HORIZON)?.and_then(|h| h.parse::<i64>().ok()).unwrap_or(0);
+                    Ok((sync_state::cursor(c)?, sync_state::get(c, sync_state::EPOCH)?, h))
+                })
+            })
             .await
             .map_err(store_err)?;
         let span = tracing::info_span!("pull", since);
@@ -78,8 +85,14 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
             Some(_) => None,
             None if known_epoch.as_deref().is_some_and(|e| e != page.epoch) => Some("new_epoch"),
             None if first && since > page.last_seq => Some("cursor_ahead"),
+            // Tombstones this client may never have pulled were purged (docs/protocol.md,
+            // "Trash"): pull everything and drop what the server no longer has.
+            None if first && since > 0 && since < page.purged_seq && page.purged_seq > seen_horizon => Some("trash_purged"),
             None => None,
         };
+        if first && page.purged_seq > seen_horizon {
+            horizon = Some(page.purged_seq);
+        }
         first = false;
         if let Some(why) = restored {
             tracing::warn!(why, epoch = %page.epoch, last_seq = page.last_seq, since, "server was restored or reset; full resync");
@@ -108,6 +121,9 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
     }
     if let Some((epoch, why)) = resync {
         finish_resync(sh, epoch, why, reoffered).await.map_err(store_err)?;
+    }
+    if let Some(h) = horizon {
+        sh.db(move |s| s.write(|tx| sync_state::set(tx, sync_state::PURGE_HORIZON, &h.to_string()))).await.map_err(store_err)?;
     }
     let now = chrono::Utc::now();
     let _ = sh

@@ -60,7 +60,8 @@ pub async fn batch(
         let prepared: Vec<Result<(String, cards::Prepared), ApiError>> = req.writes.into_iter().map(prepare).collect();
         let ready: Vec<(String, [u8; 32], crate::domain::WriteOp)> =
             prepared.iter().filter_map(|p| p.as_ref().ok()).map(|(k, (fp, op))| (k.clone(), *fp, op.clone())).collect();
-        let mut ran = idempotency::run_many(&state, user, ready).await.into_iter();
+        let writer = token.as_ref().map(|Extension(t)| crate::auth::writer_id(t));
+        let mut ran = idempotency::run_many(&state, user, writer, ready).await.into_iter();
         let mut results = Vec::with_capacity(n);
         for p in prepared {
             let resp = match p {
@@ -99,6 +100,15 @@ fn prepare(w: BatchWrite) -> Result<(String, cards::Prepared), ApiError> {
             None => Ok(Vec::new()),
         }
     };
+    // `/v1/cards/{id}/restore`: the one write below a card's path.
+    let restore = path.strip_prefix("/v1/cards/").and_then(|rest| rest.strip_suffix("/restore")).filter(|id| !id.is_empty() && !id.contains('/'));
+    if let Some(id) = restore {
+        if w.method != "POST" {
+            return Err(ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not a write on {path}", w.method)));
+        }
+        let b = body_bytes(true)?;
+        return Ok((key, cards::restore_json_op(id, &uri, &b)?));
+    }
     match (w.method.as_str(), path, card) {
         ("POST", "/v1/cards", _) if uri.query().is_none() => {
             let b = body_bytes(true)?;

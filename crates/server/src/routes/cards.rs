@@ -1,4 +1,4 @@
-//! `/v1/cards`: create, read, list, patch, delete.
+//! `/v1/cards`: create, read, list, patch, delete, restore.
 
 use std::collections::HashMap;
 
@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use deckhand_protocol::limits::{PAGE_DEFAULT, PAGE_MAX};
 use deckhand_protocol::{
-    CardsPage, ErrorCode, FieldError, NewCard, PatchCard, Problem, validate_changes, validate_new_card,
+    CardsPage, ErrorCode, FieldError, NewCard, PatchCard, Problem, RestoreCard, validate_changes, validate_new_card,
 };
 use uuid::Uuid;
 
@@ -55,6 +55,7 @@ pub(crate) fn parse_limit(q: &HashMap<String, String>) -> Result<u32, ApiError> 
 pub async fn create(
     State(state): State<AppState>,
     Extension(User(user)): Extension<User>,
+    token: Option<Extension<crate::auth::TokenHash>>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
@@ -63,7 +64,7 @@ pub async fn create(
     let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let new: NewCard = body::parse_json(&headers, &bytes)?;
     let (fp, op) = create_op(&uri, &bytes, new)?;
-    idempotency::run(&state, user, key, fp, op).await
+    idempotency::run(&state, user, token.map(|Extension(t)| crate::auth::writer_id(&t)), key, fp, op).await
 }
 
 /// A checked write and the fingerprint of the request it came in.
@@ -151,6 +152,7 @@ pub async fn list(
 pub async fn patch(
     State(state): State<AppState>,
     Extension(User(user)): Extension<User>,
+    token: Option<Extension<crate::auth::TokenHash>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -161,7 +163,7 @@ pub async fn patch(
     let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let patch: PatchCard = body::parse_json(&headers, &bytes)?;
     let (fp, op) = patch_op(id, &uri, &bytes, patch)?;
-    idempotency::run(&state, user, key, fp, op).await
+    idempotency::run(&state, user, token.map(|Extension(t)| crate::auth::writer_id(&t)), key, fp, op).await
 }
 
 /// A patch whose body is known to be JSON (a write of a batch).
@@ -196,6 +198,7 @@ fn patch_op(id: Uuid, uri: &Uri, bytes: &[u8], patch: PatchCard) -> Result<Prepa
 pub async fn delete(
     State(state): State<AppState>,
     Extension(User(user)): Extension<User>,
+    token: Option<Extension<crate::auth::TokenHash>>,
     Path(raw): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -203,7 +206,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let key = idempotency::key_from(&headers)?;
     let (fp, op) = delete_op(&raw, &q, &uri)?;
-    idempotency::run(&state, user, key, fp, op).await
+    idempotency::run(&state, user, token.map(|Extension(t)| crate::auth::writer_id(&t)), key, fp, op).await
 }
 
 /// A delete from its path id and query (also a write of a batch).
@@ -215,4 +218,47 @@ pub(crate) fn delete_op(raw_id: &str, q: &HashMap<String, String>, uri: &Uri) ->
         .parse::<i64>()
         .map_err(|_| field_error("base_version", "must be an integer"))?;
     Ok((idempotency::fingerprint(&Method::DELETE, uri, b""), WriteOp::Delete { id, base_version }))
+}
+
+#[utoipa::path(post, path = "/v1/cards/{id}/restore", operation_id = "restoreCard", request_body = RestoreCard, tag = "cards",
+    params(("id" = String, Path, description = "Card id (UUID)"),
+           ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "1..=255 visible ASCII characters")),
+    responses(
+        (status = 200, description = "The live card again, tombstone version + 1", body = deckhand_protocol::Card),
+        (status = 400, description = "Malformed JSON or missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such card (never existed, or purged)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Stale base_version or not deleted (`current`), or key in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 256 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid body or key reused", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn restore(
+    State(state): State<AppState>,
+    Extension(User(user)): Extension<User>,
+    token: Option<Extension<crate::auth::TokenHash>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let key = idempotency::key_from(&headers)?;
+    let id = card_id(&raw)?;
+    let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
+    let restore: RestoreCard = body::parse_json(&headers, &bytes)?;
+    let (fp, op) = restore_op(id, &uri, &bytes, restore);
+    idempotency::run(&state, user, token.map(|Extension(t)| crate::auth::writer_id(&t)), key, fp, op).await
+}
+
+/// A restore whose body is known to be JSON (a write of a batch).
+pub(crate) fn restore_json_op(raw_id: &str, uri: &Uri, bytes: &[u8]) -> Result<Prepared, ApiError> {
+    let id = card_id(raw_id)?;
+    let restore: RestoreCard = body::parse_json_bytes(bytes)?;
+    Ok(restore_op(id, uri, bytes, restore))
+}
+
+fn restore_op(id: Uuid, uri: &Uri, bytes: &[u8], restore: RestoreCard) -> Prepared {
+    (idempotency::fingerprint(&Method::POST, uri, bytes), WriteOp::Restore { id, base_version: restore.base_version })
 }

@@ -37,12 +37,13 @@ pub async fn list(
     // Bounded by count and by bytes; the storage tells whether more remain.
     let max_bytes = state.config.page_max_bytes;
     // The epoch and last_seq let a client notice a restored or reset server (docs/protocol.md, "Epoch").
-    let (changes, has_more, epoch, last_seq) = state
+    // purged_seq: the purge horizon; a client whose cursor is below it resyncs (docs/protocol.md, "Trash").
+    let (changes, has_more, epoch, last_seq, purged_seq) = state
         .db(move |s| {
             let (changes, more) = s.changes_page(user, since, limit, max_bytes)?;
-            Ok((changes, more, s.epoch()?, s.last_seq(user)?))
+            Ok((changes, more, s.epoch()?, s.last_seq(user)?, s.purged_seq(user)?))
         })
         .await?;
     let next_since = changes.last().map(|c| c.seq).unwrap_or(since);
-    Ok(Json(ChangesPage { changes, next_since, has_more, epoch, last_seq }))
+    Ok(Json(ChangesPage { changes, next_since, has_more, epoch, last_seq, purged_seq }))
 }

@@ -3,3 +3,5 @@ pub mod cards;
 pub mod changes;
 pub mod events;
 pub mod meta;
+pub mod history;
+pub mod trash;

@@ -37,6 +37,8 @@ struct Rows {
     /// The database's identity: kept, so clients see the same database and keep their cursors.
     epoch: Option<String>,
     users: Vec<(i64, String, i64, String)>,
+    /// (user, purge horizon); empty from a database older than the Trash (nothing purged there).
+    purged: Vec<(i64, i64)>,
     tokens: Vec<(Vec<u8>, i64, String, Option<String>)>,
     cards: Vec<(i64, Uuid, i64, i64, bool, String)>,
     idempotency: Vec<(i64, String, Vec<u8>, i32, String, Uuid, i64, i64)>,
@@ -62,6 +64,10 @@ fn read_sqlite(path: &Path, keep_idempotency_after_ms: i64) -> Result<Rows> {
         .map_err(sq)?
         .collect::<rusqlite::Result<_>>()
         .map_err(sq)?;
+    let purged = match c.prepare("SELECT id, purged_seq FROM users WHERE purged_seq > 0") {
+        Ok(mut st) => st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sq)?.collect::<rusqlite::Result<_>>().map_err(sq)?,
+        Err(_) => Vec::new(),
+    };
     let tokens = c
         .prepare("SELECT hash, user_id, created_at, revoked_at FROM tokens")
         .map_err(sq)?
@@ -102,7 +108,7 @@ fn read_sqlite(path: &Path, keep_idempotency_after_ms: i64) -> Result<Rows> {
     } else {
         None
     };
-    Ok(Rows { epoch, users, tokens, cards, idempotency })
+    Ok(Rows { epoch, users, purged, tokens, cards, idempotency })
 }
 
 /// Copies `from` (a SQLite server database) into the PostgreSQL database at `to`, which must be
@@ -131,6 +137,10 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, keep_idempotency_after: chrono:
         for (id, name, last_seq, created_at) in &rows.users {
             tx.execute(&st, &[id, name, last_seq, created_at]).await.map_err(db_err)?;
         }
+        // The purge horizon travels too: a client whose cursor is below it still learns to resync.
+        for (id, purged_seq) in &rows.purged {
+            tx.execute("UPDATE users SET purged_seq = $2 WHERE id = $1", &[id, purged_seq]).await.map_err(db_err)?;
+        }
         // Ids were copied; new users continue after them.
         tx.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), 1))", &[])
             .await
@@ -152,6 +162,14 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, keep_idempotency_after: chrono:
         for (user, id, seq, version, deleted, data) in &rows.cards {
             tx.execute(&st, &[user, id, seq, version, deleted, data]).await.map_err(db_err)?;
         }
+        // Each card's history starts with its current version (older versions are not carried).
+        tx.execute(
+            "INSERT INTO card_versions (user_id, card_id, version, data, writer, at)
+             SELECT user_id, id, version, data, NULL, (extract(epoch FROM (data::jsonb->>'updated_at')::timestamptz) * 1000)::bigint FROM cards",
+            &[],
+        )
+        .await
+        .map_err(db_err)?;
         let st = tx
             .prepare(
                 "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)

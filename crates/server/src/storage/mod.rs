@@ -12,7 +12,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
-use deckhand_protocol::{Card, Change, Problem};
+use deckhand_protocol::{Card, CardVersion, Change, Problem};
 use uuid::Uuid;
 
 use crate::domain::WriteOp;
@@ -51,6 +51,8 @@ pub struct IdemKey {
     pub key: String,
     /// sha256 of method, path (with query) and body.
     pub fingerprint: [u8; 32],
+    /// Who writes (the token's short id, `CardVersion::writer`); kept with the card's version.
+    pub writer: Option<String>,
 }
 
 /// A response as stored for replay.
@@ -132,6 +134,20 @@ pub trait Storage: Send + Sync + 'static {
     /// Deletes idempotency records created before `before`; returns how many. With several
     /// instances on one database only one of them purges at a time (the others return 0).
     fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<usize>;
+
+    /// Purges tombstones for good: those last changed before `before` (Trash retention), of
+    /// every user or only of `user` ("empty trash": `before` None = all of them). Raises each
+    /// affected user's purge horizon (`purged_seq`) to the highest seq removed, in the same
+    /// transaction. Returns how many.
+    fn purge_tombstones(&self, user: Option<UserId>, before: Option<DateTime<Utc>>) -> Result<usize>;
+    /// Stored versions of one card, newest first, below `before` (a version number) when given;
+    /// at most `limit`, and whether more follow.
+    fn card_versions(&self, user: UserId, id: Uuid, before: Option<i64>, limit: u32) -> Result<(Vec<CardVersion>, bool)>;
+    /// Drops versions written before `before` and all but the newest `keep` of each card, never
+    /// a card's current version. Returns how many.
+    fn purge_versions(&self, before: DateTime<Utc>, keep: u32) -> Result<usize>;
+    /// The user's purge horizon (0 before any purge).
+    fn purged_seq(&self, user: UserId) -> Result<i64>;
 
     /// Cross-instance signals, for backends that several processes share (`None`: this process
     /// is the only writer and its in-memory hub sees every change).

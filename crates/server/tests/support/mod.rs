@@ -199,6 +199,16 @@ impl Client {
         self.delete_with_key(&key(), id, base_version).await
     }
 
+    pub async fn restore_with_key(&self, key: &str, id: Uuid, base_version: i64) -> Resp {
+        let body = json!({ "base_version": base_version });
+        Self::send(self.req(Method::POST, &format!("/v1/cards/{id}/restore")).header("idempotency-key", key).json(&body))
+            .await
+    }
+
+    pub async fn restore(&self, id: Uuid, base_version: i64) -> Resp {
+        self.restore_with_key(&key(), id, base_version).await
+    }
+
     pub async fn get_card(&self, id: Uuid) -> Resp {
         Self::send(self.req(Method::GET, &format!("/v1/cards/{id}"))).await
     }

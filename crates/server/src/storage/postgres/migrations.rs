@@ -13,6 +13,8 @@ use crate::storage::{Result, StorageError};
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "init", include_str!("migrations/0001_init.sql")),
     (2, "meta", include_str!("migrations/0002_meta.sql")),
+    (3, "trash", include_str!("migrations/0003_trash.sql")),
+    (4, "card_versions", include_str!("migrations/0004_card_versions.sql")),
 ];
 
 fn checksum(sql: &str) -> String {

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use deckhand_protocol::{Card, Change};
+use deckhand_protocol::{Card, CardVersion, Change};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
@@ -256,6 +256,14 @@ async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now
         .await
         .map_err(db_err)?;
     tx.execute(&st, &[&user, &id, &seq, &card.version, &card.deleted, &data]).await.map_err(db_err)?;
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO card_versions (user_id, card_id, version, data, writer, at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (user_id, card_id, version) DO UPDATE SET data = excluded.data, writer = excluded.writer, at = excluded.at",
+        )
+        .await
+        .map_err(db_err)?;
+    tx.execute(&st, &[&user, &id, &card.version, &data, &idem.writer, &now.timestamp_millis()]).await.map_err(db_err)?;
     let response = StoredResponse { status: op.success_status(), body: data };
     let st = tx
         .prepare_cached(
@@ -418,6 +426,78 @@ impl Storage for PgStorage {
                     other => return other,
                 }
             }
+        })
+    }
+
+    fn purge_tombstones(&self, user: Option<UserId>, before: Option<DateTime<Utc>>) -> Result<usize> {
+        let before = before.map(|b| b.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        const COND: &str = "deleted AND ($1::bigint IS NULL OR user_id = $1)
+            AND ($2::text IS NULL OR (data::jsonb->>'updated_at')::timestamptz < $2::text::timestamptz)";
+        self.with_client(move |mut c| async move {
+            let tx = c.transaction().await.map_err(db_err)?;
+            // Under READ COMMITTED a tombstone restored meanwhile is re-checked and kept.
+            tx.execute(
+                &format!(
+                    "UPDATE users SET purged_seq = greatest(purged_seq, (SELECT max(seq) FROM cards WHERE user_id = users.id AND {COND}))
+                     WHERE id IN (SELECT user_id FROM cards WHERE {COND})"
+                ),
+                &[&user, &before],
+            )
+            .await
+            .map_err(db_err)?;
+            // A purged card's history goes with it; COND's bare columns resolve to the subquery's `cards`.
+            tx.execute(
+                &format!("DELETE FROM card_versions v WHERE EXISTS (SELECT 1 FROM cards c WHERE c.user_id = v.user_id AND c.id = v.card_id AND {COND})"),
+                &[&user, &before],
+            )
+            .await
+            .map_err(db_err)?;
+            let n = tx.execute(&format!("DELETE FROM cards WHERE {COND}"), &[&user, &before]).await.map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(n as usize)
+        })
+    }
+
+    fn card_versions(&self, user: UserId, id: Uuid, before: Option<i64>, limit: u32) -> Result<(Vec<CardVersion>, bool)> {
+        self.with_client(move |c| async move {
+            let rows = c
+                .query(
+                    "SELECT data, writer FROM card_versions WHERE user_id = $1 AND card_id = $2 AND ($3::bigint IS NULL OR version < $3)
+                     ORDER BY version DESC LIMIT $4",
+                    &[&user, &id, &before, &(i64::from(limit) + 1)],
+                )
+                .await
+                .map_err(db_err)?;
+            let more = rows.len() > limit as usize;
+            let items = rows
+                .iter()
+                .take(limit as usize)
+                .map(|r| Ok(CardVersion { card: parse_card(r.get::<_, &str>(0))?, writer: r.get(1) }))
+                .collect::<Result<_>>()?;
+            Ok((items, more))
+        })
+    }
+
+    fn purge_versions(&self, before: DateTime<Utc>, keep: u32) -> Result<usize> {
+        let (before, keep) = (before.timestamp_millis(), i64::from(keep));
+        self.with_client(move |c| async move {
+            // Never a card's current version: history always shows it.
+            let n = c
+                .execute(
+                    "DELETE FROM card_versions v USING cards c
+                     WHERE c.user_id = v.user_id AND c.id = v.card_id AND v.version < c.version
+                       AND (v.at < $1 OR v.version <= c.version - $2)",
+                    &[&before, &keep],
+                )
+                .await
+                .map_err(db_err)?;
+            Ok(n as usize)
+        })
+    }
+
+    fn purged_seq(&self, user: UserId) -> Result<i64> {
+        self.with_client(move |c| async move {
+            Ok(c.query_opt("SELECT purged_seq FROM users WHERE id = $1", &[&user]).await.map_err(db_err)?.map(|r| r.get(0)).unwrap_or(0))
         })
     }
 

@@ -50,6 +50,27 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO meta(key, value) VALUES ('epoch', lower(hex(randomblob(16))));
+"#, r#"
+-- Trash retention: tombstones are purged after a while (or on "empty trash"); each user's purge
+-- horizon is the highest seq purged, so a client whose cursor is below it resyncs.
+ALTER TABLE users ADD COLUMN purged_seq INTEGER NOT NULL DEFAULT 0;
+"#, r#"
+-- Version history: every stored version of a card (bounded by age and count by the purge task),
+-- with the short id of the token that wrote it. Existing cards start with their current version.
+CREATE TABLE card_versions (
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    card_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data    TEXT NOT NULL,
+    writer  TEXT,
+    at      INTEGER NOT NULL,
+    PRIMARY KEY (user_id, card_id, version)
+) WITHOUT ROWID;
+CREATE INDEX card_versions_by_age ON card_versions(at);
+INSERT INTO card_versions (user_id, card_id, version, data, writer, at)
+SELECT user_id, id, version, data, NULL,
+       CAST((julianday(json_extract(data, '$.updated_at')) - 2440587.5) * 86400000 AS INTEGER)
+FROM cards;
 "#];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deckhand_protocol::{Card, Change};
+use deckhand_protocol::{Card, CardVersion, Change};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
@@ -284,6 +284,11 @@ impl Storage for SqliteStorage {
             )
             .and_then(|mut st| st.execute(params![user, id.to_string(), seq, card.version, card.deleted, data]))
             .map_err(map_err)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO card_versions (user_id, card_id, version, data, writer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut st| st.execute(params![user, id.to_string(), card.version, data, idem.writer, now.timestamp_millis()]))
+            .map_err(map_err)?;
             let response = StoredResponse { status: op.success_status(), body: data };
             tx.prepare_cached(
                 "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)
@@ -304,6 +309,64 @@ impl Storage for SqliteStorage {
             .map_err(map_err)?;
             Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
         })
+    }
+
+    fn purge_tombstones(&self, user: Option<UserId>, before: Option<DateTime<Utc>>) -> Result<usize> {
+        let before = before.map(|b| b.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        // `julianday` reads the RFC 3339 `updated_at` of the stored card (a tombstone's time of
+        // deletion), fraction and `Z` included.
+        const COND: &str = "deleted = 1 AND (?1 IS NULL OR user_id = ?1)
+            AND (?2 IS NULL OR julianday(json_extract(data, '$.updated_at')) < julianday(?2))";
+        self.write_tx(|tx| {
+            tx.execute(
+                &format!(
+                    "UPDATE users SET purged_seq = max(purged_seq, (SELECT max(seq) FROM cards WHERE user_id = users.id AND {COND}))
+                     WHERE id IN (SELECT user_id FROM cards WHERE {COND})"
+                ),
+                params![user, before],
+            )
+            .map_err(map_err)?;
+            // A purged card's history goes with it (its id answers 404 from now on).
+            tx.execute(
+                // COND's bare columns resolve to the subquery's `cards` (the innermost scope).
+                &format!("DELETE FROM card_versions WHERE EXISTS (SELECT 1 FROM cards c WHERE c.user_id = card_versions.user_id AND c.id = card_versions.card_id AND {COND})"),
+                params![user, before],
+            )
+            .map_err(map_err)?;
+            tx.execute(&format!("DELETE FROM cards WHERE {COND}"), params![user, before]).map_err(map_err)
+        })
+    }
+
+    fn card_versions(&self, user: UserId, id: Uuid, before: Option<i64>, limit: u32) -> Result<(Vec<CardVersion>, bool)> {
+        let rows: Vec<(String, Option<String>)> = self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT data, writer FROM card_versions WHERE user_id = ?1 AND card_id = ?2 AND (?3 IS NULL OR version < ?3)
+                 ORDER BY version DESC LIMIT ?4",
+            )?;
+            let rows = st.query_map(params![user, id.to_string(), before, i64::from(limit) + 1], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        let more = rows.len() > limit as usize;
+        let items = rows.into_iter().take(limit as usize).map(|(d, writer)| Ok(CardVersion { card: parse_card(d)?, writer })).collect::<Result<_>>()?;
+        Ok((items, more))
+    }
+
+    fn purge_versions(&self, before: DateTime<Utc>, keep: u32) -> Result<usize> {
+        // Never a card's current version (the cards row's version): history always shows it.
+        self.write_tx(|tx| {
+            tx.execute(
+                "DELETE FROM card_versions WHERE
+                   version < (SELECT c.version FROM cards c WHERE c.user_id = card_versions.user_id AND c.id = card_versions.card_id)
+                   AND (at < ?1 OR version <= (SELECT c.version FROM cards c WHERE c.user_id = card_versions.user_id AND c.id = card_versions.card_id) - ?2)",
+                params![before.timestamp_millis(), i64::from(keep)],
+            )
+            .map_err(map_err)
+        })
+    }
+
+    fn purged_seq(&self, user: UserId) -> Result<i64> {
+        self.read(|c| c.prepare_cached("SELECT purged_seq FROM users WHERE id = ?1")?.query_row([user], |r| r.get(0)).optional())
+            .map(|v| v.unwrap_or(0))
     }
 
     fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<usize> {
