@@ -184,6 +184,7 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                             let mut rt = sh.rt();
                             let creates = ops.iter().filter(|(op, _)| matches!(op.payload, OpPayload::Create(_)));
                             rt.creates_in_flight.extend(creates.map(|(op, _)| op.card_id));
+                            rt.sends_running += 1;
                         }
                         let slot = Slot::take(&requests, &slot_freed);
                         let (sh2, client2, confirmer2) = (sh.clone(), client.clone(), confirmer.clone());
@@ -204,6 +205,12 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
 
         if !found_ready && tasks.is_empty() {
             ramp = RAMP_START;
+            // The burst is over: catch the cursor up past what it wrote (once per burst, not
+            // between its batches).
+            if std::mem::take(&mut sh.rt().feed_behind) {
+                sh.request_pull();
+                continue;
+            }
         }
         // Wait for a completion, a wake-up, the next due op, the breaker probe or a pull retry.
         let mut wait = Duration::from_secs(5);
@@ -276,7 +283,11 @@ impl Drop for Slot {
 
 async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, ramp: &mut usize, r: Result<(Vec<Uuid>, OpResult), tokio::task::JoinError>) {
     // Send tasks catch their own panics (see `spawn_send`), so a join error means cancellation.
-    let Ok((cards, result)) = r else { return };
+    let Ok((cards, result)) = r else {
+        let mut rt = sh.rt();
+        rt.sends_running = rt.sends_running.saturating_sub(1);
+        return;
+    };
     if result == OpResult::Answered {
         *ramp = (*ramp * 2).min(sh.config.batch_max.max(1));
     }
@@ -284,6 +295,11 @@ async fn finish(sh: &SharedRef, busy: &mut HashSet<Uuid>, ramp: &mut usize, r: R
         busy.remove(card);
     }
     super::echoes::release(sh, &cards).await;
+    {
+        let mut rt = sh.rt();
+        rt.sends_running = rt.sends_running.saturating_sub(1);
+        rt.feed_behind |= result == OpResult::Answered;
+    }
     match result {
         // The breaker already heard of this send when its answer came (see `note_breaker`).
         OpResult::Answered => {

@@ -58,6 +58,8 @@ impl Engine {
                 last_status_emit: None,
                 creates_in_flight: Default::default(),
                 held_echoes: Default::default(),
+                sends_running: 0,
+                feed_behind: false,
                 session: 0,
                 stranded: Vec::new(),
                 batch_unsupported: false,
@@ -94,6 +96,8 @@ impl Engine {
             // the held echoes come again from the stored cursor (which never passed them).
             rt.creates_in_flight.clear();
             rt.held_echoes.clear();
+            rt.sends_running = 0;
+            rt.feed_behind = false;
             // Another server (or the same one again) may well take batches.
             rt.batch_unsupported = false;
             rt.apply_failed_at = None;
@@ -392,9 +396,11 @@ impl Engine {
             // Polled every 10 ms: index lookups only; the full count is taken when it is reported.
             let r = self.sh.db(|s| s.read(|c| Ok((outbox::idle_probe(c)?, conflicts::count(c)?)))).await;
             let ((any_ops, failed), nconf) = r.map_err(|e| IdleError::Storage(e.to_string()))?;
+            // A send still finishing, or the catch-up after a burst of writes, still writes the
+            // cursor: idle means it covers this engine's own writes, and nothing is left to write.
             let (conn, caught_up, pull) = {
                 let rt = self.sh.rt();
-                (rt.connection, rt.caught_up, rt.pull_requested)
+                (rt.connection, rt.caught_up && rt.sends_running == 0 && !rt.feed_behind, rt.pull_requested)
             };
             if nconf > 0 {
                 return Err(IdleError::Conflicts(nconf));

@@ -40,6 +40,13 @@ pub(crate) struct Runtime {
     /// the send ends (see `echoes.rs`).
     pub creates_in_flight: std::collections::HashSet<uuid::Uuid>,
     pub held_echoes: std::collections::HashMap<uuid::Uuid, (deckhand_protocol::Card, Option<i64>)>,
+    /// Send tasks spawned and not finished yet: until `drain::finish` has run (answer recorded,
+    /// held echoes applied) a send still writes, cursor included, so the engine is not idle.
+    pub sends_running: usize,
+    /// Writes were answered since the last catch-up: the feed moved by them (and by anything
+    /// that raced them) and the cursor may not cover it yet — the stream may be down or its
+    /// echoes still on the way. The drain pulls once its burst is over; not idle until then.
+    pub feed_behind: bool,
     /// Bumped by `set_server` before it requeues in-flight ops: a claim of the old session that
     /// commits after that requeue sees the change and claims nothing.
     pub session: u64,
