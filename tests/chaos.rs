@@ -142,6 +142,7 @@ async fn resolve_all(c: &Client, g: &mut ClientGen, ledger: &mut Ledger, dir: &s
         }
         if kind == "edit_vs_delete" && choice != "theirs" {
             *ledger.restores.entry(marker).or_default() += 1;
+            ledger.restored.insert(id.parse().unwrap());
         }
         *ledger.resolutions.entry(format!("{kind}/{choice}")).or_default() += 1;
     }

@@ -21,9 +21,18 @@
 //! Edits on a card that ends deleted are superseded by the delete by the documented rules
 //! (docs/sync-engine.md: a delete answered 409 is retried against the current version — delete
 //! wins; an edit that reaches a deleted card becomes an edit_vs_delete conflict for its author,
-//! whose keep_mine/merged restores the card under a new id). So the oracle does not require the
-//! deleter to have seen them; it counts them, and checks a restored card (new id) like any other,
-//! its restore being a create with the chosen values.
+//! whose keep_mine/merged restores the card with its id). So the oracle does not require the
+//! deleter to have seen them; it counts them.
+//!
+//! Lives: a restore (an edit_vs_delete resolution with `restored_as` = the card's own id) starts
+//! the card's next life. A card that ends live after a restore is checked for its current life
+//! only: writes journaled before the last delete that preceded the last restore were superseded
+//! by that delete (counted, not required to survive); writes after it, and the restore itself (a
+//! write of the chosen values on top of the tombstone it was shown), must survive or have been
+//! seen — so a restore that drops the user's chosen values is a silent overwrite. An
+//! edit_vs_delete resolution is also a sight: its author saw `mine` and `theirs` (the tombstone's
+//! fields) and chose `chosen`, or the deletion (keep_theirs: nothing of `mine` kept). A restore
+//! under a new id (older engines) is checked like a create with the chosen values.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -83,10 +92,17 @@ struct Write {
     at: u64,
 }
 
-/// Something a client saw on field f and what it put there instead.
+/// Something a client saw on field f and what it put there instead (`None`: it chose the card's
+/// deletion, keeping nothing of what it saw).
 struct Sight {
     shown: Vec<Value>,
-    replaced_by: Value,
+    replaced_by: Option<Value>,
+}
+
+impl Sight {
+    fn drops(&self, f: &str, w: &Write) -> bool {
+        self.shown.iter().any(|v| preserves(f, w, v)) && self.replaced_by.as_ref().is_none_or(|r| !preserves(f, w, r))
+    }
 }
 
 fn elems(f: &str, v: &Value) -> BTreeSet<String> {
@@ -184,6 +200,9 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
     let mut writes: BTreeMap<(Uuid, &str), Vec<Write>> = BTreeMap::new();
     let mut sights: BTreeMap<(Uuid, &str), Vec<Sight>> = BTreeMap::new();
     let mut deleted_by: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+    // Card → journal times (ms) of its deletes and of its restores (same id).
+    let mut delete_times: BTreeMap<Uuid, Vec<u64>> = BTreeMap::new();
+    let mut restore_times: BTreeMap<Uuid, Vec<u64>> = BTreeMap::new();
     let mut journaled: BTreeSet<Uuid> = BTreeSet::new();
 
     // (client, card) → edited while its conflict was open, since the client's last resolution.
@@ -213,12 +232,13 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                     let Some(f) = FIELDS.iter().copied().find(|x| *x == f.as_str()) else { continue };
                     let before = field(&e.v["before"], f).clone();
                     writes.entry((card, f)).or_default().push(Write { value: v.clone(), before: Some(before.clone()), by: e.at(), what: "wrote", at: e.ms() });
-                    sights.entry((card, f)).or_default().push(Sight { shown: vec![before], replaced_by: v.clone() });
+                    sights.entry((card, f)).or_default().push(Sight { shown: vec![before], replaced_by: Some(v.clone()) });
                 }
             }
             "delete" => {
                 r.deletes += 1;
                 deleted_by.entry(card).or_default().push(e.at());
+                delete_times.entry(card).or_default().push(e.ms());
             }
             "resolve" => {
                 let choice = format!("{}/{}", e.v["conflict"].as_str().unwrap_or("?"), e.v["choice"].as_str().unwrap_or("?"));
@@ -230,12 +250,33 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                 let chosen = &e.v["chosen"];
                 let theirs = &e.v["theirs"];
                 let restored: Option<Uuid> = e.v["restored_as"].as_str().and_then(|s| s.parse().ok());
-                if let Some(new_id) = restored {
-                    // A restore re-creates the card under a new id with the chosen values.
-                    r.restores += 1;
-                    journaled.insert(new_id);
+                match restored {
+                    // The card's next life: the chosen values written on top of the tombstone.
+                    Some(same) if same == card => {
+                        r.restores += 1;
+                        restore_times.entry(card).or_default().push(e.ms());
+                        for f in FIELDS {
+                            let before = Some(field(theirs, f).clone());
+                            writes.entry((card, f)).or_default().push(Write { value: field(chosen, f).clone(), before, by: e.at(), what: "restored", at: e.ms() });
+                        }
+                    }
+                    // An older engine's restore: a create under a new id with the chosen values.
+                    Some(new_id) => {
+                        r.restores += 1;
+                        journaled.insert(new_id);
+                        for f in FIELDS {
+                            writes.entry((new_id, f)).or_default().push(Write { value: field(chosen, f).clone(), before: None, by: e.at(), what: "restored", at: e.ms() });
+                        }
+                    }
+                    None => {}
+                }
+                if e.v["conflict"] == "edit_vs_delete" {
+                    // The resolver saw its own values and the tombstone's, and kept `chosen` (or
+                    // nothing: the card stays deleted).
+                    let kept = if chosen.is_object() { Some(chosen) } else { None };
                     for f in FIELDS {
-                        writes.entry((new_id, f)).or_default().push(Write { value: field(chosen, f).clone(), before: None, by: e.at(), what: "restored", at: e.ms() });
+                        let shown = vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()];
+                        sights.entry((card, f)).or_default().push(Sight { shown, replaced_by: kept.map(|c| field(c, f).clone()) });
                     }
                 }
                 if e.v["conflict"] == "fields" && chosen.is_object() {
@@ -245,7 +286,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                         if c != field(theirs, f) {
                             writes.entry((card, f)).or_default().push(Write { value: c.clone(), before: Some(field(theirs, f).clone()), by: e.at(), what: "chose", at: e.ms() });
                         }
-                        sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()], replaced_by: c.clone() });
+                        sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()], replaced_by: Some(c.clone()) });
                     }
                 }
             }
@@ -267,16 +308,24 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
             continue;
         }
         r.live_cards_checked += 1;
+        // This life began at the last delete before the last restore; earlier writes were
+        // superseded by that delete.
+        let life_start = restore_times.get(id).and_then(|rs| rs.iter().max()).and_then(|last| delete_times.get(id)?.iter().filter(|d| *d <= last).max()).copied();
         for f in FIELDS {
             let s = field(card, f);
-            let ws = writes.get(&(*id, f)).map(Vec::as_slice).unwrap_or(&[]);
+            let all = writes.get(&(*id, f)).map(Vec::as_slice).unwrap_or(&[]);
+            let (old, ws): (Vec<&Write>, Vec<&Write>) = all.iter().partition(|w| life_start.is_some_and(|t| w.at < t) && w.what != "restored");
+            let superseded = old.iter().filter(|w| !preserves(f, w, s)).count();
+            r.writes_superseded_by_delete += superseded;
+            r.field_writes_checked += old.len() - superseded;
+            r.field_writes_surviving += old.len() - superseded;
             let seen = sights.get(&(*id, f)).map(Vec::as_slice).unwrap_or(&[]);
             // (a) explained.
-            let exact = ws.iter().find(|w| &w.value == s);
+            let exact = all.iter().find(|w| &w.value == s);
             let explained = exact.is_some()
                 || match f {
                     "body" | "tags" => {
-                        let pool: BTreeSet<String> = ws.iter().flat_map(|w| elems(f, &w.value)).collect();
+                        let pool: BTreeSet<String> = all.iter().flat_map(|w| elems(f, &w.value)).collect();
                         elems(f, s).iter().all(|x| pool.contains(x))
                     }
                     _ => false,
@@ -286,23 +335,23 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
             }
             let explainer = exact.map(describe).unwrap_or_else(|| format!("a merge giving {}", short(s)));
             // (b) no silent overwrite.
-            for w in ws {
+            for &w in &ws {
                 r.field_writes_checked += 1;
                 if preserves(f, w, s) {
                     r.field_writes_surviving += 1;
                     continue;
                 }
-                if seen.iter().any(|x| x.shown.iter().any(|v| preserves(f, w, v)) && !preserves(f, w, &x.replaced_by)) {
+                if seen.iter().any(|x| x.drops(f, w)) {
                     r.field_writes_seen_and_replaced += 1;
                     continue;
                 }
                 // The overwriter candidates: writes that drop w, made on a view without it — those
                 // after w in time (first three), else (a queued op sent late) the last one before.
-                let blind = |x: &&Write| x.by != w.by && x.before.as_ref().is_some_and(|b| !preserves(f, w, b)) && !preserves(f, w, &x.value);
-                let mut after: Vec<&Write> = ws.iter().filter(blind).filter(|x| x.at >= w.at).collect();
+                let blind = |x: &&&Write| x.by != w.by && x.before.as_ref().is_some_and(|b| !preserves(f, w, b)) && !preserves(f, w, &x.value);
+                let mut after: Vec<&Write> = ws.iter().filter(blind).filter(|x| x.at >= w.at).copied().collect();
                 after.sort_by_key(|x| x.at);
                 if after.is_empty() {
-                    after.extend(ws.iter().filter(blind).max_by_key(|x| x.at));
+                    after.extend(ws.iter().filter(blind).max_by_key(|x| x.at).copied());
                 }
                 let over = match after.len() {
                     0 => String::new(),
@@ -422,5 +471,78 @@ mod tests {
         let r = check(&[a, b], &server_of(&[gone]));
         assert!(r.violations.is_empty(), "{:#?}", r.violations);
         assert_eq!(r.writes_superseded_by_delete, 7);
+    }
+
+    /// A creates; B retitles "b"; C deletes; A, offline, retitles "a" and meets the tombstone
+    /// (edit_vs_delete) and restores with its values: the card keeps its id and starts its next
+    /// life. `restore_final` is the title the server ends with.
+    fn restored(restore_final: &str) -> (Vec<Vec<Entry>>, BTreeMap<Uuid, Value>) {
+        let at = |mut v: Value, ms: u64| {
+            v["at"] = json!(ms);
+            v
+        };
+        let mut tomb = card("b", "m", 3);
+        tomb["deleted"] = json!(true);
+        let a = entries(0, vec![
+            at(json!({ "kind": "create", "card": ID, "wrote": fields("t0", "m") }), 1),
+            at(edit(fields("t0", "m"), json!({ "title": "a" })), 12),
+            at(json!({ "kind": "resolve", "card": ID, "conflict": "edit_vs_delete", "choice": "keep_mine", "queued": 1,
+                       "mine": fields("a", "m"), "theirs": tomb, "base": card("t0", "m", 1),
+                       "chosen": fields("a", "m"), "restored_as": ID }), 20),
+        ]);
+        let b = entries(1, vec![at(edit(fields("t0", "m"), json!({ "title": "b" })), 5)]);
+        let c = entries(2, vec![at(json!({ "kind": "delete", "card": ID, "before": fields("b", "m") }), 10)]);
+        (vec![a, b, c], server_of(&[card(restore_final, "m", 5)]))
+    }
+
+    #[test]
+    fn a_restore_keeps_the_id_and_starts_the_cards_next_life() {
+        let (journals, server) = restored("a");
+        let r = check(&journals, &server);
+        assert!(r.violations.is_empty(), "{:#?}", r.violations);
+        assert_eq!(r.restores, 1);
+        // The create's "t0" and B's "b" came before the delete the restore undid.
+        assert_eq!(r.writes_superseded_by_delete, 2, "{r:?}");
+    }
+
+    /// The planted bug: the restore revives the tombstone but drops the values the user chose.
+    #[test]
+    fn a_restore_that_drops_the_users_changes_is_a_violation() {
+        let (journals, server) = restored("b");
+        let r = check(&journals, &server);
+        assert!(!r.violations.is_empty(), "a restore that lost the user's title went unnoticed: {r:?}");
+        assert!(r.violations.iter().all(|v| v.contains("field title") && v.contains("silent overwrite")), "{:#?}", r.violations);
+        assert!(r.violations.iter().any(|v| v.contains("client 0 journal line 3 restored \"a\"")), "{:#?}", r.violations);
+    }
+
+    /// Choosing the deletion (keep_theirs) is seeing one's edit and dropping it, not a lost
+    /// write, even when another client restores the card afterwards.
+    #[test]
+    fn keep_theirs_on_an_edit_vs_delete_sees_the_edit_it_drops() {
+        let at = |mut v: Value, ms: u64| {
+            v["at"] = json!(ms);
+            v
+        };
+        let mut tomb = card("t0", "m", 2);
+        tomb["deleted"] = json!(true);
+        let evd = |mine: &str, choice: &str, chosen: Value, ms: u64| {
+            at(json!({ "kind": "resolve", "card": ID, "conflict": "edit_vs_delete", "choice": choice, "queued": 1, "mine": fields(mine, "m"),
+                       "theirs": tomb, "base": card("t0", "m", 1), "chosen": chosen, "restored_as": if chosen.is_null() { Value::Null } else { json!(ID) } }), ms)
+        };
+        let a = entries(0, vec![
+            at(json!({ "kind": "create", "card": ID, "wrote": fields("t0", "m") }), 1),
+            at(edit(fields("t0", "m"), json!({ "title": "a" })), 12),
+            evd("a", "keep_theirs", Value::Null, 14),
+        ]);
+        let b = entries(1, vec![at(edit(fields("t0", "m"), json!({ "title": "b" })), 11), evd("b", "keep_mine", fields("b", "m"), 20)]);
+        let c = entries(2, vec![at(json!({ "kind": "delete", "card": ID, "before": fields("t0", "m") }), 10)]);
+        let r = check(&[a.clone(), b.clone(), c.clone()], &server_of(&[card("b", "m", 4)]));
+        assert!(r.violations.is_empty(), "{:#?}", r.violations);
+        assert!(r.field_writes_seen_and_replaced >= 1, "{r:?}");
+        // Without A's resolution nobody saw A's "a" go.
+        let mut a = a;
+        a.pop();
+        let r = check(&[a, b, c], &server_of(&[card("b", "m", 4)]));
+        assert!(r.violations.iter().any(|v| v.contains("client 0 journal line 2 wrote \"a\"")), "{:#?}", r.violations);
     }
 }

@@ -121,3 +121,37 @@ fn scenario_2_a_queued_op_takes_its_base_when_sent() {
         expect(&judge(&t).await, "scenario 2", "body");
     });
 }
+
+/// Issue 12: A retitles the card and adds a body line while B deletes it; A meets the tombstone
+/// (edit_vs_delete) and keeps mine: the card comes back with its id and A's values, the start of
+/// its next life. The oracle must find nothing — and it catches a restore that revives the card
+/// but drops A's values (planted in `writes::resolve`, the title and the line are then reported
+/// as silent overwrites of A's write and of A's restore).
+#[test]
+fn scenario_restore_after_edit_vs_delete_keeps_the_id_and_the_users_values() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let t = two_clients().await;
+        let id = shared_card(&t, "m\nl1").await;
+        set(&t.b, &id, "--title", "b1").await;
+        assert_eq!(sync(&t.b).await, Exit::Code(0));
+        assert_eq!(sync(&t.a).await, Exit::Code(0));
+        set(&t.a, &id, "--title", "a1").await;
+        set(&t.a, &id, "--body", "m\nl1\nA2").await;
+        t.b.run(&["cards", "rm", &id]).await.expect("rm");
+        assert_eq!(sync(&t.b).await, Exit::Code(0));
+        assert_eq!(sync(&t.a).await, Exit::Code(4), "A's edits meet B's delete: a conflict");
+        t.a.run(&["conflicts", "resolve", &id, "--keep", "mine"]).await.expect("resolve");
+        for _ in 0..3 {
+            sync(&t.a).await;
+            sync(&t.b).await;
+        }
+        let view = check::server_view(&t.server.url, &t.token).await.expect("server view");
+        let live: Vec<_> = view.live.iter().filter(|c| c["id"] == id.as_str()).collect();
+        assert_eq!(live.len(), 1, "the card is live again under its own id: {:?}", view.live);
+        assert_eq!(view.live.len(), 1, "and no copy was made: {:?}", view.live);
+        let report = judge(&t).await;
+        assert_eq!(report.restores, 1, "{}", report.summary());
+        expect(&report, "restore after edit-vs-delete", "title");
+    });
+}

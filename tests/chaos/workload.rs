@@ -148,10 +148,12 @@ pub struct Ledger {
     pub created: BTreeMap<Uuid, String>,
     /// Ids whose local delete was accepted.
     pub deleted: BTreeSet<Uuid>,
-    /// Marker → every title any client wrote for that card (or a restored copy of it).
+    /// Marker → every title any client wrote for that card.
     pub titles: BTreeMap<String, BTreeSet<String>>,
-    /// Marker → how many times an edit-vs-delete was settled by restoring (new id, same marker).
+    /// Marker → how many times an edit-vs-delete was settled by restoring (the card keeps its id).
     pub restores: BTreeMap<String, u32>,
+    /// Ids brought back from a delete by such a restore (a restore op is the only way back).
+    pub restored: BTreeSet<Uuid>,
     /// Ops by kind as applied locally; `refused:<kind>` when the engine refused them (card gone).
     pub ops: BTreeMap<String, u64>,
     /// Conflict resolutions by "kind/choice".
