@@ -3,6 +3,7 @@ import { api, errorMessage } from "./api";
 import type { BulkAction } from "./bindings/BulkAction";
 import type { CardView } from "./bindings/CardView";
 import { confirmDialog } from "./components/modal";
+import { restoreCard } from "./components/trash";
 import { toast } from "./components/toasts";
 import { dropNeighbours, END_OF_LANE, type Neighbours, stepNeighbours } from "./positions";
 import { laneNames, notify, state } from "./state";
@@ -54,12 +55,14 @@ export async function deleteCard(id: string): Promise<boolean> {
   const card = state.cards.get(id);
   const ok = await confirmDialog(
     "Delete card?",
-    `“${card?.title ?? "This card"}” will be deleted on this device and, once synced, everywhere.`,
+    `“${card?.title ?? "This card"}” moves to the Trash on this device and, once synced, everywhere. You can restore it from the Trash.`,
     "Delete",
   );
   if (!ok) return false;
   const done = await attempt("Delete", () => api.cardDelete(id));
-  return done !== undefined;
+  if (done === undefined) return false;
+  toast("Moved to Trash", "success", 10000, { label: "Restore", run: () => restoreCard(id) });
+  return true;
 }
 
 async function failedOpFor(cardId: string): Promise<number | null> {

@@ -236,7 +236,8 @@ pub struct RestoreCard {
 /// One stored version of a card (`GET /v1/cards/{id}/versions`): the card as it was at
 /// `card.version` (fields, `updated_at` = when it was written, `deleted` for the tombstone) and
 /// which token wrote it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
+#[ts(export)]
 pub struct CardVersion {
     pub card: Card,
     /// A short, stable id of the token that wrote it (the first 16 hex digits of its SHA-256);

@@ -19,6 +19,8 @@ import type { Capture } from "../../../ui/src/bindings/Capture";
 import type { DesktopState } from "../../../ui/src/bindings/DesktopState";
 import type { TokenStorageInfo } from "../../../ui/src/bindings/TokenStorageInfo";
 import type { ErrorKind } from "../../../ui/src/bindings/ErrorKind";
+import type { Card } from "../../../ui/src/bindings/Card";
+import type { CardVersion } from "../../../ui/src/bindings/CardVersion";
 
 type Args = Record<string, unknown>;
 interface FakeConfig {
@@ -34,6 +36,12 @@ interface FakeConfig {
   tokenStorage?: TokenStorageInfo;
   /** A capture waiting when the UI starts (the app was started by a deckhand:// link). */
   capture?: Capture;
+  /** Cards already in the Trash. */
+  trash?: Partial<Card>[];
+  /** Card id → its server versions, newest first (default: the card as it is, v1). */
+  versions?: Record<string, CardVersion[]>;
+  /** `card_history` and `trash_empty` fail as without a server. */
+  offline?: boolean;
 }
 
 const config: FakeConfig = (window as unknown as { __FAKE_CONFIG__?: FakeConfig }).__FAKE_CONFIG__ ?? {};
@@ -118,6 +126,14 @@ const history: HistoryEntry[] = config.history ?? [
   { id: 2, at: NOW, kind: "remote.card.updated", card_id: null, message: "a card changed on the server" },
 ];
 const calls: { cmd: string; args: Args }[] = [];
+/** A card as the server keeps it (what the Trash and the history list). */
+function serverCard(c: CardView, version: number, deleted: boolean): Card {
+  const { confirmed_version: _v, sync_state: _s, error: _e, ...fields } = c;
+  return { ...fields, version, deleted };
+}
+let trash: Card[] = (config.trash ?? []).map((p, i) => ({ ...serverCard(makeCard(p, i), p.version ?? 2, true), ...p, deleted: true }));
+const versions: Record<string, CardVersion[]> = config.versions ?? {};
+const needServer = () => err("invalid_state", "history unavailable (offline?): cannot connect");
 let desktop: DesktopState = { settings: { capture_shortcut: "CmdOrCtrl+Shift+Space", notifications: true }, shortcut_error: null };
 let pendingCapture: Capture | null = config.capture ?? null;
 let bulkGate: (() => void) | null = null;
@@ -248,10 +264,46 @@ const handlers: Handlers = {
     return card;
   },
   card_delete: (a) => {
-    if (!find(a.id)) throw err("not_found", "no such card");
+    const card = find(a.id);
+    if (!card) throw err("not_found", "no such card");
     cards = cards.filter((c) => c.id !== a.id);
+    trash.unshift({ ...serverCard(card, (card.confirmed_version ?? 0) + 1, true), updated_at: new Date().toISOString() });
     void changed(a.id);
     return null;
+  },
+  trash_list: () => trash,
+  card_restore: (a) => {
+    const t = trash.find((c) => c.id === a.id);
+    if (!t) throw err("not_found", "card is not in the trash");
+    trash = trash.filter((c) => c.id !== a.id);
+    const { version, deleted: _d, ...fields } = t;
+    const card = touch(makeCard({ ...fields, confirmed_version: version }, cards.length));
+    cards.push(card);
+    void changed(card.id);
+    return card;
+  },
+  trash_empty: () => {
+    if (config.offline) throw err("invalid_state", "emptying the trash needs the server: cannot connect");
+    const n = trash.length;
+    trash = [];
+    return n;
+  },
+  card_history: (a) => {
+    if (config.offline) throw needServer();
+    const card = find(a.id);
+    const list = versions[a.id] ?? (card ? [{ card: serverCard(card, card.confirmed_version ?? 1, false), writer: "0123456789abcdef" }] : []);
+    return list.slice(0, a.limit);
+  },
+  card_revert: (a) => {
+    const card = find(a.id);
+    if (!card) throw err("not_found", "card not found (restore it from the trash first)");
+    const v = (versions[a.id] ?? []).find((x) => x.card.version === a.version);
+    if (!v) throw err("not_found", `card has no version ${a.version}`);
+    const { title, body, url, tags, lane, pinned } = v.card;
+    applyChanges(card, { title, body, url, tags, lane, pinned });
+    touch(card);
+    void changed(card.id);
+    return card;
   },
   cards_bulk: (a) => bulk(a.ids, a.action, a.jobId),
   outbox_list: () => outbox.map((o) => ({ ...o, card_title: o.card_title || find(o.card_id)?.title || "" })),

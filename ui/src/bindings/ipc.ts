@@ -3,8 +3,10 @@ import { invoke } from "@tauri-apps/api/core";
 import type { AppSettings } from "./AppSettings";
 import type { BulkAction } from "./BulkAction";
 import type { Capture } from "./Capture";
+import type { Card } from "./Card";
 import type { CardChanges } from "./CardChanges";
 import type { CardPage } from "./CardPage";
+import type { CardVersion } from "./CardVersion";
 import type { CardView } from "./CardView";
 import type { ConflictRecord } from "./ConflictRecord";
 import type { DesktopSettings } from "./DesktopSettings";
@@ -40,6 +42,11 @@ export interface Commands {
   card_move: { args: { id: string; lane: string; before: string | null; after: string | null }; result: CardView };
   card_delete: { args: { id: string }; result: null };
   cards_bulk: { args: { ids: Array<string>; action: BulkAction; jobId: string }; result: number };
+  trash_list: { args: {}; result: Array<Card> };
+  card_restore: { args: { id: string }; result: CardView };
+  trash_empty: { args: {}; result: number };
+  card_history: { args: { id: string; limit: number }; result: Array<CardVersion> };
+  card_revert: { args: { id: string; version: number }; result: CardView };
   outbox_list: { args: {}; result: Array<OutboxEntry> };
   outbox_retry: { args: { opId: number }; result: null };
   outbox_retry_all: { args: {}; result: number };
@@ -77,6 +84,11 @@ export const commands = {
   cardMove: (id: string, lane: string, before: string | null = null, after: string | null = null) => invoke<CardView>("card_move", { id, lane, before, after }),
   cardDelete: (id: string) => invoke<null>("card_delete", { id }),
   cardsBulk: (ids: Array<string>, action: BulkAction, jobId: string) => invoke<number>("cards_bulk", { ids, action, jobId }),
+  trashList: () => invoke<Array<Card>>("trash_list"),
+  cardRestore: (id: string) => invoke<CardView>("card_restore", { id }),
+  trashEmpty: () => invoke<number>("trash_empty"),
+  cardHistory: (id: string, limit: number) => invoke<Array<CardVersion>>("card_history", { id, limit }),
+  cardRevert: (id: string, version: number) => invoke<CardView>("card_revert", { id, version }),
   outboxList: () => invoke<Array<OutboxEntry>>("outbox_list"),
   outboxRetry: (opId: number) => invoke<null>("outbox_retry", { opId }),
   outboxRetryAll: () => invoke<number>("outbox_retry_all"),

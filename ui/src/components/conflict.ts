@@ -8,6 +8,7 @@ import type { ConflictRecord } from "../bindings/ConflictRecord";
 import type { Resolution } from "../bindings/Resolution";
 import { lineDiff } from "../diff";
 import { h } from "../dom";
+import { openHistory } from "./history";
 import { openModal } from "./modal";
 import { toast } from "./toasts";
 
@@ -122,6 +123,9 @@ function show(record: ConflictRecord): void {
         h("button", { type: "button", class: "btn", onclick: () => resolve(record, { choice: "keep_mine" }, dialog) }, "Keep mine"),
         h("button", { type: "button", class: "btn btn-primary", onclick: () => resolve(record, { choice: "merged", fields: mergedFields(record, dialog) }, dialog) }, "Merge"),
       ];
+  // The card's versions on the server, for deciding (opens over this dialog).
+  const history = h("button", { type: "button", class: "btn btn-ghost conflict-history", onclick: () => void openHistory(record.card_id, record.mine.title) }, "View history");
+  actions.splice(1, 0, history);
   dialog.appendChild(h("div", { class: "modal-actions" }, ...actions));
   dialog.querySelector<HTMLButtonElement>(".modal-actions .btn-primary")?.focus({ preventScroll: true });
   // showModal() focused the first radio and scrolled to it: start at the comparison instead.

@@ -8,6 +8,7 @@ import { renderMarkdown } from "../markdown";
 import { safeHttpUrl } from "../safeurl";
 import { laneNames, notify, state, subscribe } from "../state";
 import { openConflictForCard } from "./conflict";
+import { openHistory } from "./history";
 import { syncBadge } from "./syncBadge";
 import { toast } from "./toasts";
 
@@ -129,6 +130,7 @@ function render(card: CardView): void {
     h("div", { class: "field field-check" }, pinned, h("label", { for: "ed-pinned" }, "Pinned")),
     h("div", { class: "editor-actions" },
       h("button", { type: "button", class: "btn btn-danger btn-ghost", onclick: async () => { if (await deleteCard(card.id)) closeEditor(); } }, "Delete"),
+      h("button", { type: "button", class: "btn btn-ghost", onclick: () => void openHistory(card.id, card.title) }, "History"),
       h("span", { class: "spacer" }),
       h("button", { type: "button", class: "btn", onclick: closeEditor }, "Cancel"),
       h("button", { type: "submit", class: "btn btn-primary" }, "Save"),

@@ -13,13 +13,22 @@ export function mountToasts(parent: HTMLElement): void {
 
 export type ToastKind = "info" | "success" | "error";
 
-export function toast(message: string, kind: ToastKind = "info", timeoutMs = 6000): void {
+/** An undo-like button on a toast ("Restore" after a delete); clicking it closes the toast. */
+export interface ToastAction {
+  label: string;
+  run: () => unknown;
+}
+
+export function toast(message: string, kind: ToastKind = "info", timeoutMs = 6000, action?: ToastAction): void {
   const region = kind === "error" ? assertive : polite;
   if (!region) return;
   const item = h(
     "div",
     { class: `toast toast-${kind}` },
     h("span", { class: "toast-text" }, message),
+    action
+      ? h("button", { type: "button", class: "btn btn-xs toast-action", onclick: () => { item.remove(); void action.run(); } }, action.label)
+      : null,
     h("button", { class: "icon-btn", type: "button", "aria-label": "Dismiss notification", onclick: () => item.remove() }, "×"),
   );
   region.appendChild(item);
