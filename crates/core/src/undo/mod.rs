@@ -106,7 +106,7 @@ pub struct UndoSkipped {
 #[ts(export)]
 pub struct UndoOutcome {
     pub direction: UndoDirection,
-    /// The step's label (e.g. `edit "Groceries"`, `bulk: move 12 cards to done`).
+    /// The step's label (e.g. `edit "Groceries"`, `move 12 cards to done`).
     pub label: String,
     pub applied: Vec<UndoApplied>,
     pub skipped: Vec<UndoSkipped>,
