@@ -232,3 +232,31 @@ async fn the_stack_keeps_the_last_100_steps() {
     assert_eq!(e.get(c.id).await.unwrap().unwrap().title, "t5", "the oldest steps fell off");
     assert_eq!(e.undo_state().await.unwrap().redo_depth, 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_delete_is_undone_before_it_is_sent_and_a_never_synced_card_comes_back() {
+    let h = sync_harness(1).await;
+    let a = &h.engines[0];
+    let synced = new_card(a, "synced").await;
+    settle(a).await;
+    a.pause().await;
+    // A delete still queued: the undo withdraws it; the card never left the server.
+    a.update(synced.id, title("synced, edited")).await.unwrap();
+    a.delete(synced.id).await.unwrap();
+    let out = a.undo().await.unwrap().unwrap();
+    assert_eq!(out.applied[0].effect, UndoEffect::Restored);
+    assert_eq!(a.get(synced.id).await.unwrap().unwrap().title, "synced, edited", "as it was when deleted");
+    // A card created and deleted offline: the server never saw it; the undo creates it again
+    // with the same id.
+    let local = new_card(a, "local only").await;
+    a.delete(local.id).await.unwrap();
+    assert!(a.outbox().await.unwrap().iter().all(|o| o.card_id != local.id), "nothing to send for it");
+    a.undo().await.unwrap().unwrap();
+    assert_eq!(a.get(local.id).await.unwrap().unwrap().title, "local only");
+    a.resume().await;
+    settle(a).await;
+    let (status, json) = h.server_card(synced.id).await;
+    assert_eq!((status, json["title"].as_str()), (200, Some("synced, edited")));
+    let (status, json) = h.server_card(local.id).await;
+    assert_eq!((status, json["title"].as_str()), (200, Some("local only")));
+}
