@@ -8,7 +8,7 @@ import type { UndoSkipped } from "./UndoSkipped";
  */
 export type UndoOutcome = { direction: UndoDirection, 
 /**
- * The step's label (e.g. `edit "Groceries"`, `bulk: move 12 cards to done`).
+ * The step's label (e.g. `edit "Groceries"`, `move 12 cards to done`).
  */
 label: string, applied: Array<UndoApplied>, skipped: Array<UndoSkipped>, 
 /**
