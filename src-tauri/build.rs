@@ -39,6 +39,9 @@ fn main() {
         "desktop_settings_get",
         "desktop_settings_set",
         "capture_take",
+        "undo",
+        "redo",
+        "undo_state",
     ];
     let attrs = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

@@ -9,6 +9,7 @@
 //! test `ipc_table_matches_the_handlers` keeps it honest against build.rs' command list.
 
 use deckhand_core::model::*;
+use deckhand_core::undo::{UndoOutcome, UndoState};
 use deckhand_protocol::CardChanges;
 use ts_rs::TS;
 use uuid::Uuid;
@@ -68,6 +69,9 @@ pub fn commands() -> Vec<CommandSig> {
         sig!(desktop_settings_get() -> DesktopState),
         sig!(desktop_settings_set(settings: DesktopSettings) -> DesktopState),
         sig!(capture_take() -> Option<Capture>),
+        sig!(undo() -> Option<UndoOutcome>),
+        sig!(redo() -> Option<UndoOutcome>),
+        sig!(undo_state() -> UndoState),
     ]
 }
 

@@ -131,6 +131,9 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::desktop::desktop_settings_get,
             commands::desktop::desktop_settings_set,
             capture::capture_take,
+            commands::undo::undo,
+            commands::undo::redo,
+            commands::undo::undo_state,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::Destroyed = event {

@@ -6,3 +6,4 @@ pub mod outbox;
 pub mod recovery;
 pub mod settings;
 pub mod sync;
+pub mod undo;

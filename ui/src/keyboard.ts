@@ -1,7 +1,8 @@
-// Global shortcuts: n new card, / or Ctrl+K search, d dashboard. Escape is handled by each dialog.
+// Global shortcuts: n new card, / or Ctrl+K search, d dashboard, Ctrl+Z / Ctrl+Shift+Z undo/redo. Escape is handled by each dialog.
 import { openDashboard } from "./components/dashboard";
 import { closeEditor } from "./components/editor";
 import { focusQuickAdd, focusSearch } from "./components/toolbar";
+import { runUndo } from "./components/undo";
 import { state } from "./state";
 
 function typing(target: EventTarget | null): boolean {
@@ -21,6 +22,12 @@ export function installShortcuts(): void {
     if (e.key === "Escape" && state.editingId && !e.defaultPrevented) {
       e.preventDefault();
       closeEditor();
+      return;
+    }
+    // Ctrl+Z / Ctrl+Shift+Z (and Ctrl+Y): the engine's undo, except in a text field (its own).
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !typing(e.target) && (e.key.toLowerCase() === "z" || e.key.toLowerCase() === "y")) {
+      e.preventDefault();
+      void runUndo(e.key.toLowerCase() === "y" || e.shiftKey ? "redo" : "undo");
       return;
     }
     if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;

@@ -14,6 +14,7 @@ import { mountSettings } from "./components/settings";
 import { mountStatusBar } from "./components/statusbar";
 import { mountToasts, toast } from "./components/toasts";
 import { mountToolbar, setView } from "./components/toolbar";
+import { mountUndo } from "./components/undo";
 import { loadBoard, loadLanes, loadStatus, loadTags, resetList } from "./data";
 import { h } from "./dom";
 import { subscribeEngineEvents } from "./events";
@@ -29,6 +30,7 @@ async function start(): Promise<void> {
   const settings = h("div", { class: "view settings-view", id: "settings-view" });
   const main = h("main", { class: "content" }, board, list, settings);
   mountToolbar(app);
+  mountUndo();
   mountBulkBar(app);
   mountRecoveryBanner(app);
   app.appendChild(main);

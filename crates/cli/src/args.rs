@@ -61,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RecoveryCommand,
     },
+    /// Undo your last action (edit, move, delete, bulk action, restore, revert, create) as a new
+    /// change on the card as it is now; fields changed since elsewhere are skipped and listed.
+    Undo,
+    /// Redo the last undone action (same rules as `undo`).
+    Redo,
     /// Apply a JSON list of card operations in one process (test harnesses; same engine calls as
     /// `cards add/edit/mv/rm`). Prints one JSON result per op.
     #[command(hide = true)]

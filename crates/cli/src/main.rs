@@ -91,6 +91,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Recovery { command } => commands::recovery::run(&engine, &out, command).await.map(|_| 0),
         Command::Script { ref file } => commands::script::run(&engine, &mut journal, file).await.map(|_| 0),
         Command::Metrics => commands::script::metrics(&engine).await.map(|_| 0),
+        Command::Undo => commands::undo::run(&engine, &out, deckhand_core::undo::UndoDirection::Undo).await.map(|_| 0),
+        Command::Redo => commands::undo::run(&engine, &out, deckhand_core::undo::UndoDirection::Redo).await.map(|_| 0),
         Command::Sync { command } => match commands::sync::run(&engine, &out, command).await {
             Ok(SyncOutcome::Done) => Ok(0),
             Ok(SyncOutcome::NotIdle(e)) => {

@@ -6,6 +6,7 @@ pub mod merge;
 pub mod model;
 pub mod store;
 pub mod sync;
+pub mod undo;
 
 pub use config::{EngineConfig, ServerSettings};
 pub use error::{CoreError, IdleError, StoreError, SyncError};

@@ -21,6 +21,7 @@ import type { TokenStorageInfo } from "../../../ui/src/bindings/TokenStorageInfo
 import type { ErrorKind } from "../../../ui/src/bindings/ErrorKind";
 import type { Card } from "../../../ui/src/bindings/Card";
 import type { CardVersion } from "../../../ui/src/bindings/CardVersion";
+import type { UndoOutcome } from "../../../ui/src/bindings/UndoOutcome";
 
 type Args = Record<string, unknown>;
 interface FakeConfig {
@@ -225,6 +226,76 @@ async function bulk(ids: string[], action: BulkAction, jobId: string): Promise<n
   return ids.length;
 }
 
+// Undo / redo in small, with the engine's rule: a field goes back only while it still holds what
+// the action set; otherwise it is skipped and reported (crates/core/src/undo).
+const FIELDS = ["title", "body", "url", "tags", "lane", "position", "pinned"] as const;
+type Fields = Partial<Record<(typeof FIELDS)[number], unknown>>;
+type Change = { kind: "edit"; id: string; before: Fields; after: Fields } | { kind: "removed"; card: CardView } | { kind: "appeared"; id: string };
+type Step = { label: string; changes: Change[] };
+const undoStack: Step[] = [];
+const redoStack: Step[] = [];
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+function editChange(id: string, before: CardView, after: CardView): Change | null {
+  const b: Fields = {};
+  const a: Fields = {};
+  for (const f of FIELDS) {
+    if (!same(before[f], after[f])) {
+      b[f] = before[f];
+      a[f] = after[f];
+    }
+  }
+  return Object.keys(a).length ? { kind: "edit", id, before: b, after: a } : null;
+}
+
+function record(label: string, change: Change | null): void {
+  if (!change) return;
+  undoStack.push({ label, changes: [change] });
+  redoStack.length = 0;
+}
+
+function undoRedo(direction: "undo" | "redo"): UndoOutcome | null {
+  const [from, to] = direction === "undo" ? [undoStack, redoStack] : [redoStack, undoStack];
+  const step = from.pop();
+  if (!step) return null;
+  const out: UndoOutcome = { direction, label: step.label, applied: [], skipped: [], undo_depth: 0, redo_depth: 0 };
+  const done: Change[] = [];
+  for (const ch of step.changes) {
+    if (ch.kind === "edit") {
+      const card = find(ch.id);
+      if (!card) continue;
+      const before = { ...card };
+      const back: Fields = {};
+      for (const [f, v] of Object.entries(ch.after)) {
+        if (same(card[f as keyof CardView], v)) back[f as keyof Fields] = ch.before[f as keyof Fields];
+        else out.skipped.push({ card_id: ch.id, field: f, reason: "changed_since", message: `"${card.title}": ${f} was changed since (now ${JSON.stringify(card[f as keyof CardView])}); kept` });
+      }
+      if (Object.keys(back).length === 0) continue;
+      applyChanges(card, back as CardChanges);
+      touch(card);
+      out.applied.push({ card_id: ch.id, title: card.title, effect: "edited", fields: Object.keys(back) });
+      done.push(editChange(ch.id, before, card)!);
+      void changed(ch.id);
+    } else if (ch.kind === "removed") {
+      cards.push(touch({ ...ch.card }));
+      out.applied.push({ card_id: ch.card.id, title: ch.card.title, effect: "restored" });
+      done.push({ kind: "appeared", id: ch.card.id });
+      void changed(ch.card.id);
+    } else {
+      const card = find(ch.id);
+      if (!card) continue;
+      cards = cards.filter((c) => c.id !== ch.id);
+      out.applied.push({ card_id: ch.id, title: card.title, effect: "deleted" });
+      done.push({ kind: "removed", card });
+      void changed(ch.id);
+    }
+  }
+  if (done.length) to.push({ label: step.label, changes: done });
+  out.undo_depth = undoStack.length;
+  out.redo_depth = redoStack.length;
+  return out;
+}
+
 type Handlers = { [K in CommandName]: (a: Commands[K]["args"]) => Commands[K]["result"] | Promise<Commands[K]["result"]> };
 
 // One handler per command of the generated `Commands` map: tsc fails when a command is missing,
@@ -244,28 +315,34 @@ const handlers: Handlers = {
     const max = Math.max(0, ...cards.filter((c) => c.lane === lane).map((c) => c.position));
     const card = makeCard({ ...input, lane, position: input.position ?? max + 1, sync_state: "pending", confirmed_version: null } as Partial<CardView>, cards.length);
     cards.push(card);
+    record(`create "${card.title}"`, { kind: "appeared", id: card.id });
     void changed(card.id);
     return card;
   },
   card_update: (a) => {
     const card = find(a.id);
     if (!card) throw err("not_found", "no such card");
+    const before = { ...card };
     applyChanges(card, a.changes);
     touch(card);
+    record(`edit "${before.title}"`, editChange(card.id, before, card));
     void changed(card.id);
     return card;
   },
   card_move: (a) => {
     const card = find(a.id);
     if (!card) throw err("not_found", "no such card");
+    const before = { ...card };
     const rebalanced = place(card, a.lane, a.before, a.after);
     touch(card);
+    record(`move "${card.title}" to ${a.lane}`, editChange(card.id, before, card));
     void changed(card.id, ...rebalanced);
     return card;
   },
   card_delete: (a) => {
     const card = find(a.id);
     if (!card) throw err("not_found", "no such card");
+    record(`delete "${card.title}"`, { kind: "removed", card: { ...card } });
     cards = cards.filter((c) => c.id !== a.id);
     trash.unshift({ ...serverCard(card, (card.confirmed_version ?? 0) + 1, true), updated_at: new Date().toISOString() });
     void changed(a.id);
@@ -357,6 +434,14 @@ const handlers: Handlers = {
     pendingCapture = null;
     return c;
   },
+  undo: () => undoRedo("undo"),
+  redo: () => undoRedo("redo"),
+  undo_state: () => ({
+    undo: undoStack[undoStack.length - 1]?.label ?? null,
+    redo: redoStack[redoStack.length - 1]?.label ?? null,
+    undo_depth: undoStack.length,
+    redo_depth: redoStack.length,
+  }),
   token_storage: () => config.tokenStorage ?? { storage: "keychain", fallback_reason: null, file: null },
 };
 
@@ -395,6 +480,11 @@ const fake = {
   },
   emit: fire,
   changed,
+  /** Another device changed the card (pulled here): not an action of this user, nothing to undo. */
+  async remoteEdit(id: string, ch: CardChanges) {
+    applyChanges(find(id)!, ch);
+    await changed(id);
+  },
   releaseBulk() {
     bulkGate?.();
     bulkGate = null;

@@ -24,6 +24,8 @@ import type { Resolution } from "./Resolution";
 import type { SalvagedOp } from "./SalvagedOp";
 import type { SyncStatus } from "./SyncStatus";
 import type { TokenStorageInfo } from "./TokenStorageInfo";
+import type { UndoOutcome } from "./UndoOutcome";
+import type { UndoState } from "./UndoState";
 
 /** What every rejected command carries; the UI branches on `kind`. */
 export interface CommandError {
@@ -69,6 +71,9 @@ export interface Commands {
   desktop_settings_get: { args: {}; result: DesktopState };
   desktop_settings_set: { args: { settings: DesktopSettings }; result: DesktopState };
   capture_take: { args: {}; result: Capture | null };
+  undo: { args: {}; result: UndoOutcome | null };
+  redo: { args: {}; result: UndoOutcome | null };
+  undo_state: { args: {}; result: UndoState };
 }
 
 export type CommandName = keyof Commands;
@@ -111,6 +116,9 @@ export const commands = {
   desktopSettingsGet: () => invoke<DesktopState>("desktop_settings_get"),
   desktopSettingsSet: (settings: DesktopSettings) => invoke<DesktopState>("desktop_settings_set", { settings }),
   captureTake: () => invoke<Capture | null>("capture_take"),
+  undo: () => invoke<UndoOutcome | null>("undo"),
+  redo: () => invoke<UndoOutcome | null>("redo"),
+  undoState: () => invoke<UndoState>("undo_state"),
 };
 
 /** Tauri events the shell emits, with their payloads. */

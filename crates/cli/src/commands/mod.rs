@@ -4,3 +4,4 @@ pub mod outbox;
 pub mod recovery;
 pub mod sync;
 pub mod script;
+pub mod undo;

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0004_fts_merge_when_idle", sql: include_str!("../../../../migrations/0004_fts_merge_when_idle.sql") },
     Migration { name: "0005_op_bases", sql: include_str!("../../../../migrations/0005_op_bases.sql") },
     Migration { name: "0006_trash", sql: include_str!("../../../../migrations/0006_trash.sql") },
+    Migration { name: "0007_undo", sql: include_str!("../../../../migrations/0007_undo.sql") },
 ];
 
 fn sha256(s: &str) -> String {
@@ -115,6 +116,20 @@ mod tests {
         run(&mut c, MIGRATIONS).unwrap();
         let n: i64 = c.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(n as usize, MIGRATIONS.len());
+    }
+
+    /// 0007 only adds the undo stacks: a database at schema 6 keeps its cards and queue, and
+    /// starts with both stacks empty.
+    #[test]
+    fn schema_7_adds_empty_undo_stacks_and_keeps_the_rest() {
+        let mut c = Connection::open_in_memory().unwrap();
+        run(&mut c, &MIGRATIONS[..6]).unwrap();
+        c.execute("INSERT INTO outbox(card_id, kind, payload, idempotency_key, created_at) VALUES ('c', 'restore', 'null', 'k', 't')", []).unwrap();
+        run(&mut c, MIGRATIONS).unwrap();
+        let kept: i64 = c.query_row("SELECT count(*) FROM outbox WHERE idempotency_key = 'k'", [], |r| r.get(0)).unwrap();
+        let steps: i64 = c.query_row("SELECT count(*) FROM undo_steps", [], |r| r.get(0)).unwrap();
+        assert_eq!((kept, steps), (1, 0));
+        assert!(c.execute("INSERT INTO undo_steps(stack, label, changes, created_at) VALUES ('sideways', 'l', '[]', 't')", []).is_err());
     }
 
     /// 0006 widens the outbox's kind CHECK in place: queued ops, their ids and the

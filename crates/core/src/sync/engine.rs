@@ -16,6 +16,7 @@ use crate::config::{EngineConfig, ServerSettings};
 use crate::error::{CoreError, IdleError};
 use crate::model::*;
 use crate::store::{self, Store, cards, conflicts, history, outbox, positions, sync_state, writes};
+use crate::undo;
 
 /// The local-first card engine: SQLite store + outbox + background sync.
 pub struct Engine {
@@ -130,7 +131,7 @@ impl Engine {
         }
     }
 
-    pub(super) async fn db<R: Send + 'static>(
+    pub(crate) async fn db<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> store::Result<R> + Send + 'static,
     ) -> Result<R, CoreError> {
@@ -157,7 +158,7 @@ impl Engine {
 
     // ---- optimistic writes ----
 
-    fn after_write(&self, ids: Vec<Uuid>) {
+    pub(crate) fn after_write(&self, ids: Vec<Uuid>) {
         if !ids.is_empty() {
             self.sh.emit(EngineEvent::CardsChanged { ids });
         }
@@ -166,7 +167,16 @@ impl Engine {
     }
 
     pub async fn create(&self, input: NewCardInput) -> Result<CardView, CoreError> {
-        let view = self.db(move |s| s.write(|tx| writes::create_view(tx, &input))).await?;
+        let view = self
+            .db(move |s| {
+                s.write(|tx| {
+                    let view = writes::create_view(tx, &input)?;
+                    let label = format!("create \"{}\"", view.title);
+                    undo::apply::record(tx, &label, &[undo::Change::Appeared { card_id: view.id }])?;
+                    Ok(view)
+                })
+            })
+            .await?;
         self.after_write(vec![view.id]);
         Ok(view)
     }
@@ -179,9 +189,22 @@ impl Engine {
     /// opened; see `CardView::confirmed_version`). A remote change that landed since is merged
     /// with the edit or raised as a conflict — never overwritten by a stale form.
     pub async fn update_on(&self, id: Uuid, changes: CardChanges, base_version: Option<i64>) -> Result<CardView, CoreError> {
+        self.update_labelled(id, changes, base_version, None).await
+    }
+
+    /// `update_on`, recorded as one undo step under `label` (default: `edit "title"`/`move …`).
+    pub(crate) async fn update_labelled(&self, id: Uuid, changes: CardChanges, base_version: Option<i64>, label: Option<String>) -> Result<CardView, CoreError> {
         let up = self
             // The view is read in the write's own transaction: one store round trip.
-            .db(move |s| s.write(|tx| writes::update_view(tx, id, &changes, base_version, Priority::Normal)))
+            .db(move |s| {
+                s.write(|tx| {
+                    let label = match label {
+                        Some(l) => l,
+                        None => undo::engine::edit_label(&undo::apply::title(tx, id)?, &changes),
+                    };
+                    undo::apply::tracked(tx, &label, &[id], |tx| writes::update_view(tx, id, &changes, base_version, Priority::Normal))
+                })
+            })
             .await?;
         if let Some(conflict) = up.conflict {
             self.sh.emit(EngineEvent::ConflictUpdated { conflict });
@@ -208,7 +231,15 @@ impl Engine {
     /// The engine picks the position (the UI never does float arithmetic); when the neighbours
     /// leave no room it rebalances the lane (see `store::positions`), each change queued and synced.
     pub async fn move_card_between(&self, id: Uuid, lane: String, before: Option<Uuid>, after: Option<Uuid>) -> Result<CardView, CoreError> {
-        let placed = self.db(move |s| s.write(|tx| positions::move_between(tx, id, &lane, before, after))).await?;
+        let placed = self
+            .db(move |s| {
+                s.write(|tx| {
+                    let label = format!("move \"{}\" to {lane}", undo::apply::title(tx, id)?);
+                    // The moved card only: a rebalance of its neighbours keeps their order.
+                    undo::apply::tracked(tx, &label, &[id], |tx| positions::move_between(tx, id, &lane, before, after))
+                })
+            })
+            .await?;
         if let Some(conflict) = placed.updated.conflict {
             self.sh.emit(EngineEvent::ConflictUpdated { conflict });
         }
@@ -223,7 +254,13 @@ impl Engine {
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), CoreError> {
-        self.db(move |s| s.write(|tx| writes::delete(tx, id, Priority::Normal))).await?;
+        self.db(move |s| {
+            s.write(|tx| {
+                let label = format!("delete \"{}\"", undo::apply::title(tx, id)?);
+                undo::apply::tracked(tx, &label, &[id], |tx| writes::delete(tx, id, Priority::Normal))
+            })
+        })
+        .await?;
         self.after_write(vec![id]);
         Ok(())
     }
@@ -234,7 +271,8 @@ impl Engine {
         let view = self
             .db(move |s| {
                 s.write(|tx| {
-                    writes::restore(tx, id, Priority::Normal)?;
+                    let label = format!("restore \"{}\"", undo::apply::title(tx, id)?);
+                    undo::apply::tracked(tx, &label, &[id], |tx| writes::restore(tx, id, Priority::Normal))?;
                     cards::view(tx, id)?.ok_or(crate::error::StoreError::NotFound(id))
                 })
             })
@@ -254,10 +292,14 @@ impl Engine {
         let (n, affected) = self
             .db(move |s| {
                 s.write(|tx| {
-                    writes::bulk(tx, &ids, &action, |done, total| {
-                        if let Some(job_id) = &job_id {
-                            let _ = events.send(EngineEvent::BulkProgress { job_id: job_id.clone(), done, total });
-                        }
+                    // The whole bulk action is ONE undo step.
+                    let label = undo::engine::bulk_label(ids.len(), &action);
+                    undo::apply::tracked(tx, &label, &ids, |tx| {
+                        writes::bulk(tx, &ids, &action, |done, total| {
+                            if let Some(job_id) = &job_id {
+                                let _ = events.send(EngineEvent::BulkProgress { job_id: job_id.clone(), done, total });
+                            }
+                        })
                     })
                 })
             })

@@ -57,7 +57,7 @@ impl Engine {
         if changes.is_empty() {
             return self.get(id).await?.ok_or_else(|| CoreError::NotFound(format!("card {id} not found")));
         }
-        self.update(id, changes).await
+        self.update_labelled(id, changes, None, Some(format!("revert \"{}\" to version {version}", current.fields.title))).await
     }
 
     async fn find_version(&self, id: Uuid, version: i64) -> Result<CardVersion, CoreError> {
