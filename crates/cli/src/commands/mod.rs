@@ -3,4 +3,5 @@ pub mod conflicts;
 pub mod outbox;
 pub mod recovery;
 pub mod sync;
+pub mod transfer;
 pub mod script;
