@@ -34,6 +34,10 @@ fn main() {
         "desktop_settings_get",
         "desktop_settings_set",
         "capture_take",
+        "cards_import",
+        "cards_export",
+        "import_pick",
+        "export_pick",
     ];
     let attrs = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

@@ -8,6 +8,7 @@
 //! engine's types, which derive ts-rs only; this table is the small generator in its place. The
 //! test `ipc_table_matches_the_handlers` keeps it honest against build.rs' command list.
 
+use deckhand_core::io::{ExportFormat, ExportReport, ImportOptions, ImportReport};
 use deckhand_core::model::*;
 use deckhand_protocol::CardChanges;
 use ts_rs::TS;
@@ -63,6 +64,10 @@ pub fn commands() -> Vec<CommandSig> {
         sig!(desktop_settings_get() -> DesktopState),
         sig!(desktop_settings_set(settings: DesktopSettings) -> DesktopState),
         sig!(capture_take() -> Option<Capture>),
+        sig!(cards_import(path: String, options: ImportOptions) -> ImportReport),
+        sig!(cards_export(path: String, format: ExportFormat, query: ListQuery) -> ExportReport),
+        sig!(import_pick(folder: bool) -> Option<String>),
+        sig!(export_pick(format: ExportFormat) -> Option<String>),
     ]
 }
 

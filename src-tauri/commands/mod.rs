@@ -5,3 +5,4 @@ pub mod outbox;
 pub mod recovery;
 pub mod settings;
 pub mod sync;
+pub mod transfer;

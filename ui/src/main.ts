@@ -14,6 +14,7 @@ import { mountSettings } from "./components/settings";
 import { mountStatusBar } from "./components/statusbar";
 import { mountToasts, toast } from "./components/toasts";
 import { mountToolbar, setView } from "./components/toolbar";
+import { mountTransfer } from "./components/transfer";
 import { loadBoard, loadLanes, loadStatus, loadTags, resetList } from "./data";
 import { h } from "./dom";
 import { subscribeEngineEvents } from "./events";
@@ -30,6 +31,7 @@ async function start(): Promise<void> {
   const main = h("main", { class: "content" }, board, list, settings);
   mountToolbar(app);
   mountBulkBar(app);
+  mountTransfer(app.querySelector(".topbar")!, app);
   mountRecoveryBanner(app);
   app.appendChild(main);
   mountEditor(app);
