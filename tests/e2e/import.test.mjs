@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { ROOT, addUser, freePort, screenshot, settle, startApp, startServer, tempDir } from "./harness.mjs";
+import { ROOT, addUser, freePort, screenshot, startApp, startServer, tempDir } from "./harness.mjs";
 
 const BOOKMARKS = path.join(ROOT, "crates/core/tests/data/import/bookmarks.html");
 const BIG = path.join(ROOT, "crates/core/tests/data/import/bookmarks-10k.html");
@@ -20,7 +20,7 @@ test("importing by path shows progress and the result, and the cards sync", asyn
   const app = await startApp({ DECKHAND_DATA_DIR: path.join(work, "app"), DECKHAND_SERVER: server.url, DECKHAND_TOKEN: token });
   try {
     const { wd } = app;
-    await settle(wd);
+    await wd.waitFor("the app loaded", () => wd.exec("return document.body.dataset.ready === 'true'"));
     const invoke = (cmd, args) =>
       wd.execAsync(
         `const done = arguments[arguments.length - 1];
@@ -51,7 +51,6 @@ test("importing by path shows progress and the result, and the cards sync", asyn
     }, 120000);
     const r = await big;
     assert.deepEqual([r.ok?.total, r.ok?.created], [10000, 10000], JSON.stringify(r));
-    await settle(wd);
     await screenshot(wd, "e2e-import-done");
     // A second import of the same file creates nothing.
     const again = await invoke("cards_import", { path: BIG, options: { job_id: "e2e-again" } });
