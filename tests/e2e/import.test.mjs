@@ -21,13 +21,27 @@ test("importing by path shows progress and the result, and the cards sync", asyn
   try {
     const { wd } = app;
     await wd.waitFor("the app loaded", () => wd.exec("return document.body.dataset.ready === 'true'"));
-    const invoke = (cmd, args) =>
-      wd.execAsync(
-        `const done = arguments[arguments.length - 1];
-         window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then((r) => done({ ok: r }), (e) => done({ err: e }));`,
+    // Started without waiting (a pending async script would hold the WebDriver session), then
+    // its outcome polled: the bar is watched meanwhile.
+    const start = (cmd, args) =>
+      wd.exec(
+        `const slot = (window.__invoked = {});
+         window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then((r) => (slot.ok = r), (e) => (slot.err = e ?? "error"));`,
         cmd,
         args,
       );
+    const outcome = async () => {
+      let r = null;
+      await wd.waitFor("the command's answer", async () => {
+        r = await wd.exec("const s = window.__invoked; return s && (s.ok !== undefined || s.err !== undefined) ? s : null");
+        return r !== null;
+      }, 120000);
+      return r;
+    };
+    const invoke = async (cmd, args) => {
+      await start(cmd, args);
+      return outcome();
+    };
     // A small file first: its lanes and tags appear on the board.
     const small = await invoke("cards_import", { path: BOOKMARKS, options: { job_id: "e2e-small", folders: "lane" } });
     assert.deepEqual([small.ok?.created, small.ok?.existing], [5, 1], JSON.stringify(small));
@@ -35,7 +49,7 @@ test("importing by path shows progress and the result, and the cards sync", asyn
     await wd.waitFor("card Deep link on the board", () => wd.exec("return Boolean(document.querySelector('[data-card-id][aria-label=\"Deep link\"]'))"));
     // The big one: the bar counts up in chunks of 500 to 10000 of 10000.
     const seen = new Set();
-    const big = invoke("cards_import", { path: BIG, options: { job_id: "e2e-big" } });
+    await start("cards_import", { path: BIG, options: { job_id: "e2e-big" } });
     let shot = false;
     await wd.waitFor("import bar at 10000", async () => {
       const text = (await importBar(wd)) ?? "";
@@ -49,7 +63,7 @@ test("importing by path shows progress and the result, and the cards sync", asyn
       }
       return /Import done: 10000 items read/.test(text);
     }, 120000);
-    const r = await big;
+    const r = await outcome();
     assert.deepEqual([r.ok?.total, r.ok?.created], [10000, 10000], JSON.stringify(r));
     await screenshot(wd, "e2e-import-done");
     // A second import of the same file creates nothing.

@@ -19,6 +19,11 @@ interface ImportJob {
 }
 
 let job: ImportJob | null = null;
+
+/** Whether `j` has ended: our own with its report or error, another one at its last step. */
+function finished(j: ImportJob): boolean {
+  return Boolean(j.report || j.error || (!j.path && j.total > 0 && j.done === j.total));
+}
 let render: () => void = () => {};
 
 function summary(r: ImportReport): string {
@@ -107,7 +112,7 @@ export function mountTransfer(topbar: HTMLElement, parent: HTMLElement): void {
     bar.hidden = !job;
     if (!job) return replaceChildren(bar);
     const elsewhere = !job.path && job.total > 0 && job.done === job.total;
-    const finished = Boolean(job.report || job.error || elsewhere);
+    const ended = finished(job);
     const label = job.error
       ? `Import failed: ${job.error}`
       : job.report
@@ -122,7 +127,7 @@ export function mountTransfer(topbar: HTMLElement, parent: HTMLElement): void {
         max: Math.max(job.total, 1), value: job.done,
         "aria-label": "Import progress", "aria-valuemin": 0, "aria-valuemax": job.total, "aria-valuenow": job.done,
       }),
-      finished ? h("button", { type: "button", class: "icon-btn", "aria-label": "Dismiss import", onclick: () => { job = null; render(); } }, "×") : null,
+      ended ? h("button", { type: "button", class: "icon-btn", "aria-label": "Dismiss import", onclick: () => { job = null; render(); } }, "×") : null,
     );
   };
   void onEngineEvent((ev) => {
@@ -130,7 +135,7 @@ export function mountTransfer(topbar: HTMLElement, parent: HTMLElement): void {
     // An import this window did not start (the e2e test calls `cards_import` by path) shows too,
     // unless one of ours is still running.
     const ours = job && job.jobId === ev.job_id;
-    if (!ours && job && !job.report && !job.error) return;
+    if (!ours && job && !finished(job)) return;
     if (!ours) job = { jobId: ev.job_id, path: "", done: 0, total: 0, report: null, error: null };
     if (!job || job.report) return;
     job.done = ev.done;
