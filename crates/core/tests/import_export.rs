@@ -279,3 +279,25 @@ async fn imported_cards_sync_and_another_device_importing_the_same_file_adds_not
     assert_eq!(import(a, &data("trello.json")).await.created, 0);
     assert!(a.get(id).await.unwrap().is_none());
 }
+
+/// A disk that fills up mid-import: the chunks committed before it are whole (every card with its
+/// create op), the failing chunk left nothing, and the same import once there is room again
+/// creates exactly the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_cut_short_by_a_full_disk_resumes_without_duplicates() {
+    let d = tempfile::tempdir().unwrap();
+    let e = open(d.path()).await;
+    let size = std::fs::metadata(d.path().join("deckhand.db")).unwrap().len();
+    e.set_max_db_bytes(Some(size + 3 * 1024 * 1024)).await.unwrap();
+    let err = e.import_file(data("bookmarks-10k.html"), ImportOptions::default()).await.expect_err("the disk fills up");
+    assert_eq!(err.kind(), "disk_full", "{err}");
+    let n = e.list(ListQuery::default()).await.unwrap().total;
+    assert!(n > 0 && n < 10_000 && n % 500 == 0, "whole chunks only: {n}");
+    let ops = e.outbox().await.unwrap();
+    assert_eq!(ops.len() as u32, n, "every committed card has its create op");
+    assert!(ops.iter().all(|o| o.kind == OpKind::Create));
+    e.set_max_db_bytes(None).await.unwrap();
+    let rep = import(&e, &data("bookmarks-10k.html")).await;
+    assert_eq!((rep.created, rep.existing), (10_000 - n, n));
+    assert_eq!(e.list(ListQuery::default()).await.unwrap().total, 10_000);
+}

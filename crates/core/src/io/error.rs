@@ -32,6 +32,9 @@ impl From<TransferError> for CoreError {
         match e {
             TransferError::Store(s) => s.into(),
             TransferError::Read { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => CoreError::NotFound(e.to_string()),
+            TransferError::Write { ref source, .. } if matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => {
+                CoreError::DiskFull(e.to_string())
+            }
             TransferError::Read { .. } | TransferError::Write { .. } => CoreError::Storage(e.to_string()),
             // A file the user picked that cannot be imported: the user's input, reported as such.
             TransferError::UnknownFormat(_) | TransferError::Malformed { .. } | TransferError::Invalid { .. } => {
