@@ -42,6 +42,10 @@ fn main() {
         "undo",
         "redo",
         "undo_state",
+        "cards_import",
+        "cards_export",
+        "import_pick",
+        "export_pick",
     ];
     let attrs = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")

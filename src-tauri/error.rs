@@ -13,6 +13,8 @@ pub enum CommandError {
     Config(String),
     #[error("could not open the logs folder: {0}")]
     Open(String),
+    #[error("file dialog: {0}")]
+    Dialog(String),
 }
 
 /// Every `kind` a command can answer with. The UI gets it as a TypeScript union (ui/src/bindings)
@@ -66,7 +68,7 @@ impl CommandError {
         match self {
             CommandError::Core(e) => ErrorKind::of_core(e),
             CommandError::Config(_) => ErrorKind::Config,
-            CommandError::Open(_) => ErrorKind::Io,
+            CommandError::Open(_) | CommandError::Dialog(_) => ErrorKind::Io,
         }
     }
 

@@ -8,6 +8,7 @@
 //! engine's types, which derive ts-rs only; this table is the small generator in its place. The
 //! test `ipc_table_matches_the_handlers` keeps it honest against build.rs' command list.
 
+use deckhand_core::io::{ExportFormat, ExportReport, ImportOptions, ImportReport};
 use deckhand_core::model::*;
 use deckhand_core::undo::{UndoOutcome, UndoState};
 use deckhand_protocol::CardChanges;
@@ -72,6 +73,10 @@ pub fn commands() -> Vec<CommandSig> {
         sig!(undo() -> Option<UndoOutcome>),
         sig!(redo() -> Option<UndoOutcome>),
         sig!(undo_state() -> UndoState),
+        sig!(cards_import(path: String, options: ImportOptions) -> ImportReport),
+        sig!(cards_export(path: String, format: ExportFormat, query: ListQuery) -> ExportReport),
+        sig!(import_pick(folder: bool) -> Option<String>),
+        sig!(export_pick(format: ExportFormat) -> Option<String>),
     ]
 }
 

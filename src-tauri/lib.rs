@@ -94,6 +94,8 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         .plugin(tauri_plugin_store::Builder::new().build())
         // Links open in the user's browser; the capability scopes it to http(s) URLs.
         .plugin(tauri_plugin_opener::init())
+        // Import…/Export… dialogs, opened by our own commands (no dialog permission in the webview).
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             cards::cards_list,
             cards::card_get,
@@ -134,6 +136,10 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::undo::undo,
             commands::undo::redo,
             commands::undo::undo_state,
+            commands::transfer::cards_import,
+            commands::transfer::cards_export,
+            commands::transfer::import_pick,
+            commands::transfer::export_pick,
         ])
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::Destroyed = event {

@@ -7,3 +7,4 @@ pub mod recovery;
 pub mod settings;
 pub mod sync;
 pub mod undo;
+pub mod transfer;

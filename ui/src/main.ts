@@ -15,6 +15,7 @@ import { mountStatusBar } from "./components/statusbar";
 import { mountToasts, toast } from "./components/toasts";
 import { mountToolbar, setView } from "./components/toolbar";
 import { mountUndo } from "./components/undo";
+import { mountTransfer } from "./components/transfer";
 import { loadBoard, loadLanes, loadStatus, loadTags, resetList } from "./data";
 import { h } from "./dom";
 import { subscribeEngineEvents } from "./events";
@@ -32,6 +33,7 @@ async function start(): Promise<void> {
   mountToolbar(app);
   mountUndo();
   mountBulkBar(app);
+  mountTransfer(app.querySelector(".topbar")!, app);
   mountRecoveryBanner(app);
   app.appendChild(main);
   mountEditor(app);

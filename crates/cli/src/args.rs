@@ -66,6 +66,13 @@ pub enum Command {
     Undo,
     /// Redo the last undone action (same rules as `undo`).
     Redo,
+    /// Write every card (or those --query/--lane/--tag match) to a file (json, csv) or a folder
+    /// of Markdown files (md).
+    Export(ExportArgs),
+    /// Read cards from FILE (a folder for md): Deckhand JSON, CSV (columns by header), Markdown
+    /// with front matter, a Trello board export or browser bookmarks HTML. Importing the same file
+    /// again creates no duplicates. Progress on stderr.
+    Import(ImportArgs),
     /// Apply a JSON list of card operations in one process (test harnesses; same engine calls as
     /// `cards add/edit/mv/rm`). Prints one JSON result per op.
     #[command(hide = true)]
@@ -250,4 +257,55 @@ pub enum RecoveryCommand {
         #[arg(long)]
         all: bool,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExportFormatArg {
+    Json,
+    Csv,
+    Md,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ImportFormatArg {
+    Json,
+    Csv,
+    Md,
+    Trello,
+    Bookmarks,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FoldersArg {
+    /// Every enclosing folder becomes a tag.
+    Tags,
+    /// The innermost folder becomes the lane.
+    Lane,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum)]
+    pub format: ExportFormatArg,
+    /// The file to write (json, csv) or the folder (md).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only cards matching this full-text search.
+    #[arg(long)]
+    pub query: Option<String>,
+    #[arg(long)]
+    pub lane: Option<String>,
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// Detected from the file when omitted (a folder is md; .csv, .html; a .json says which).
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormatArg>,
+    /// Bookmarks: folders become tags (default) or the lane.
+    #[arg(long, value_enum)]
+    pub folders: Option<FoldersArg>,
 }

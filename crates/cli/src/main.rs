@@ -89,6 +89,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Outbox { command } => commands::outbox::run(&engine, &out, command).await.map(|_| 0),
         Command::Conflicts { command } => commands::conflicts::run(&engine, &mut journal, &out, command).await.map(|_| 0),
         Command::Recovery { command } => commands::recovery::run(&engine, &out, command).await.map(|_| 0),
+        Command::Export(args) => commands::transfer::export(&engine, &out, args).await.map(|_| 0),
+        Command::Import(args) => commands::transfer::import(&engine, &out, args).await.map(|_| 0),
         Command::Script { ref file } => commands::script::run(&engine, &mut journal, file).await.map(|_| 0),
         Command::Metrics => commands::script::metrics(&engine).await.map(|_| 0),
         Command::Undo => commands::undo::run(&engine, &out, deckhand_core::undo::UndoDirection::Undo).await.map(|_| 0),

@@ -386,6 +386,9 @@ pub enum EngineEvent {
     ConnectionChanged { state: ConnectionState },
     /// Progress of a bulk action started with a `job_id`.
     BulkProgress { job_id: String, done: u32, total: u32 },
+    /// Progress of an import started with a `job_id`: items written (or found already there)
+    /// of those the file holds; sent at 0, after each committed chunk, and at the end.
+    ImportProgress { job_id: String, done: u32, total: u32 },
     /// The local database was corrupt: it was moved aside and rebuilt (sent once, at open).
     DatabaseRecovered { report: RecoveryReport },
     /// Anything may have changed: reload every card and the status.

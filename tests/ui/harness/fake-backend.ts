@@ -22,6 +22,8 @@ import type { ErrorKind } from "../../../ui/src/bindings/ErrorKind";
 import type { Card } from "../../../ui/src/bindings/Card";
 import type { CardVersion } from "../../../ui/src/bindings/CardVersion";
 import type { UndoOutcome } from "../../../ui/src/bindings/UndoOutcome";
+import type { ImportOptions } from "../../../ui/src/bindings/ImportOptions";
+import type { ImportReport } from "../../../ui/src/bindings/ImportReport";
 
 type Args = Record<string, unknown>;
 interface FakeConfig {
@@ -34,6 +36,12 @@ interface FakeConfig {
   conflicts?: ConflictRecord[];
   history?: HistoryEntry[];
   holdBulk?: boolean;
+  /** `cards_import` stops after its first chunk until `releaseImport()`. */
+  holdImport?: boolean;
+  /** Items the fake import reports (default 1,200: three chunks of at most 500). */
+  importTotal?: number;
+  /** `cards_import` fails with this validation message (after reporting 0 of N). */
+  importError?: string;
   tokenStorage?: TokenStorageInfo;
   /** A capture waiting when the UI starts (the app was started by a deckhand:// link). */
   capture?: Capture;
@@ -138,6 +146,26 @@ const needServer = () => err("invalid_state", "history unavailable (offline?): c
 let desktop: DesktopState = { settings: { capture_shortcut: "CmdOrCtrl+Shift+Space", notifications: true }, shortcut_error: null };
 let pendingCapture: Capture | null = config.capture ?? null;
 let bulkGate: (() => void) | null = null;
+let importGate: (() => void) | null = null;
+
+/** The engine's import in small: progress at 0 and per chunk of 500, then a card per chunk. */
+async function importCards(path: string, options: ImportOptions): Promise<ImportReport> {
+  const total = config.importTotal ?? 1200;
+  const jobId = options.job_id ?? "";
+  await fire({ type: "import_progress", job_id: jobId, done: 0, total });
+  if (config.importError) throw err("validation", config.importError);
+  const ids: string[] = [];
+  for (let done = Math.min(500, total); ; done = Math.min(done + 500, total)) {
+    const card = makeCard({ title: `Imported ${done}`, lane: "imported", sync_state: "pending", confirmed_version: null }, cards.length);
+    cards.push(card);
+    ids.push(card.id);
+    await fire({ type: "import_progress", job_id: jobId, done, total });
+    if (done === Math.min(500, total) && fake.holdImport) await new Promise<void>((r) => (importGate = r));
+    if (done >= total) break;
+  }
+  await changed(...ids);
+  return { format: path.endsWith(".html") ? "bookmarks" : "json", total, created: total - 3, existing: 3, ignored: ["bookmark 7: a place: link, not a web page"], unknown_columns: [] };
+}
 
 function fire(ev: EngineEvent): Promise<void> {
   return emit("engine-event", JSON.parse(JSON.stringify(ev)));
@@ -442,6 +470,10 @@ const handlers: Handlers = {
     undo_depth: undoStack.length,
     redo_depth: redoStack.length,
   }),
+  cards_import: (a) => importCards(a.path, a.options),
+  cards_export: (a) => ({ format: a.format, cards: list({ ...a.query, limit: 100000 }).total, path: a.path }),
+  import_pick: (a) => (a.folder ? "/home/user/notes" : "/home/user/bookmarks.html"),
+  export_pick: (a) => (a.format === "md" ? "/home/user/export" : `/home/user/deckhand-cards.${a.format}`),
   token_storage: () => config.tokenStorage ?? { storage: "keychain", fallback_reason: null, file: null },
 };
 
@@ -472,6 +504,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
 const fake = {
   calls,
   holdBulk: config.holdBulk ?? false,
+  holdImport: config.holdImport ?? false,
   get cards() {
     return cards;
   },
@@ -484,6 +517,9 @@ const fake = {
   async remoteEdit(id: string, ch: CardChanges) {
     applyChanges(find(id)!, ch);
     await changed(id);
+  releaseImport() {
+    importGate?.();
+    importGate = null;
   },
   releaseBulk() {
     bulkGate?.();

@@ -13,7 +13,11 @@ import type { DesktopSettings } from "./DesktopSettings";
 import type { DesktopState } from "./DesktopState";
 import type { EngineEvent } from "./EngineEvent";
 import type { ErrorKind } from "./ErrorKind";
+import type { ExportFormat } from "./ExportFormat";
+import type { ExportReport } from "./ExportReport";
 import type { HistoryEntry } from "./HistoryEntry";
+import type { ImportOptions } from "./ImportOptions";
+import type { ImportReport } from "./ImportReport";
 import type { LaneSummary } from "./LaneSummary";
 import type { ListQuery } from "./ListQuery";
 import type { NewCardInput } from "./NewCardInput";
@@ -74,6 +78,10 @@ export interface Commands {
   undo: { args: {}; result: UndoOutcome | null };
   redo: { args: {}; result: UndoOutcome | null };
   undo_state: { args: {}; result: UndoState };
+  cards_import: { args: { path: string; options: ImportOptions }; result: ImportReport };
+  cards_export: { args: { path: string; format: ExportFormat; query: ListQuery }; result: ExportReport };
+  import_pick: { args: { folder: boolean }; result: string | null };
+  export_pick: { args: { format: ExportFormat }; result: string | null };
 }
 
 export type CommandName = keyof Commands;
@@ -119,6 +127,10 @@ export const commands = {
   undo: () => invoke<UndoOutcome | null>("undo"),
   redo: () => invoke<UndoOutcome | null>("redo"),
   undoState: () => invoke<UndoState>("undo_state"),
+  cardsImport: (path: string, options: ImportOptions) => invoke<ImportReport>("cards_import", { path, options }),
+  cardsExport: (path: string, format: ExportFormat, query: ListQuery) => invoke<ExportReport>("cards_export", { path, format, query }),
+  importPick: (folder: boolean) => invoke<string | null>("import_pick", { folder }),
+  exportPick: (format: ExportFormat) => invoke<string | null>("export_pick", { format }),
 };
 
 /** Tauri events the shell emits, with their payloads. */

@@ -11,6 +11,7 @@ pub mod engine;
 mod history;
 pub mod pull;
 pub mod realtime;
+mod transfer;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

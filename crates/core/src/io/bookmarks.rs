@@ -1,0 +1,107 @@
+//! Browser bookmarks HTML, the Netscape format every browser exports: `<DT><H3>` names a folder
+//! whose `<DL>` holds its entries, `<DT><A HREF>` is a bookmark, a `<DD>` after it its note.
+//! Parsed by html5ever (through `scraper`) like a browser would — the format is tag soup with
+//! unclosed `<DT>` and `<p>` — then walked in document order. Folders become tags (every
+//! enclosing folder) or, with `FolderMapping::Lane`, the innermost folder is the lane. Keyed by
+//! URL: the same page bookmarked twice is one card. Non-web entries (`place:`, `javascript:`) are
+//! left out and reported.
+
+use scraper::{ElementRef, Html};
+
+use super::{FolderMapping, Item, Parsed, TransferError, key, tidy};
+
+struct Walk {
+    folders: FolderMapping,
+    /// The name of the last `<H3>` seen: the folder of the next `<DL>`.
+    pending: Option<String>,
+    /// Whether the last entry was a bookmark (a `<DD>` then is its note, not a folder's).
+    after_bookmark: bool,
+    parsed: Parsed,
+    seen: u32,
+}
+
+fn text(el: ElementRef<'_>) -> String {
+    el.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Walk {
+    fn element(&mut self, el: ElementRef<'_>, path: &[String]) {
+        match el.value().name() {
+            "h3" => {
+                self.pending = Some(text(el));
+                self.after_bookmark = false;
+            }
+            "dl" => {
+                let mut inner = path.to_vec();
+                if let Some(name) = self.pending.take().filter(|n| !n.is_empty()) {
+                    inner.push(name);
+                }
+                self.after_bookmark = false;
+                self.children(el, &inner);
+            }
+            "a" => self.bookmark(el, path),
+            "dd" => {
+                if self.after_bookmark
+                    && let Some(item) = self.parsed.items.last_mut()
+                {
+                    item.body = text(el);
+                }
+                self.after_bookmark = false;
+                // A `<DD>` may hold the next entries (tag soup); walk on.
+                self.children(el, path);
+            }
+            _ => self.children(el, path),
+        }
+    }
+
+    fn children(&mut self, el: ElementRef<'_>, path: &[String]) {
+        for child in el.children() {
+            if let Some(c) = ElementRef::wrap(child) {
+                self.element(c, path);
+            }
+        }
+    }
+
+    fn bookmark(&mut self, a: ElementRef<'_>, path: &[String]) {
+        self.seen += 1;
+        let label = format!("bookmark {}", self.seen);
+        let Some(href) = a.value().attr("href").map(str::trim).filter(|h| !h.is_empty()) else {
+            self.parsed.ignored.push(format!("{label}: no HREF"));
+            self.after_bookmark = false;
+            return;
+        };
+        let lower = href.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            let scheme = href.split(':').next().unwrap_or(href);
+            self.parsed.ignored.push(format!("{label} {:?}: a {scheme}: link, not a web page", text(a)));
+            self.after_bookmark = false;
+            return;
+        }
+        let (tags, lane) = match self.folders {
+            FolderMapping::Tags => (path.to_vec(), String::new()),
+            FolderMapping::Lane => (Vec::new(), path.last().cloned().unwrap_or_default()),
+        };
+        self.parsed.items.push(tidy(Item {
+            id: key("url", href),
+            label,
+            title: text(a),
+            body: String::new(),
+            url: Some(href.to_string()),
+            tags,
+            lane,
+            position: None,
+            pinned: false,
+        }));
+        self.after_bookmark = true;
+    }
+}
+
+pub fn parse(html: &str, folders: FolderMapping) -> Result<Parsed, TransferError> {
+    if !html.to_ascii_uppercase().contains("<A ") && !html.to_ascii_uppercase().contains("<DL") {
+        return Err(TransferError::Malformed { item: "document".into(), message: "no bookmarks (<DL>/<A>) in this HTML".into() });
+    }
+    let doc = Html::parse_document(html);
+    let mut walk = Walk { folders, pending: None, after_bookmark: false, parsed: Parsed::default(), seen: 0 };
+    walk.element(doc.root_element(), &[]);
+    Ok(walk.parsed)
+}
