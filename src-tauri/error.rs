@@ -30,6 +30,8 @@ pub enum ErrorKind {
     InvalidState,
     Config,
     Io,
+    /// Another lane has that name (case-insensitively).
+    LaneNameTaken,
 }
 
 impl ErrorKind {
@@ -44,6 +46,7 @@ impl ErrorKind {
             ErrorKind::InvalidState => "invalid_state",
             ErrorKind::Config => "config",
             ErrorKind::Io => "io",
+            ErrorKind::LaneNameTaken => "lane_name_taken",
         }
     }
 
@@ -57,6 +60,7 @@ impl ErrorKind {
             CoreError::ReadOnly(_) => ErrorKind::ReadOnly,
             CoreError::InvalidState(_) => ErrorKind::InvalidState,
             CoreError::Config(_) => ErrorKind::Config,
+            CoreError::LaneNameTaken(_) => ErrorKind::LaneNameTaken,
         }
     }
 }
