@@ -182,3 +182,36 @@ async fn the_same_new_lane_added_on_two_devices_is_one_lane() {
     assert_eq!(on_server, ["Inbox", "Doing", "Done", "Ideas"]);
     assert_eq!(names(b).await, ["Inbox", "Doing", "Done", "Ideas"], "b adopted a's lane");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lane_writes_survive_lost_answers_and_are_retried_under_their_key() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    // The first create (Inbox) is applied but its answer is lost; the retry meets a 503 first.
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/lanes".into(), fault: Fault::DropResponse, times: 1 });
+    proxy.add_rule(Rule { method: Some("POST"), path_contains: "/v1/lanes".into(), fault: Fault::Status { status: 503, code: "overloaded", retry_after: None }, times: 1 });
+    let i = h.add_engine(proxy.url(), |c| c).await;
+    let e = &h.engines[i];
+    settle(e).await;
+    let on_server = server_lanes(&h).await;
+    assert_eq!(on_server.iter().map(|l| (l.name.as_str(), l.version)).collect::<Vec<_>>(), [("Inbox", 1), ("Doing", 1), ("Done", 1)]);
+    let posts = proxy.writes("POST", "/v1/lanes");
+    let first = posts[0].key.clone();
+    assert!(first.is_some());
+    assert!(posts.iter().filter(|w| w.key == first).count() >= 2, "retried under the same key: {posts:?}");
+    assert!(posts.iter().any(|w| w.key == first && w.replayed), "the retry was answered from the record: {posts:?}");
+    assert!(posts.iter().filter(|w| w.replayed).all(|w| w.key == first));
+
+    // A rename whose answer is lost: applied once (version 2), the retry replays.
+    proxy.add_rule(Rule { method: Some("PATCH"), path_contains: "/v1/lanes".into(), fault: Fault::DropResponse, times: 1 });
+    e.rename_lane("Doing".into(), "Now".into()).await.unwrap();
+    settle(e).await;
+    let doing = server_lanes(&h).await.into_iter().find(|l| l.id == on_server[1].id).unwrap();
+    assert_eq!((doing.name.as_str(), doing.version), ("Now", 2));
+    let patches = proxy.writes("PATCH", "/v1/lanes");
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert_eq!(patches[0].key, patches[1].key);
+    assert!(patches[1].replayed);
+    assert!(e.lanes().await.unwrap().iter().all(|l| !l.pending));
+    proxy.stop();
+}
