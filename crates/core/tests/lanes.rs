@@ -215,3 +215,27 @@ async fn lane_writes_survive_lost_answers_and_are_retried_under_their_key() {
     assert!(e.lanes().await.unwrap().iter().all(|l| !l.pending));
     proxy.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_meeting_a_delete_is_undone_and_the_delete_decides_where_the_cards_go() {
+    let h = sync_harness(2).await;
+    let (a, b) = (&h.engines[0], &h.engines[1]);
+    let c = a.create(NewCardInput { title: "in doing".into(), lane: Some("Doing".into()), ..Default::default() }).await.unwrap();
+    settle(a).await;
+    settle(b).await;
+    a.pause().await;
+    b.pause().await;
+    a.delete_lane("Doing".into(), LaneCards::MoveTo { lane: "Done".into() }).await.unwrap();
+    b.rename_lane("Doing".into(), "Active".into()).await.unwrap();
+    a.resume().await;
+    settle(a).await;
+    b.resume().await;
+    settle(b).await;
+    settle(a).await;
+    assert_eq!(h.server_card(c.id).await.1["lane"], "Done", "the delete's choice stands");
+    assert_eq!(server_lanes(&h).await.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["Inbox", "Done"]);
+    for e in [a, b] {
+        eventually("converged", || async { (names(e).await == ["Inbox", "Done"]).then_some(()) }).await;
+        assert_eq!(e.get(c.id).await.unwrap().unwrap().lane, "Done");
+    }
+}

@@ -480,6 +480,21 @@ fn remove_op(conn: &Connection, op_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// A rename of a lane deleted elsewhere: delete wins, so the rename is undone — the cards it
+/// moved go back to the lane's old name, where the deleting device's choice for them (moved or
+/// trashed) meets no competing move of ours.
+fn undo_renames(conn: &Connection, lane: Uuid, except_sent: bool) -> Result<()> {
+    for op in ops_of(conn, lane)?.into_iter().filter(|o| o.kind == LaneOpKind::Patch && !(except_sent && o.request.is_some())) {
+        let changes: LaneChanges = serde_json::from_str(&op.payload)?;
+        if let (Some(mine), Some(base)) = (changes.name, op.base_name.as_deref()) {
+            let moved = move_cards(conn, &mine, base)?;
+            history::add(conn, "lane.rename_undone", None, &format!("{base:?} → {mine:?}: the lane was deleted elsewhere; {} card(s) back", moved.len()))?;
+        }
+        remove_op(conn, op.op_id)?;
+    }
+    Ok(())
+}
+
 /// Keeps `lane` as the confirmed copy unless a newer one is there already.
 fn confirm(conn: &Connection, lane: &Lane) -> Result<()> {
     match get(conn, lane.id)? {
@@ -553,6 +568,7 @@ pub fn settle_refused(conn: &Connection, op: &LaneOp, status: u16, code: &str, c
             if let Some(cur) = cur {
                 confirm(conn, cur)?;
             }
+            undo_renames(conn, op.lane_id, false)?;
             conn.execute("DELETE FROM lane_ops WHERE lane_id = ?1 AND kind != 'create'", [op.lane_id.to_string()])?;
             recompute(conn, op.lane_id)?;
             Ok(Refusal::Settled)
@@ -620,6 +636,9 @@ pub fn apply_remote(conn: &Connection, lane: &Lane) -> Result<bool> {
                 conn.execute("UPDATE lane_ops SET payload = ?2 WHERE op_id = ?1", params![op.op_id, serde_json::to_string(&changes)?])?;
             }
         }
+    }
+    if lane.deleted {
+        undo_renames(conn, lane.id, true)?;
     }
     confirm(conn, lane)?;
     recompute(conn, lane.id)?;
