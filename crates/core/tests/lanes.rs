@@ -239,3 +239,28 @@ async fn a_rename_meeting_a_delete_is_undone_and_the_delete_decides_where_the_ca
         assert_eq!(e.get(c.id).await.unwrap().unwrap().lane, "Done");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reorders_converge_to_one_order() {
+    let h = sync_harness(2).await;
+    let (a, b) = (&h.engines[0], &h.engines[1]);
+    settle(a).await;
+    settle(b).await;
+    a.pause().await;
+    b.pause().await;
+    a.move_lane("Done".into(), None, Some("Inbox".into())).await.unwrap();
+    a.move_lane("Doing".into(), Some("Inbox".into()), None).await.unwrap();
+    b.move_lane("Inbox".into(), Some("Done".into()), None).await.unwrap();
+    b.move_lane("Done".into(), None, Some("Doing".into())).await.unwrap();
+    a.resume().await;
+    settle(a).await;
+    b.resume().await;
+    settle(b).await;
+    settle(a).await;
+    let on_server: Vec<String> = server_lanes(&h).await.into_iter().map(|l| l.name).collect();
+    assert_eq!(on_server.len(), 3);
+    for e in [a, b] {
+        let want = on_server.clone();
+        eventually("same order everywhere", || async { (names(e).await == want).then_some(()) }).await;
+    }
+}
