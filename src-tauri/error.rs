@@ -32,6 +32,8 @@ pub enum ErrorKind {
     InvalidState,
     Config,
     Io,
+    /// Another lane has that name (case-insensitively).
+    LaneNameTaken,
 }
 
 impl ErrorKind {
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::InvalidState => "invalid_state",
             ErrorKind::Config => "config",
             ErrorKind::Io => "io",
+            ErrorKind::LaneNameTaken => "lane_name_taken",
         }
     }
 
@@ -59,6 +62,7 @@ impl ErrorKind {
             CoreError::ReadOnly(_) => ErrorKind::ReadOnly,
             CoreError::InvalidState(_) => ErrorKind::InvalidState,
             CoreError::Config(_) => ErrorKind::Config,
+            CoreError::LaneNameTaken(_) => ErrorKind::LaneNameTaken,
         }
     }
 }

@@ -2,6 +2,7 @@ pub mod cards;
 pub mod conflicts;
 pub mod desktop;
 pub mod lifecycle;
+pub mod lanes;
 pub mod outbox;
 pub mod recovery;
 pub mod settings;

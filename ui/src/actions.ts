@@ -6,7 +6,7 @@ import { confirmDialog } from "./components/modal";
 import { restoreCard } from "./components/trash";
 import { toast } from "./components/toasts";
 import { dropNeighbours, END_OF_LANE, type Neighbours, stepNeighbours } from "./positions";
-import { laneNames, notify, state } from "./state";
+import { boardLaneOf, laneNames, notify, state } from "./state";
 
 export async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -38,17 +38,17 @@ export function moveByKey(id: string, key: string): Promise<unknown> | undefined
   if (!card) return undefined;
   if (key === "ArrowLeft" || key === "ArrowRight") {
     const lanes = laneNames();
-    const at = lanes.indexOf(card.lane);
+    const at = lanes.indexOf(boardLaneOf(card.lane));
     const next = lanes[at + (key === "ArrowLeft" ? -1 : 1)];
     if (at < 0 || !next) return undefined;
     return moveCard(id, next, END_OF_LANE);
   }
-  const cards = laneCards(card.lane);
+  const cards = laneCards(boardLaneOf(card.lane));
   const index = cards.findIndex((c) => c.id === id);
   if (index < 0) return undefined;
   const to = stepNeighbours(cards, index, key === "ArrowUp" ? -1 : 1);
   if (to === undefined) return undefined;
-  return moveCard(id, card.lane, to);
+  return moveCard(id, boardLaneOf(card.lane), to);
 }
 
 export async function deleteCard(id: string): Promise<boolean> {

@@ -25,6 +25,7 @@ const KIND_MESSAGE: Record<ErrorKind, string | null> = {
   invalid_state: null,
   config: null,
   io: null,
+  lane_name_taken: null,
 };
 
 const KINDS = new Set(Object.keys(KIND_MESSAGE));

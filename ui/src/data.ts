@@ -2,7 +2,7 @@
 import { api } from "./api";
 import type { CardView } from "./bindings/CardView";
 import type { ListQuery } from "./bindings/ListQuery";
-import { BOARD_PAGE, LIST_PAGE, laneNames, notify, state } from "./state";
+import { BOARD_PAGE, LIST_PAGE, boardLaneOf, laneNames, notify, state } from "./state";
 
 // Bumped whenever the query (search / filters) changes, so late answers to an older query are dropped.
 let generation = 0;
@@ -129,11 +129,11 @@ export async function refreshCards(ids: string[]): Promise<void> {
     const moved = !old || old.lane !== card.lane || old.position !== card.position || old.pinned !== card.pinned;
     if (!oldLane || moved || filtered) {
       if (oldLane) lanesToReload.add(oldLane);
-      lanesToReload.add(card.lane);
+      lanesToReload.add(boardLaneOf(card.lane));
     }
     if (!listContains(id) || moved || filtered) listShapeChanged = true;
   });
-  const shown = new Set(state.filter.lane ? [state.filter.lane] : [...state.board.keys(), ...fresh.map((c) => c?.lane ?? "")]);
+  const shown = new Set(state.filter.lane ? [state.filter.lane] : [...state.board.keys(), ...fresh.map((c) => (c ? boardLaneOf(c.lane) : ""))]);
   const jobs: Promise<unknown>[] = [...lanesToReload].filter((l) => l && shown.has(l)).map((l) => loadBoardLane(l));
   if (lanesToReload.size > 0) jobs.push(loadLanes());
   if (tagsChanged) jobs.push(loadTags());

@@ -76,6 +76,12 @@ export function handleEvent(ev: EngineEvent): void {
       // server: anything may have changed, so every view, lane, tag and the status reload.
       void reloadEverything().catch((err) => console.error("reload failed", err));
       break;
+    case "lanes_changed":
+      // Renamed, moved, added or deleted here or on another device: the columns follow.
+      void loadLanes()
+        .then(() => reloadViews())
+        .catch((err) => console.error("reload failed", err));
+      break;
     case "bulk_progress":
       if (state.bulk && state.bulk.jobId === ev.job_id && !state.bulk.finished) {
         state.bulk.done = ev.done;

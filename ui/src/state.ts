@@ -65,6 +65,14 @@ export function notify(topic: Topic, detail?: unknown): void {
 /** Lane names in display order: what Rust lists, with the default lane always present. */
 export function laneNames(): string[] {
   const names = state.lanes.map((l) => l.lane);
-  if (!names.includes(DEFAULT_LANE)) names.unshift(DEFAULT_LANE);
+  // Lanes are records now (a deleted Inbox stays deleted); an empty board still shows one lane.
+  if (names.length === 0) names.push(DEFAULT_LANE);
   return names;
+}
+
+/** The board lane a card's `lane` belongs to: lanes match names case-insensitively ("inbox" cards
+ * are in "Inbox"). */
+export function boardLaneOf(lane: string): string {
+  const key = lane.trim().toLowerCase();
+  return laneNames().find((n) => n.trim().toLowerCase() === key) ?? lane;
 }

@@ -41,6 +41,12 @@ pub enum Command {
         #[command(subcommand)]
         command: CardsCommand,
     },
+    /// The board's lanes: list, add, rename (moves the lane's cards), move, remove (local;
+    /// queued for the server like card writes).
+    Lanes {
+        #[command(subcommand)]
+        command: LanesCommand,
+    },
     /// Talk to the server.
     Sync {
         #[command(subcommand)]
@@ -80,6 +86,37 @@ pub enum Command {
     /// The engine's persisted counters as JSON (test harnesses).
     #[command(hide = true)]
     Metrics,
+}
+
+#[derive(Subcommand)]
+pub enum LanesCommand {
+    /// The lanes in board order, with their card counts (a lane only cards name comes last,
+    /// marked "no record").
+    List,
+    /// Add a lane (after the last one unless --position).
+    Add {
+        name: String,
+        #[arg(long)]
+        position: Option<f64>,
+    },
+    /// Rename a lane; its cards move with it.
+    Rename { name: String, new_name: String },
+    /// Move a lane on the board: after --after LANE, or before --before LANE (neither: to the end).
+    Move {
+        name: String,
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, conflicts_with = "after")]
+        before: Option<String>,
+    },
+    /// Remove a lane; say where its cards go: --move-to LANE or --trash.
+    Rm {
+        name: String,
+        #[arg(long, required_unless_present = "trash")]
+        move_to: Option<String>,
+        #[arg(long, conflicts_with = "move_to")]
+        trash: bool,
+    },
 }
 
 #[derive(Subcommand)]

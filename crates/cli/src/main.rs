@@ -86,6 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let engine = open(config(&cli, online)?).await?;
     let code = match cli.command {
         Command::Cards { command } => commands::cards::run(&engine, &mut journal, &out, command).await.map(|_| 0),
+        Command::Lanes { command } => commands::lanes::run(&engine, &out, command).await.map(|_| 0),
         Command::Outbox { command } => commands::outbox::run(&engine, &out, command).await.map(|_| 0),
         Command::Conflicts { command } => commands::conflicts::run(&engine, &mut journal, &out, command).await.map(|_| 0),
         Command::Recovery { command } => commands::recovery::run(&engine, &out, command).await.map(|_| 0),

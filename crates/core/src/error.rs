@@ -16,6 +16,11 @@ pub enum StoreError {
     UnknownMigration(String),
     #[error("card {0} not found")]
     NotFound(Uuid),
+    #[error("no lane {0:?}")]
+    LaneNotFound(String),
+    /// Lane names are unique case-insensitively; the lane that has the name.
+    #[error("a lane named {0:?} exists already")]
+    LaneNameTaken(String),
     #[error("op {0} not found")]
     OpNotFound(i64),
     #[error("invalid state: {0}")]
@@ -104,6 +109,8 @@ pub enum CoreError {
     InvalidState(String),
     #[error("configuration error: {0}")]
     Config(String),
+    #[error("{0}")]
+    LaneNameTaken(String),
 }
 
 impl CoreError {
@@ -118,6 +125,7 @@ impl CoreError {
             CoreError::ReadOnly(_) => "read_only",
             CoreError::InvalidState(_) => "invalid_state",
             CoreError::Config(_) => "config",
+            CoreError::LaneNameTaken(_) => "lane_name_taken",
         }
     }
 
@@ -132,7 +140,8 @@ impl From<StoreError> for CoreError {
         use rusqlite::ErrorCode as C;
         match e {
             StoreError::Validation(_) => CoreError::Validation(e.to_string()),
-            StoreError::NotFound(_) | StoreError::OpNotFound(_) => CoreError::NotFound(e.to_string()),
+            StoreError::NotFound(_) | StoreError::OpNotFound(_) | StoreError::LaneNotFound(_) => CoreError::NotFound(e.to_string()),
+            StoreError::LaneNameTaken(_) => CoreError::LaneNameTaken(e.to_string()),
             StoreError::InvalidState(m) => CoreError::InvalidState(m),
             StoreError::MigrationChanged { .. }
             | StoreError::UnknownMigration(_)

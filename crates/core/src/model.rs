@@ -120,8 +120,26 @@ pub struct CardPage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct LaneSummary {
+    /// The lane's name (a card's `lane` matches it case-insensitively).
     pub lane: String,
     pub count: u32,
+    /// The lane record; `None` for a lane only cards name (shown after the records, by name).
+    pub id: Option<Uuid>,
+    /// Board order (lanes sort by position, then id).
+    pub position: Option<f64>,
+    /// A change of this lane is queued for the server.
+    pub pending: bool,
+}
+
+/// Where the cards of a deleted lane go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "to", rename_all = "snake_case")]
+#[ts(export)]
+pub enum LaneCards {
+    /// Into another lane (after its cards, keeping their order).
+    MoveTo { lane: String },
+    /// To the Trash (restorable like any deleted card).
+    Trash,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -393,6 +411,8 @@ pub enum EngineEvent {
     DatabaseRecovered { report: RecoveryReport },
     /// Anything may have changed: reload every card and the status.
     Resync { reason: ResyncReason },
+    /// The lanes (names, order, records) changed: reload `lanes()`.
+    LanesChanged,
 }
 
 /// Bulk action over many cards; progress is reported as `BulkProgress` events.

@@ -68,7 +68,7 @@ async fn offline_writes_then_reconnect_converge() {
     let ids: Vec<Uuid> = futures_ids(off, 5).await;
     off.update(ids[0], title("first, edited offline")).await.unwrap();
     eventually("offline", || async { (off.status().await.unwrap().connection == ConnectionState::Offline).then_some(()) }).await;
-    assert!(matches!(off.wait_idle(Duration::from_millis(50)).await, Err(IdleError::Offline { pending: 5 })));
+    assert!(matches!(off.wait_idle(Duration::from_millis(50)).await, Err(IdleError::Offline { pending: 8 })));
     // The server comes back on that address: no user action needed.
     let proxy = Proxy::start_on(tokio::net::TcpListener::bind(addr).await.unwrap(), h.server.addr());
     ev.wait_for("online", |e| matches!(e, EngineEvent::ConnectionChanged { state: ConnectionState::Online })).await;

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::Card;
+use crate::{Card, LaneChange};
 
 /// One entry of the per-user change feed. `seq` strictly increases per user; every write gets one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, TS)]
@@ -34,6 +34,10 @@ pub struct ChangesPage {
     #[serde(default)]
     #[ts(type = "number")]
     pub purged_seq: i64,
+    /// Lane changes after `since`, in the same seq space as `changes` (a page covers every seq up
+    /// to `next_since` of both). Absent from old servers; old clients ignore it.
+    #[serde(default)]
+    pub lanes: Vec<LaneChange>,
 }
 
 /// SSE `event:` name of the first event of every `GET /v1/events` stream.

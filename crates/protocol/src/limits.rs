@@ -27,3 +27,5 @@ pub const PAGE_MAX: u32 = 1_000;
 /// 1,000 maximal cards would otherwise be ~250 MiB built in memory per request. Clients page by
 /// `next_cursor` / `has_more`, never by counting items.
 pub const PAGE_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Live lanes per user (a create past it answers `422`).
+pub const LANES_MAX: usize = 200;

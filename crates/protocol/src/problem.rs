@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::Card;
+use crate::{Card, Lane};
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -31,6 +31,9 @@ pub enum ErrorCode {
     IdempotencyInFlight,
     /// 410: the card was deleted; `current` carries the tombstone.
     Gone,
+    /// 409: another live lane of the caller has this name (compared case-insensitively);
+    /// `current_lane` carries it.
+    LaneNameTaken,
     /// 413
     PayloadTooLarge,
     /// 415: request body is not `application/json`.
@@ -55,7 +58,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
-            ErrorCode::AlreadyExists | ErrorCode::VersionConflict | ErrorCode::IdempotencyInFlight => 409,
+            ErrorCode::AlreadyExists | ErrorCode::VersionConflict | ErrorCode::IdempotencyInFlight | ErrorCode::LaneNameTaken => 409,
             ErrorCode::Gone => 410,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
@@ -78,6 +81,7 @@ impl ErrorCode {
             ErrorCode::VersionConflict => "version_conflict",
             ErrorCode::IdempotencyInFlight => "idempotency_in_flight",
             ErrorCode::Gone => "gone",
+            ErrorCode::LaneNameTaken => "lane_name_taken",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",
@@ -101,6 +105,7 @@ impl ErrorCode {
             ErrorCode::VersionConflict => "Version conflict",
             ErrorCode::IdempotencyInFlight => "Request with this Idempotency-Key is in flight",
             ErrorCode::Gone => "Card deleted",
+            ErrorCode::LaneNameTaken => "Lane name taken",
             ErrorCode::PayloadTooLarge => "Payload too large",
             ErrorCode::UnsupportedMediaType => "Unsupported media type",
             ErrorCode::ValidationFailed => "Validation failed",
@@ -133,6 +138,11 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub current: Option<Card>,
+    /// The lane a lane write met (`/v1/lanes`): its current state on a version conflict, the
+    /// existing one on `already_exists` or `lane_name_taken`, the tombstone on `gone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub current_lane: Option<Lane>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub errors: Option<Vec<FieldError>>,
@@ -147,12 +157,18 @@ impl Problem {
             detail: detail.into(),
             code,
             current: None,
+            current_lane: None,
             errors: None,
         }
     }
 
     pub fn with_current(mut self, card: Card) -> Problem {
         self.current = Some(card);
+        self
+    }
+
+    pub fn with_current_lane(mut self, lane: Lane) -> Problem {
+        self.current_lane = Some(lane);
         self
     }
 

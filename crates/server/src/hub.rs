@@ -44,13 +44,21 @@ impl Hub {
     /// Called after the change committed. Drops a user's channel once nobody listens; nothing is
     /// serialised for a user without streams.
     pub fn publish(&self, user: UserId, change: Change) {
+        self.publish_with(user, change.seq, || crate::routes::events::event_for(&change));
+    }
+
+    /// A committed lane change (`lane.updated` / `lane.deleted`), in the same seq order.
+    pub fn publish_lane(&self, user: UserId, change: deckhand_protocol::LaneChange) {
+        self.publish_with(user, change.seq, || crate::routes::events::lane_event_for(&change));
+    }
+
+    fn publish_with(&self, user: UserId, seq: i64, event: impl FnOnce() -> Event) {
         let map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if !map.get(&user).is_some_and(|tx| tx.receiver_count() > 0) {
             return;
         }
         drop(map);
-        let published = Published { seq: change.seq, event: crate::routes::events::event_for(&change) };
-        self.send(user, HubMsg::Change(Arc::new(published)));
+        self.send(user, HubMsg::Change(Arc::new(Published { seq, event: event() })));
     }
 
     /// Wakes `user`'s streams that are behind `seq` (they catch up from the database).

@@ -126,6 +126,33 @@ pub async fn run_many(state: &AppState, user: UserId, writer: Option<String>, wr
     answers.into_iter().map(|a| a.unwrap_or_else(|| Err(ApiError::new(ErrorCode::Internal, "write not run")))).collect()
 }
 
+/// Executes a lane write once per (user, key) and answers it: the same key space, records and
+/// in-flight guard as card writes.
+pub async fn run_lane(state: &AppState, user: UserId, writer: Option<String>, key: String, fingerprint: [u8; 32], op: crate::lanes::LaneOp) -> Result<Response, ApiError> {
+    let guard = claim(state, user, &key)?;
+    let idem = IdemKey { key: key.clone(), fingerprint, writer };
+    let lane_id = op.lane_id();
+    let outcome = state.db(move |s| s.write_lane(user, &idem, &op, Utc::now())).await;
+    drop(guard);
+    let span = tracing::info_span!("lane_write", user, idempotency_key = %key, lane_id = %lane_id);
+    let _e = span.enter();
+    match outcome? {
+        WriteOutcome::Applied { response, change } => {
+            tracing::info!(seq = change.seq, version = change.lane.version, "lane write applied");
+            let (seq, version) = (change.seq, change.lane.version);
+            state.hub.publish_lane(user, change);
+            if let Some(n) = &state.notifier {
+                n.changed(user, seq);
+            }
+            Ok(card_response(&response, false, Some(version)))
+        }
+        WriteOutcome::Replayed(stored) => respond(state, user, WriteOutcome::Replayed(stored)),
+        WriteOutcome::KeyReused => respond(state, user, WriteOutcome::KeyReused),
+        WriteOutcome::Rejected(p) => Err(p.into()),
+        WriteOutcome::InFlight => respond(state, user, WriteOutcome::InFlight),
+    }
+}
+
 /// Marks (user, key) as executing; the guard removes the mark however the request ends.
 fn claim<'a>(state: &'a AppState, user: UserId, key: &str) -> Result<InFlight<'a>, ApiError> {
     let entry = (user, key.to_string());

@@ -7,6 +7,8 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod hub;
+pub mod feed;
+pub mod lanes;
 mod idempotency;
 mod limits;
 mod metrics;
@@ -106,6 +108,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/cards/{id}/restore", post(routes::cards::restore))
         .route("/v1/trash", delete(routes::trash::empty))
         .route("/v1/cards/{id}/versions", get(routes::history::versions))
+        .route("/v1/lanes", get(routes::lanes::list).post(routes::lanes::create))
+        .route("/v1/lanes/{id}", axum::routing::patch(routes::lanes::patch).delete(routes::lanes::delete))
         .route("/v1/batch", post(routes::batch::batch))
         .route("/v1/changes", get(routes::changes::list))
         .route("/v1/events", get(routes::events::stream))

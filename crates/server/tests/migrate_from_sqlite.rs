@@ -83,3 +83,38 @@ async fn a_sqlite_server_moves_to_postgres_and_clients_continue_from_their_curso
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"), "{}", String::from_utf8_lossy(&again.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lanes_move_to_postgres_with_their_seqs() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let sqlite = dir.path().join("server.db");
+    let server = TestServer::start(&sqlite).await;
+    let h = Harness { server, dir, http: reqwest::Client::new() };
+    let ann = h.user("ann");
+    let lane_id = Uuid::now_v7();
+    let made = support::Client::send(ann.req(reqwest::Method::POST, "/v1/lanes").header("idempotency-key", key()).json(&json!({"id": lane_id, "name": "Ideas"}))).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    ann.new_card("c").await;
+    let renamed = support::Client::send(ann.req(reqwest::Method::PATCH, &format!("/v1/lanes/{lane_id}")).header("idempotency-key", key()).json(&json!({"base_version": 1, "changes": {"name": "Later"}}))).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    let before = ann.changes(0, 100).await;
+    assert_eq!((before.lanes.len(), before.next_since), (1, 3));
+    let support::Harness { server, dir, .. } = h;
+    server.stop().await;
+
+    let target = pg::shared().fresh_database();
+    let out = migrate(&sqlite, &target);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut config = ServerConfig::new("");
+    config.database_url = Some(target.clone());
+    let server = TestServer::start_with(config).await;
+    let h = Harness { server, dir, http: reqwest::Client::new() };
+    let ann = h.client(&ann.token);
+    let after = ann.changes(0, 100).await;
+    assert_eq!((after.changes, after.lanes, after.next_since), (before.changes, before.lanes, before.next_since));
+    // The lane's next write continues the user's seq on PostgreSQL.
+    let moved = support::Client::send(ann.req(reqwest::Method::PATCH, &format!("/v1/lanes/{lane_id}")).header("idempotency-key", key()).json(&json!({"base_version": 2, "changes": {"position": 9.0}}))).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(ann.changes(3, 100).await.lanes[0].seq, 4);
+    h.server.stop().await;
+}

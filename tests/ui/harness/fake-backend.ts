@@ -175,8 +175,9 @@ const err = (kind: ErrorKind, message: string): CommandError => ({ kind, message
 const find = (id: unknown) => cards.find((c) => c.id === id);
 
 function order(a: CardView, b: CardView): number {
-  const la = lanesOrder.indexOf(a.lane);
-  const lb = lanesOrder.indexOf(b.lane);
+  const laneAt = (l: string) => lanesOrder.findIndex((n) => n.toLowerCase() === l.toLowerCase());
+  const la = laneAt(a.lane);
+  const lb = laneAt(b.lane);
   if (la !== lb) return (la < 0 ? 99 : la) - (lb < 0 ? 99 : lb) || a.lane.localeCompare(b.lane);
   // Ties by id, as the engine lists them.
   return a.position - b.position || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -208,7 +209,7 @@ function place(card: CardView, lane: string, before: string | null, after: strin
 function list(q: ListQuery) {
   const text = q.text?.trim().toLowerCase();
   const matched = cards
-    .filter((c) => !q.lane || c.lane === q.lane)
+    .filter((c) => !q.lane || c.lane.toLowerCase() === q.lane.toLowerCase())
     .filter((c) => !q.tag || c.tags.includes(q.tag))
     .filter((c) => !text || [c.title, c.body, c.url ?? "", ...c.tags].join(" ").toLowerCase().includes(text))
     .sort(order);
@@ -332,8 +333,57 @@ const handlers: Handlers = {
   cards_list: (a) => list(a.query),
   card_get: (a) => find(a.id) ?? null,
   lanes_list: () => {
-    const names = [...lanesOrder, ...new Set(cards.map((c) => c.lane).filter((l) => !lanesOrder.includes(l)))];
-    return names.map((lane) => ({ lane, count: cards.filter((c) => c.lane === lane).length }));
+    // Lane records in order, then lanes only cards name; names match case-insensitively.
+    const key = (s: string) => s.trim().toLowerCase();
+    const extra = [...new Set(cards.map((c) => c.lane).filter((l) => !lanesOrder.some((n) => key(n) === key(l))))];
+    return [...lanesOrder, ...extra].map((lane, i) => ({
+      lane,
+      count: cards.filter((c) => key(c.lane) === key(lane)).length,
+      id: i < lanesOrder.length ? `00000000-0000-7000-9000-${(i + 1).toString(16).padStart(12, "0")}` : null,
+      position: i < lanesOrder.length ? i + 1 : null,
+      pending: false,
+    }));
+  },
+  lane_add: (a) => {
+    const key = (s: string) => s.trim().toLowerCase();
+    if (lanesOrder.some((n) => key(n) === key(a.name))) throw err("lane_name_taken", `a lane named "${a.name}" exists already`);
+    lanesOrder.push(a.name.trim());
+    return { lane: a.name.trim(), count: 0, id: uuid(), position: lanesOrder.length, pending: true };
+  },
+  lane_rename: (a) => {
+    const key = (s: string) => s.trim().toLowerCase();
+    const at = lanesOrder.findIndex((n) => key(n) === key(a.name));
+    if (lanesOrder.some((n, i) => i !== at && key(n) === key(a.newName))) throw err("lane_name_taken", `a lane named "${a.newName}" exists already`);
+    if (at >= 0) lanesOrder[at] = a.newName;
+    else lanesOrder.push(a.newName);
+    const moved = cards.filter((c) => key(c.lane) === key(a.name));
+    for (const c of moved) {
+      c.lane = a.newName;
+      touch(c);
+    }
+    void changed(...moved.map((c) => c.id));
+    return moved.map((c) => c.id);
+  },
+  lane_move: (a) => {
+    const key = (s: string) => s.trim().toLowerCase();
+    const from = lanesOrder.findIndex((n) => key(n) === key(a.name));
+    if (from < 0) throw err("not_found", `no lane "${a.name}"`);
+    const [moving] = lanesOrder.splice(from, 1);
+    const after = a.after === null ? -1 : lanesOrder.findIndex((n) => key(n) === key(a.after as string));
+    const before = a.before === null ? -1 : lanesOrder.findIndex((n) => key(n) === key(a.before as string));
+    const to = before >= 0 ? before + 1 : after >= 0 ? after : lanesOrder.length;
+    lanesOrder.splice(to, 0, moving);
+    return null;
+  },
+  lane_delete: (a) => {
+    const key = (s: string) => s.trim().toLowerCase();
+    const at = lanesOrder.findIndex((n) => key(n) === key(a.name));
+    if (at >= 0) lanesOrder.splice(at, 1);
+    const touched = cards.filter((c) => key(c.lane) === key(a.name));
+    if (a.cardsGo.to === "trash") cards = cards.filter((c) => !touched.includes(c));
+    else for (const c of touched) (c.lane = a.cardsGo.lane), touch(c);
+    void changed(...touched.map((c) => c.id));
+    return touched.map((c) => c.id);
   },
   tags_list: () => [...new Set(cards.flatMap((c) => c.tags))].sort(),
   card_create: (a) => {

@@ -3,4 +3,4 @@
 /**
  * Stable machine-readable error codes. Clients branch on these, never on `title` or `detail`.
  */
-export type ErrorCode = "malformed_request" | "idempotency_key_invalid" | "unauthorized" | "not_found" | "method_not_allowed" | "request_timeout" | "already_exists" | "version_conflict" | "idempotency_in_flight" | "gone" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "rate_limited" | "overloaded" | "internal";
+export type ErrorCode = "malformed_request" | "idempotency_key_invalid" | "unauthorized" | "not_found" | "method_not_allowed" | "request_timeout" | "already_exists" | "version_conflict" | "idempotency_in_flight" | "gone" | "lane_name_taken" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "rate_limited" | "overloaded" | "internal";

@@ -4,4 +4,4 @@
  * Every `kind` a command can answer with. The UI gets it as a TypeScript union (ui/src/bindings)
  * and shows its own message per kind, so a new kind here fails the UI's type check until handled.
  */
-export type ErrorKind = "validation" | "not_found" | "storage" | "corrupt_database" | "disk_full" | "read_only" | "invalid_state" | "config" | "io";
+export type ErrorKind = "validation" | "not_found" | "storage" | "corrupt_database" | "disk_full" | "read_only" | "invalid_state" | "config" | "io" | "lane_name_taken";

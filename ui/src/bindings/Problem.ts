@@ -2,8 +2,14 @@
 import type { Card } from "./Card";
 import type { ErrorCode } from "./ErrorCode";
 import type { FieldError } from "./FieldError";
+import type { Lane } from "./Lane";
 
 /**
  * RFC 9457 problem document, extended with `code`, `current` and `errors`.
  */
-export type Problem = { type: string, title: string, status: number, detail: string, code: ErrorCode, current?: Card, errors?: Array<FieldError>, };
+export type Problem = { type: string, title: string, status: number, detail: string, code: ErrorCode, current?: Card, 
+/**
+ * The lane a lane write met (`/v1/lanes`): its current state on a version conflict, the
+ * existing one on `already_exists` or `lane_name_taken`, the tombstone on `gone`.
+ */
+current_lane?: Lane, errors?: Array<FieldError>, };

@@ -18,6 +18,7 @@ import type { ExportReport } from "./ExportReport";
 import type { HistoryEntry } from "./HistoryEntry";
 import type { ImportOptions } from "./ImportOptions";
 import type { ImportReport } from "./ImportReport";
+import type { LaneCards } from "./LaneCards";
 import type { LaneSummary } from "./LaneSummary";
 import type { ListQuery } from "./ListQuery";
 import type { NewCardInput } from "./NewCardInput";
@@ -43,6 +44,10 @@ export interface Commands {
   card_get: { args: { id: string }; result: CardView | null };
   lanes_list: { args: {}; result: Array<LaneSummary> };
   tags_list: { args: {}; result: Array<string> };
+  lane_add: { args: { name: string; position: number | null }; result: LaneSummary };
+  lane_rename: { args: { name: string; newName: string }; result: Array<string> };
+  lane_move: { args: { name: string; before: string | null; after: string | null }; result: null };
+  lane_delete: { args: { name: string; cardsGo: LaneCards }; result: Array<string> };
   card_create: { args: { input: NewCardInput }; result: CardView };
   card_update: { args: { id: string; changes: CardChanges; baseVersion: number | null }; result: CardView };
   card_move: { args: { id: string; lane: string; before: string | null; after: string | null }; result: CardView };
@@ -92,6 +97,10 @@ export const commands = {
   cardGet: (id: string) => invoke<CardView | null>("card_get", { id }),
   lanesList: () => invoke<Array<LaneSummary>>("lanes_list"),
   tagsList: () => invoke<Array<string>>("tags_list"),
+  laneAdd: (name: string, position: number | null = null) => invoke<LaneSummary>("lane_add", { name, position }),
+  laneRename: (name: string, newName: string) => invoke<Array<string>>("lane_rename", { name, newName }),
+  laneMove: (name: string, before: string | null = null, after: string | null = null) => invoke<null>("lane_move", { name, before, after }),
+  laneDelete: (name: string, cardsGo: LaneCards) => invoke<Array<string>>("lane_delete", { name, cardsGo }),
   cardCreate: (input: NewCardInput) => invoke<CardView>("card_create", { input }),
   cardUpdate: (id: string, changes: CardChanges, baseVersion: number | null = null) => invoke<CardView>("card_update", { id, changes, baseVersion }),
   cardMove: (id: string, lane: string, before: string | null = null, after: string | null = null) => invoke<CardView>("card_move", { id, lane, before, after }),

@@ -6,6 +6,7 @@ import { captureFocus, restoreFocus } from "../focus";
 import { applyRoving, installRoving } from "../roving";
 import { notify, state, subscribe } from "../state";
 import { cardItem } from "./cardItem";
+import { addLaneButton, laneHead } from "./laneHead";
 
 const DRAG_TYPE = "application/x-deckhand-card";
 
@@ -19,7 +20,7 @@ export function mountBoard(root: HTMLElement): void {
       Promise.all(missing.map((l) => loadBoardLane(l))).then(() => notify("board"));
     }
     const order = () => lanes.flatMap((l) => state.board.get(l)?.ids ?? []);
-    replaceChildren(root, ...lanes.map((lane) => laneColumn(lane, order)));
+    replaceChildren(root, ...lanes.map((lane) => laneColumn(lane, order)), state.filter.lane ? null : addLaneButton());
     applyRoving(root);
     restoreFocus(root, focus);
   };
@@ -61,7 +62,7 @@ function laneColumn(lane: string, order: () => string[]): HTMLElement {
   const col = h(
     "section",
     { class: "lane", "aria-label": `Lane ${lane}`, "data-lane": lane },
-    h("header", { class: "lane-head" }, h("h2", { class: "lane-title" }, lane), h("span", { class: "count", "aria-label": `${total} cards` }, String(total))),
+    laneHead(lane, total),
     body,
     total > ids.length
       ? h("button", { type: "button", class: "btn btn-ghost show-more", onclick: () => showMore(lane) }, `Show more (${total - ids.length} more)`)

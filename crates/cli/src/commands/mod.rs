@@ -1,5 +1,6 @@
 pub mod cards;
 pub mod conflicts;
+pub mod lanes;
 pub mod outbox;
 pub mod recovery;
 pub mod sync;

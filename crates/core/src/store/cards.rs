@@ -130,7 +130,7 @@ pub fn delete_local(conn: &Connection, id: Uuid) -> Result<bool> {
 
 /// Position after the last card of `lane` (1.0 for an empty lane).
 pub fn next_position(conn: &Connection, lane: &str) -> Result<f64> {
-    let mut st = conn.prepare_cached("SELECT max(position) FROM cards WHERE lane = ?1")?;
+    let mut st = conn.prepare_cached("SELECT max(position) FROM cards WHERE lane = ?1 COLLATE NOCASE")?;
     let max: Option<f64> = st.query_row([lane], |r| r.get(0))?;
     Ok(max.map(|m| m.floor() + 1.0).unwrap_or(1.0))
 }
@@ -243,7 +243,8 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
     let mut args: Vec<String> = Vec::new();
     if let Some(lane) = &q.lane {
         args.push(lane.clone());
-        where_.push(format!("c.lane = ?{}", args.len()));
+        // A lane's cards match its name case-insensitively ("Inbox" holds the "inbox" cards).
+        where_.push(format!("c.lane = ?{} COLLATE NOCASE", args.len()));
     }
     if let Some(tag) = &q.tag {
         args.push(tag.clone());
@@ -302,7 +303,7 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
 pub fn lanes(conn: &Connection) -> Result<Vec<LaneSummary>> {
     let mut st = conn.prepare_cached("SELECT lane, count(*) FROM cards GROUP BY lane ORDER BY lane")?;
     let out = st
-        .query_map([], |r| Ok(LaneSummary { lane: r.get(0)?, count: r.get::<_, i64>(1)? as u32 }))?
+        .query_map([], |r| Ok(LaneSummary { lane: r.get(0)?, count: r.get::<_, i64>(1)? as u32, id: None, position: None, pending: false }))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(out)
 }

@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0005_op_bases", sql: include_str!("../../../../migrations/0005_op_bases.sql") },
     Migration { name: "0006_trash", sql: include_str!("../../../../migrations/0006_trash.sql") },
     Migration { name: "0007_undo", sql: include_str!("../../../../migrations/0007_undo.sql") },
+    Migration { name: "0008_lanes", sql: include_str!("../../../../migrations/0008_lanes.sql") },
 ];
 
 fn sha256(s: &str) -> String {

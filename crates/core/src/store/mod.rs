@@ -5,6 +5,7 @@ pub mod apply;
 pub mod cards;
 pub mod conflicts;
 pub mod history;
+pub mod lanes;
 pub mod migrate;
 pub mod outbox;
 pub mod positions;

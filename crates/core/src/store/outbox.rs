@@ -590,7 +590,8 @@ pub fn counts(conn: &Connection) -> Result<Counts> {
 
 /// Cheap idle check: whether any op is queued, and how many failed (index lookups, no scan).
 pub fn idle_probe(conn: &Connection) -> Result<(bool, u32)> {
-    let any: bool = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox)")?.query_row([], |r| r.get(0))?;
+    // Queued lane writes count too (`lanes.rs`): idle means both queues are empty.
+    let any: bool = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox) OR EXISTS (SELECT 1 FROM lane_ops)")?.query_row([], |r| r.get(0))?;
     let failed: i64 = conn.prepare_cached("SELECT count(*) FROM outbox WHERE state = 'failed'")?.query_row([], |r| r.get(0))?;
     Ok((any, failed as u32))
 }

@@ -26,7 +26,7 @@ pub struct Placed {
 
 /// The lane's cards in display order, (id, position).
 pub fn lane_order(conn: &Connection, lane: &str) -> Result<Vec<(Uuid, f64)>> {
-    let mut st = conn.prepare_cached("SELECT id, position FROM cards WHERE lane = ?1 ORDER BY position, id")?;
+    let mut st = conn.prepare_cached("SELECT id, position FROM cards WHERE lane = ?1 COLLATE NOCASE ORDER BY position, id")?;
     let rows = st.query_map([lane], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(|(id, p)| Ok((parse_uuid(&id)?, p))).collect()
 }

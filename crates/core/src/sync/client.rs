@@ -135,6 +135,16 @@ impl SyncClient {
         Ok(answers)
     }
 
+    /// One lane write (`/v1/lanes`), answered with the lane.
+    pub async fn send_lane(&self, w: &BatchWrite) -> Result<deckhand_protocol::Lane, SyncError> {
+        let method = reqwest::Method::from_bytes(w.method.as_bytes()).map_err(|e| SyncError::Transport(e.to_string()))?;
+        let mut rb = self.http.request(method, format!("{}{}", self.base, w.path)).bearer_auth(&self.token).header(headers::IDEMPOTENCY_KEY, &w.idempotency_key);
+        if let Some(body) = &w.body {
+            rb = rb.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        Self::answer(rb.send().await.map_err(transport)?).await
+    }
+
     /// One page of the change feed.
     pub async fn changes(&self, since: i64, limit: u32) -> Result<ChangesPage, SyncError> {
         let resp = self

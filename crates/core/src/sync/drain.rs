@@ -73,7 +73,10 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
             if matches!(probe, Ok(true)) {
                 offline_attempt = 0;
                 sh.set_connection(ConnectionState::Connecting);
-                let _ = sh.db(|s| s.write(|tx| outbox::make_all_due(tx))).await;
+                let _ = sh.db(|s| s.write(|tx| {
+                    crate::store::lanes::make_all_due(tx)?;
+                    outbox::make_all_due(tx)
+                })).await;
                 sh.request_pull();
                 continue;
             }
@@ -109,6 +112,10 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
                 }
             }
         }
+
+        // Lane writes first (few, one at a time): a rename's lane record goes out with or before
+        // the card moves it queued (`sync/lanes.rs`).
+        super::lanes::drain(&sh, &client).await;
 
         // Fill the window: pick the ready head ops and mark them in flight in ONE transaction
         // (one store round trip per refill, however many slots are free). When more ops are
@@ -218,8 +225,9 @@ pub(crate) async fn run(sh: SharedRef, client: SyncClient) {
             let due_in = if found_ready {
                 Some(Duration::ZERO)
             } else {
-                match sh.db(|s| s.read(outbox::next_due)).await {
-                    Ok(Some(due)) => Some(Duration::from_millis((due - now_ms()).max(0) as u64)),
+                let due = sh.db(|s| s.read(|c| Ok((outbox::next_due(c)?, crate::store::lanes::next_due(c)?)))).await;
+                match due {
+                    Ok((a, b)) => a.into_iter().chain(b).min().map(|due| Duration::from_millis((due - now_ms()).max(0) as u64)),
                     _ => None,
                 }
             };

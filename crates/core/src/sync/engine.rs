@@ -39,6 +39,10 @@ impl Engine {
         let (store, recovered) = tokio::task::spawn_blocking(move || Store::open_with(&path, opts))
             .await
             .map_err(|e| CoreError::Storage(e.to_string()))??;
+        if !config.read_only {
+            // First run: Inbox, Doing, Done (fixed ids: once per user, however many devices).
+            store.write(|tx| store::lanes::seed_defaults(tx))?;
+        }
         let last_synced_at = store
             .read(|c| sync_state::get(c, sync_state::LAST_SYNCED_AT))?
             .and_then(|s| store::cards::parse_ts(&s).ok());
@@ -148,8 +152,46 @@ impl Engine {
         self.db(move |s| s.read(|c| cards::view(c, id))).await
     }
 
+    /// The board's lanes: lane records by position, then lanes only cards name (docs/engine-api.md).
     pub async fn lanes(&self) -> Result<Vec<LaneSummary>, CoreError> {
-        self.db(|s| s.read(cards::lanes)).await
+        self.db(|s| s.read(store::lanes::summaries)).await
+    }
+
+    // ---- lanes (store/lanes.rs; each one transaction, queued for the server) ----
+
+    fn after_lane_write(&self, cards: Vec<Uuid>) {
+        self.sh.emit(EngineEvent::LanesChanged);
+        self.after_write(cards);
+    }
+
+    /// A new lane, after the last one unless `position` is given. A name another lane has
+    /// (case-insensitively) is `lane_name_taken`.
+    pub async fn add_lane(&self, name: String, position: Option<f64>) -> Result<LaneSummary, CoreError> {
+        let row = self.db(move |s| s.write(|tx| store::lanes::add(tx, &name, position))).await?;
+        self.after_lane_write(Vec::new());
+        Ok(LaneSummary { lane: row.name, count: 0, id: Some(row.id), position: Some(row.position), pending: true })
+    }
+
+    /// Renames a lane and moves its cards with it (one user action). Returns the moved cards.
+    pub async fn rename_lane(&self, name: String, new_name: String) -> Result<Vec<Uuid>, CoreError> {
+        let (_, moved) = self.db(move |s| s.write(|tx| store::lanes::rename(tx, &name, &new_name))).await?;
+        self.after_lane_write(moved.clone());
+        Ok(moved)
+    }
+
+    /// Moves a lane between its new neighbours on the board (`before` precedes it, `after`
+    /// follows it; neither = to the end).
+    pub async fn move_lane(&self, name: String, before: Option<String>, after: Option<String>) -> Result<(), CoreError> {
+        self.db(move |s| s.write(|tx| store::lanes::move_between(tx, &name, before.as_deref(), after.as_deref()).map(|_| ()))).await?;
+        self.after_lane_write(Vec::new());
+        Ok(())
+    }
+
+    /// Deletes a lane; its cards go to another lane or to the Trash. Returns the cards touched.
+    pub async fn delete_lane(&self, name: String, cards_go: LaneCards) -> Result<Vec<Uuid>, CoreError> {
+        let ids = self.db(move |s| s.write(|tx| store::lanes::delete(tx, &name, &cards_go))).await?;
+        self.after_lane_write(ids.clone());
+        Ok(ids)
     }
 
     pub async fn tags(&self) -> Result<Vec<String>, CoreError> {
@@ -451,7 +493,8 @@ impl Engine {
                 return Err(IdleError::Failed(failed));
             }
             let pending = || async {
-                self.sh.db(|s| s.read(outbox::counts)).await.map(|c| c.total()).map_err(|e| IdleError::Storage(e.to_string()))
+                // Card ops and lane ops alike.
+                self.sh.db(|s| s.read(|c| Ok(outbox::counts(c)?.total() + store::lanes::pending(c)?))).await.map_err(|e| IdleError::Storage(e.to_string()))
             };
             match conn {
                 ConnectionState::AuthRequired => return Err(IdleError::AuthRequired),

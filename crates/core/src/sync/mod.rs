@@ -9,6 +9,7 @@ pub mod drain;
 mod echoes;
 pub mod engine;
 mod history;
+mod lanes;
 pub mod pull;
 pub mod realtime;
 mod transfer;

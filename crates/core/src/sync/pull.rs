@@ -107,6 +107,9 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
             sh.db(move |s| s.write(|tx| sync_state::set(tx, sync_state::EPOCH, &epoch))).await.map_err(store_err)?;
         }
         let has_more = page.has_more;
+        // Lanes first, in their own transaction: re-applied harmlessly if the cards' cursor
+        // does not commit (an older or equal lane version is an echo).
+        super::lanes::apply_remote(sh, page.lanes.iter().map(|l| l.lane.clone()).collect()).await.map_err(SyncError::Store)?;
         if resync.is_some() {
             let (n, offered) = apply_resync_page(sh, page.changes.into_iter().map(|c| c.card).collect(), page.next_since).await.map_err(store_err)?;
             total += n;

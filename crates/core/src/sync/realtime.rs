@@ -287,6 +287,20 @@ async fn follow(
                     }
                     continue;
                 }
+                if ev.event_type == deckhand_protocol::LANE_UPDATED_EVENT || ev.event_type == deckhand_protocol::LANE_DELETED_EVENT {
+                    // Applied without moving the cursor: the next card event or catch-up moves
+                    // it, and a replay re-applies the lane as an echo.
+                    match serde_json::from_str::<deckhand_protocol::Lane>(&ev.data) {
+                        Ok(lane) => {
+                            if let Err(e) = super::lanes::apply_remote(sh, vec![lane]).await {
+                                tracing::warn!(error = %e, "could not apply a lane event; the catch-up brings it again");
+                                sh.request_pull();
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "bad lane event payload"),
+                    }
+                    continue;
+                }
                 let Some(kind) = EventKind::parse(&ev.event_type) else { continue };
                 let seq = ev.id.as_deref().and_then(|s| s.parse::<i64>().ok());
                 let card: Card = match serde_json::from_str(&ev.data) {

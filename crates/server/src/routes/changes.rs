@@ -18,7 +18,7 @@ use crate::state::AppState;
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "1..=1000, default 100"),
     ),
     responses(
-        (status = 200, description = "Changes after `since`, by seq", body = ChangesPage),
+        (status = 200, description = "Card and lane changes after `since`, by seq", body = ChangesPage),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad since or limit", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -38,12 +38,9 @@ pub async fn list(
     let max_bytes = state.config.page_max_bytes;
     // The epoch and last_seq let a client notice a restored or reset server (docs/protocol.md, "Epoch").
     // purged_seq: the purge horizon; a client whose cursor is below it resyncs (docs/protocol.md, "Trash").
-    let (changes, has_more, epoch, last_seq, purged_seq) = state
-        .db(move |s| {
-            let (changes, more) = s.changes_page(user, since, limit, max_bytes)?;
-            Ok((changes, more, s.epoch()?, s.last_seq(user)?, s.purged_seq(user)?))
-        })
+    // Card and lane changes share the seq; the page covers both up to `next_since`.
+    let (page, epoch, last_seq, purged_seq) = state
+        .db(move |s| Ok((crate::feed::page(s, user, since, limit, max_bytes)?, s.epoch()?, s.last_seq(user)?, s.purged_seq(user)?)))
         .await?;
-    let next_since = changes.last().map(|c| c.seq).unwrap_or(since);
-    Ok(Json(ChangesPage { changes, next_since, has_more, epoch, last_seq, purged_seq }))
+    Ok(Json(ChangesPage { changes: page.cards, next_since: page.next_since, has_more: page.more, epoch, last_seq, purged_seq, lanes: page.lanes }))
 }

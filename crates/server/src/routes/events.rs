@@ -34,6 +34,14 @@ pub(crate) fn event_for(change: &Change) -> Event {
         .data(serde_json::to_string(&change.card).expect("card serialises"))
 }
 
+/// One lane change as an SSE event (`lane.updated` / `lane.deleted`, data: the lane).
+pub(crate) fn lane_event_for(change: &deckhand_protocol::LaneChange) -> Event {
+    Event::default()
+        .id(change.seq.to_string())
+        .event(change.lane.event_name())
+        .data(serde_json::to_string(&change.lane).expect("lane serialises"))
+}
+
 /// Keeps the open-streams gauge honest however the stream ends.
 struct StreamGauge(Arc<Metrics>);
 
@@ -74,7 +82,7 @@ fn resume_point(headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Opti
         ("since" = Option<i64>, Query, minimum = 0, description = "Same as Last-Event-ID"),
     ),
     responses(
-        (status = 200, description = "text/event-stream: first `event: connected`, `data: <StreamHello>` (epoch, last_seq, heartbeat_ms); then `id: <seq>`, `event: card.created|card.updated|card.deleted`, `data: <card>`", content_type = "text/event-stream"),
+        (status = 200, description = "text/event-stream: first `event: connected`, `data: <StreamHello>` (epoch, last_seq, heartbeat_ms); then `id: <seq>`, `event: card.created|card.updated|card.deleted` with `data: <card>`, or `event: lane.updated|lane.deleted` with `data: <lane>`", content_type = "text/event-stream"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad Last-Event-ID", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many open streams for this user, or rate limited", body = Problem, content_type = "application/problem+json"),
@@ -160,14 +168,18 @@ fn events(
                     }
                 }
                 let max_bytes = state.config.page_max_bytes;
-                let (page, more) = match state.db(move |s| s.changes_page(user, last, REPLAY_PAGE, max_bytes)).await {
+                let page = match state.db(move |s| crate::feed::page(s, user, last, REPLAY_PAGE, max_bytes)).await {
                     Ok(p) => p,
                     Err(e) => { tracing::warn!(error = ?e.problem.detail, "sse replay failed"); return; }
                 };
-                catch_up = more;
-                for change in &page {
-                    last = change.seq;
-                    yield Ok(event_for(change));
+                catch_up = page.more;
+                // Cards and lanes share the seq: send them merged in seq order.
+                let mut events: Vec<(i64, Event)> = page.cards.iter().map(|c| (c.seq, event_for(c)))
+                    .chain(page.lanes.iter().map(|l| (l.seq, lane_event_for(l)))).collect();
+                events.sort_by_key(|(seq, _)| *seq);
+                for (seq, event) in events {
+                    last = seq;
+                    yield Ok(event);
                 }
             }
             tokio::select! {

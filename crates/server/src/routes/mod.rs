@@ -4,4 +4,5 @@ pub mod changes;
 pub mod events;
 pub mod meta;
 pub mod history;
+pub mod lanes;
 pub mod trash;

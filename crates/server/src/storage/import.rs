@@ -42,6 +42,8 @@ struct Rows {
     tokens: Vec<(Vec<u8>, i64, String, Option<String>)>,
     cards: Vec<(i64, Uuid, i64, i64, bool, String)>,
     idempotency: Vec<(i64, String, Vec<u8>, i32, String, Uuid, i64, i64)>,
+    /// Lane records (empty from a database older than lanes).
+    lanes: Vec<(i64, Uuid, i64, i64, bool, String, String)>,
 }
 
 fn sq(e: rusqlite::Error) -> StorageError {
@@ -108,7 +110,18 @@ fn read_sqlite(path: &Path, keep_idempotency_after_ms: i64) -> Result<Rows> {
     } else {
         None
     };
-    Ok(Rows { epoch, users, purged, tokens, cards, idempotency })
+    let lanes = match c.prepare("SELECT user_id, id, seq, version, deleted, name_key, data FROM lanes") {
+        Ok(mut st) => {
+            let raw: Vec<(i64, String, i64, i64, bool, String, String)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+                .map_err(sq)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(sq)?;
+            raw.into_iter().map(|(u, id, s, v, d, k, data)| Ok((u, uuid_of(id)?, s, v, d, k, data))).collect::<Result<_>>()?
+        }
+        Err(_) => Vec::new(),
+    };
+    Ok(Rows { epoch, users, purged, tokens, cards, idempotency, lanes })
 }
 
 /// Copies `from` (a SQLite server database) into the PostgreSQL database at `to`, which must be
@@ -162,6 +175,13 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, keep_idempotency_after: chrono:
         for (user, id, seq, version, deleted, data) in &rows.cards {
             tx.execute(&st, &[user, id, seq, version, deleted, data]).await.map_err(db_err)?;
         }
+        let st = tx
+            .prepare("INSERT INTO lanes (user_id, id, seq, version, deleted, name_key, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .await
+            .map_err(db_err)?;
+        for (user, id, seq, version, deleted, key, data) in &rows.lanes {
+            tx.execute(&st, &[user, id, seq, version, deleted, key, data]).await.map_err(db_err)?;
+        }
         // Each card's history starts with its current version (older versions are not carried).
         tx.execute(
             "INSERT INTO card_versions (user_id, card_id, version, data, writer, at)
@@ -204,7 +224,8 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, keep_idempotency_after: chrono:
         }
         for (id, name, last_seq, _) in &rows.users {
             let row = tx
-                .query_one("SELECT u.last_seq, COALESCE((SELECT max(seq) FROM cards WHERE user_id = u.id), 0) FROM users u WHERE u.id = $1", &[id])
+                .query_one("SELECT u.last_seq, GREATEST(COALESCE((SELECT max(seq) FROM cards WHERE user_id = u.id), 0),
+                  COALESCE((SELECT max(seq) FROM lanes WHERE user_id = u.id), 0)) FROM users u WHERE u.id = $1", &[id])
                 .await
                 .map_err(db_err)?;
             let (copied, newest): (i64, i64) = (row.get(0), row.get(1));

@@ -12,10 +12,11 @@ pub mod postgres;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
-use deckhand_protocol::{Card, CardVersion, Change, Problem};
+use deckhand_protocol::{Card, CardVersion, Change, Lane, LaneChange, Problem};
 use uuid::Uuid;
 
 use crate::domain::WriteOp;
+use crate::lanes::LaneOp;
 
 pub use notify::{Notifier, Signal};
 
@@ -62,10 +63,11 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// `C` is what the feed got: a card `Change` or a `LaneChange`.
 #[derive(Debug)]
-pub enum WriteOutcome {
+pub enum WriteOutcome<C = Change> {
     /// The effect and its idempotency record committed together.
-    Applied { response: StoredResponse, change: Change },
+    Applied { response: StoredResponse, change: C },
     /// Refused by the card's state (404/409/410); nothing was written.
     Rejected(Problem),
     /// Same key, same request: the stored response, nothing changed.
@@ -148,6 +150,16 @@ pub trait Storage: Send + Sync + 'static {
     fn purge_versions(&self, before: DateTime<Utc>, keep: u32) -> Result<usize>;
     /// The user's purge horizon (0 before any purge).
     fn purged_seq(&self, user: UserId) -> Result<i64>;
+
+    /// Every lane of the user, tombstones included (lane tombstones are never purged: a user
+    /// has few lanes, and a late create of a deleted lane's id must still meet its tombstone).
+    fn lanes(&self, user: UserId) -> Result<Vec<Lane>>;
+    /// A lane write (rules in `crate::lanes`) under the same seq counter, lock and idempotency
+    /// records as card writes.
+    fn write_lane(&self, user: UserId, idem: &IdemKey, op: &LaneOp, now: DateTime<Utc>) -> Result<WriteOutcome<LaneChange>>;
+    /// The latest state of every lane changed after `since`, by seq, at most `limit`; whether
+    /// more follow.
+    fn lane_changes(&self, user: UserId, since: i64, limit: u32) -> Result<(Vec<LaneChange>, bool)>;
 
     /// Cross-instance signals, for backends that several processes share (`None`: this process
     /// is the only writer and its in-memory hub sees every change).

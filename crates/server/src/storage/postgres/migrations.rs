@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "meta", include_str!("migrations/0002_meta.sql")),
     (3, "trash", include_str!("migrations/0003_trash.sql")),
     (4, "card_versions", include_str!("migrations/0004_card_versions.sql")),
+    (5, "lanes", include_str!("migrations/0005_lanes.sql")),
 ];
 
 fn checksum(sql: &str) -> String {

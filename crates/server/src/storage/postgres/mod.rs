@@ -22,13 +22,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use deckhand_protocol::{Card, CardVersion, Change};
+use deckhand_protocol::{Card, CardVersion, Change, Lane, LaneChange, lane_key};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::{IdemKey, Notifier, Result, Storage, StorageError, StoredResponse, UserId, WriteOutcome};
 use crate::domain::{self, WriteOp};
+use crate::lanes::{self, LaneOp};
 
 /// Advisory lock keys (two-int form, a key space apart from the one-bigint idempotency locks).
 pub const LOCK_CLASS: i32 = 0x0DEC_4A4D;
@@ -178,7 +179,8 @@ impl PgStorage {
             let row = c
                 .query_one(
                     "SELECT COUNT(*) FROM idempotency i WHERE NOT EXISTS (SELECT 1 FROM cards c
-                     WHERE c.user_id = i.user_id AND c.id = i.card_id AND c.version >= i.version)",
+                     WHERE c.user_id = i.user_id AND c.id = i.card_id AND c.version >= i.version)
+                     AND NOT EXISTS (SELECT 1 FROM lanes l WHERE l.user_id = i.user_id AND l.id = i.card_id AND l.version >= i.version)",
                     &[],
                 )
                 .await
@@ -287,7 +289,115 @@ async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now
     Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
 }
 
+fn parse_lane(data: &str) -> Result<Lane> {
+    serde_json::from_str(data).map_err(|e| StorageError::Corrupt(format!("lane json: {e}")))
+}
+
+async fn lanes_of(c: &impl deadpool_postgres::GenericClient, user: UserId) -> Result<Vec<Lane>> {
+    let st = c.prepare_cached("SELECT data FROM lanes WHERE user_id = $1").await.map_err(db_err)?;
+    let rows = c.query(&st, &[&user]).await.map_err(db_err)?;
+    let mut lanes = rows.iter().map(|r| parse_lane(r.get::<_, &str>(0))).collect::<Result<Vec<_>>>()?;
+    lanes.sort_by(|a, b| a.position.total_cmp(&b.position).then(a.id.cmp(&b.id)));
+    Ok(lanes)
+}
+
+/// One attempt of a lane write: the same steps as `write_once` (key lock, record, counter row
+/// lock, read after lock, effect and record together).
+async fn write_lane_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &LaneOp, now: DateTime<Utc>) -> Result<WriteOutcome<LaneChange>> {
+    let mut client = pool.get().await.map_err(pool_err)?;
+    let tx = client.transaction().await.map_err(db_err)?;
+    let st = tx
+        .prepare_cached("SELECT pg_try_advisory_xact_lock(hashtextextended($1::bigint::text || ':' || $2::text, 0))")
+        .await
+        .map_err(db_err)?;
+    let locked: bool = tx.query_one(&st, &[&user, &idem.key]).await.map_err(db_err)?.get(0);
+    if !locked {
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(WriteOutcome::InFlight);
+    }
+    let st = tx.prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = $1 AND key = $2").await.map_err(db_err)?;
+    if let Some(row) = tx.query_opt(&st, &[&user, &idem.key]).await.map_err(db_err)? {
+        let (fingerprint, status, body): (Vec<u8>, i32, String) = (row.get(0), row.get(1), row.get(2));
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(if fingerprint == idem.fingerprint {
+            WriteOutcome::Replayed(StoredResponse { status: status as u16, body })
+        } else {
+            WriteOutcome::KeyReused
+        });
+    }
+    let st = tx.prepare_cached("UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq").await.map_err(db_err)?;
+    let seq: i64 = tx.query_opt(&st, &[&user]).await.map_err(db_err)?.ok_or_else(|| StorageError::NoSuchUser(format!("id {user}")))?.get(0);
+    let all = lanes_of(&tx, user).await?;
+    let lane = match lanes::apply_lane(op, &all, now) {
+        Ok(lane) => lane,
+        Err(problem) => {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(WriteOutcome::Rejected(problem));
+        }
+    };
+    let data = serde_json::to_string(&lane).expect("lane serialises");
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO lanes (user_id, id, seq, version, deleted, name_key, data) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (user_id, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
+             deleted = excluded.deleted, name_key = excluded.name_key, data = excluded.data",
+        )
+        .await
+        .map_err(db_err)?;
+    tx.execute(&st, &[&user, &lane.id, &seq, &lane.version, &lane.deleted, &lane_key(&lane.name), &data]).await.map_err(db_err)?;
+    let response = StoredResponse { status: op.success_status(), body: data };
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await
+        .map_err(db_err)?;
+    tx.execute(
+        &st,
+        &[&user, &idem.key, &&idem.fingerprint[..], &i32::from(response.status), &response.body, &lane.id, &lane.version, &now.timestamp_millis()],
+    )
+    .await
+    .map_err(|e| match e.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StorageError::Retryable(format!("idempotency record raced: {e}")),
+        _ => db_err(e),
+    })?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(WriteOutcome::Applied { response, change: LaneChange { seq, lane } })
+}
+
 impl Storage for PgStorage {
+    fn lanes(&self, user: UserId) -> Result<Vec<Lane>> {
+        self.with_client(move |c| async move { lanes_of(&c, user).await })
+    }
+
+    fn write_lane(&self, user: UserId, idem: &IdemKey, op: &LaneOp, now: DateTime<Utc>) -> Result<WriteOutcome<LaneChange>> {
+        let (pool, idem, op) = (self.pool(), idem.clone(), op.clone());
+        self.run(async move {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let span = tracing::debug_span!("pg_write_lane", user, idempotency_key = %idem.key, lane_id = %op.lane_id(), attempt);
+                match tracing::Instrument::instrument(write_lane_once(&pool, user, &idem, &op, now), span).await {
+                    Err(StorageError::Retryable(ref text)) if attempt < WRITE_ATTEMPTS => {
+                        tracing::info!(user, key = %idem.key, detail = %text, "lane write transaction retried");
+                    }
+                    other => return other,
+                }
+            }
+        })
+    }
+
+    fn lane_changes(&self, user: UserId, since: i64, limit: u32) -> Result<(Vec<LaneChange>, bool)> {
+        self.with_client(move |c| async move {
+            let st = c.prepare_cached("SELECT seq, data FROM lanes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3").await.map_err(db_err)?;
+            let rows = c.query(&st, &[&user, &since, &(i64::from(limit) + 1)]).await.map_err(db_err)?;
+            let more = rows.len() > limit as usize;
+            let changes = rows.iter().take(limit as usize).map(|r| Ok(LaneChange { seq: r.get(0), lane: parse_lane(r.get::<_, &str>(1))? })).collect::<Result<_>>()?;
+            Ok((changes, more))
+        })
+    }
+
     fn add_user(&self, name: &str, token_hash: [u8; 32]) -> Result<UserId> {
         let name = name.to_string();
         self.with_client(move |mut c| async move {

@@ -71,6 +71,22 @@ INSERT INTO card_versions (user_id, card_id, version, data, writer, at)
 SELECT user_id, id, version, data, NULL,
        CAST((julianday(json_extract(data, '$.updated_at')) - 2440587.5) * 86400000 AS INTEGER)
 FROM cards;
+"#, r#"
+-- Lanes as synced records: the latest state of each lane (tombstones kept), numbered from the
+-- user's change counter like cards, so the change feed and the stream carry both. `name_key` is
+-- the lower-cased name: live lane names are unique per user, case-insensitively.
+CREATE TABLE lanes (
+    user_id  INTEGER NOT NULL REFERENCES users(id),
+    id       TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    version  INTEGER NOT NULL,
+    deleted  INTEGER NOT NULL,
+    name_key TEXT NOT NULL,
+    data     TEXT NOT NULL,
+    PRIMARY KEY (user_id, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX lanes_by_seq ON lanes(user_id, seq);
+CREATE UNIQUE INDEX lanes_live_name ON lanes(user_id, name_key) WHERE deleted = 0;
 "#];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

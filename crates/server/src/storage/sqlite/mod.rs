@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deckhand_protocol::{Card, CardVersion, Change};
+use deckhand_protocol::{Card, CardVersion, Change, Lane, LaneChange, lane_key};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use uuid::Uuid;
 
@@ -20,6 +20,7 @@ mod migrations;
 
 use super::{IdemKey, Result, Storage, StorageError, StoredResponse, UserId, WriteOutcome};
 use crate::domain::{self, WriteOp};
+use crate::lanes::{self, LaneOp};
 
 pub struct SqliteStorage {
     writer: Mutex<Connection>,
@@ -84,7 +85,8 @@ impl SqliteStorage {
         self.read(|c| {
             c.query_row(
                 "SELECT COUNT(*) FROM idempotency i WHERE NOT EXISTS (SELECT 1 FROM cards c
-                 WHERE c.user_id = i.user_id AND c.id = i.card_id AND c.version >= i.version)",
+                 WHERE c.user_id = i.user_id AND c.id = i.card_id AND c.version >= i.version)
+                 AND NOT EXISTS (SELECT 1 FROM lanes l WHERE l.user_id = i.user_id AND l.id = i.card_id AND l.version >= i.version)",
                 [],
                 |r| r.get::<_, i64>(0),
             )
@@ -99,6 +101,20 @@ impl SqliteStorage {
         tx.commit().map_err(map_err)?;
         Ok(out)
     }
+}
+
+fn parse_lane(data: &str) -> Result<Lane> {
+    serde_json::from_str(data).map_err(|e| StorageError::Corrupt(format!("lane json: {e}")))
+}
+
+fn lanes_in(c: &Connection, user: UserId) -> Result<Vec<Lane>> {
+    let rows: Vec<String> = c
+        .prepare_cached("SELECT data FROM lanes WHERE user_id = ?1")
+        .and_then(|mut st| st.query_map([user], |r| r.get(0))?.collect())
+        .map_err(map_err)?;
+    let mut lanes = rows.iter().map(|d| parse_lane(d)).collect::<Result<Vec<_>>>()?;
+    lanes.sort_by(|a, b| a.position.total_cmp(&b.position).then(a.id.cmp(&b.id)));
+    Ok(lanes)
 }
 
 fn card_in(tx: &Connection, user: UserId, id: Uuid) -> Result<Option<Card>> {
@@ -367,6 +383,66 @@ impl Storage for SqliteStorage {
     fn purged_seq(&self, user: UserId) -> Result<i64> {
         self.read(|c| c.prepare_cached("SELECT purged_seq FROM users WHERE id = ?1")?.query_row([user], |r| r.get(0)).optional())
             .map(|v| v.unwrap_or(0))
+    }
+
+    fn lanes(&self, user: UserId) -> Result<Vec<Lane>> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+        lanes_in(&conn, user)
+    }
+
+    fn write_lane(&self, user: UserId, idem: &IdemKey, op: &LaneOp, now: DateTime<Utc>) -> Result<WriteOutcome<LaneChange>> {
+        self.write_tx(|tx| {
+            let stored: Option<(Vec<u8>, u16, String)> = tx
+                .prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = ?1 AND key = ?2")
+                .and_then(|mut st| st.query_row(params![user, idem.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+                .map_err(map_err)?;
+            if let Some((fingerprint, status, body)) = stored {
+                return Ok(if fingerprint == idem.fingerprint {
+                    WriteOutcome::Replayed(StoredResponse { status, body })
+                } else {
+                    WriteOutcome::KeyReused
+                });
+            }
+            let all = lanes_in(tx, user)?;
+            let lane = match lanes::apply_lane(op, &all, now) {
+                Ok(lane) => lane,
+                Err(problem) => return Ok(WriteOutcome::Rejected(problem)),
+            };
+            let seq: i64 = tx
+                .query_row("UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq", [user], |r| r.get(0))
+                .map_err(map_err)?;
+            let id = lane.id.to_string();
+            let data = serde_json::to_string(&lane).expect("lane serialises");
+            tx.prepare_cached(
+                "INSERT INTO lanes (user_id, id, seq, version, deleted, name_key, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (user_id, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
+                 deleted = excluded.deleted, name_key = excluded.name_key, data = excluded.data",
+            )
+            .and_then(|mut st| st.execute(params![user, id, seq, lane.version, lane.deleted, lane_key(&lane.name), data]))
+            .map_err(map_err)?;
+            let response = StoredResponse { status: op.success_status(), body: data };
+            tx.prepare_cached(
+                "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![user, idem.key, &idem.fingerprint[..], response.status, response.body, id, lane.version, now.timestamp_millis()])
+            })
+            .map_err(map_err)?;
+            Ok(WriteOutcome::Applied { response, change: LaneChange { seq, lane } })
+        })
+    }
+
+    fn lane_changes(&self, user: UserId, since: i64, limit: u32) -> Result<(Vec<LaneChange>, bool)> {
+        let rows: Vec<(i64, String)> = self.read(|c| {
+            let mut st = c.prepare_cached("SELECT seq, data FROM lanes WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+            let rows = st.query_map(params![user, since, i64::from(limit) + 1], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        let more = rows.len() > limit as usize;
+        let changes = rows.iter().take(limit as usize).map(|(seq, d)| Ok(LaneChange { seq: *seq, lane: parse_lane(d)? })).collect::<Result<_>>()?;
+        Ok((changes, more))
     }
 
     fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<usize> {
