@@ -4,6 +4,7 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Change, UNDO_MAX, UndoState};
+use crate::error::StoreError;
 use crate::store::Result;
 use crate::store::cards::ts;
 
@@ -24,12 +25,31 @@ impl Stack {
 
 /// A new user action: on top of the undo stack; the redo stack is cleared (what it held was
 /// undone before this action and no longer follows from it).
+///
+/// The step is bookkeeping, the action is the user's: when the disk is too full to hold the
+/// step (a delete that frees space must still go through), the action commits without it and
+/// simply cannot be undone. The step is written under a savepoint so only it is dropped; if
+/// SQLite had to roll back the whole transaction instead, the error stands.
 pub fn record(conn: &Connection, label: &str, changes: &[Change]) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
     conn.prepare_cached("DELETE FROM undo_steps WHERE stack = 'redo'")?.execute([])?;
-    push(conn, Stack::Undo, label, changes)
+    conn.execute_batch("SAVEPOINT undo_step")?;
+    match push(conn, Stack::Undo, label, changes) {
+        Ok(()) => Ok(conn.execute_batch("RELEASE undo_step")?),
+        Err(StoreError::Sqlite(e)) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) && !conn.is_autocommit() => {
+            conn.execute_batch("ROLLBACK TO undo_step; RELEASE undo_step")?;
+            tracing::warn!(label, "disk full: the action is done but records no undo step");
+            Ok(())
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK TO undo_step; RELEASE undo_step");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Put a step on top of `stack`, dropping the undo stack's oldest beyond `UNDO_MAX`.
