@@ -5,6 +5,7 @@ import { reloadViews } from "../data";
 import { h, replaceChildren } from "../dom";
 import { DEFAULT_LANE, laneNames, notify, state, subscribe, type View } from "../state";
 import { toast } from "./toasts";
+import { SEARCH_HELP } from "./search-help";
 
 export function focusSearch(): void {
   const el = document.getElementById("search") as HTMLInputElement | null;
@@ -29,7 +30,7 @@ export function mountToolbar(parent: HTMLElement): void {
   const views = h("div", { class: "segmented", role: "group", "aria-label": "View" }, viewBtn("board", "Board"), viewBtn("list", "List"));
 
   let debounce = 0;
-  const search = h("input", { id: "search", type: "search", placeholder: "Search cards  ( / )", "aria-label": "Search cards", autocomplete: "off" });
+  const search = h("input", { id: "search", type: "search", placeholder: "Search cards  ( / )", "aria-label": "Search cards", autocomplete: "off", title: SEARCH_HELP });
   search.addEventListener("input", () => {
     window.clearTimeout(debounce);
     debounce = window.setTimeout(() => {

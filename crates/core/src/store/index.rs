@@ -13,8 +13,8 @@ use rusqlite::{Connection, MAIN_DB, OptionalExtension, TransactionBehavior};
 
 use super::Result;
 
-/// Rowids indexed per transaction: each transaction leaves one FTS segment, and a small batch
-/// keeps the write lock short for a user's write that comes in meanwhile.
+/// Rowids a search's catch-up indexes per transaction (each transaction leaves one FTS segment;
+/// the background indexer uses smaller batches, see `store::INDEX_BATCH`).
 pub const BATCH: usize = 256;
 
 /// Index `rid` now: its index rows become what `cards` holds at that rowid (nothing after a delete).

@@ -49,13 +49,17 @@ const FTS_MERGE_AFTER_IDLE_MS: i64 = 200;
 const FTS_MERGE_PAGES: u32 = 32;
 const FTS_MERGE_BUDGET: Duration = Duration::from_millis(25);
 /// The derived indexes (`index`) are brought up to date after the writer has been idle this long,
-/// for at most `INDEX_BUDGET` per tick; above `INDEX_BACKLOG` queued rowids one small batch is
-/// indexed every tick even while writes go on, so the queue (and the catch-up a search may have
-/// to do) stays bounded under a steady stream of writes.
+/// for up to `INDEX_BUDGET` per tick (one batch transaction at a time, so a write that comes in
+/// waits for one batch at most, and the tick's merge and checkpoint still get their turn). Above
+/// `INDEX_BACKLOG` queued rowids one small batch is indexed every tick even while writes go on,
+/// which slows the queue's growth under a steady stream of writes.
 const INDEX_AFTER_IDLE_MS: i64 = 50;
-const INDEX_BUDGET: Duration = Duration::from_millis(50);
+const INDEX_BUDGET: Duration = Duration::from_millis(1000);
 const INDEX_BACKLOG: i64 = 2000;
-const INDEX_BACKLOG_BATCH: usize = 64;
+const INDEX_BACKLOG_BATCH: usize = 32;
+/// Rowids per background indexing transaction: the longest a user's write can wait for the
+/// indexer (a few milliseconds at this size).
+const INDEX_BATCH: usize = 64;
 
 /// What `setup` verifies before migrating (see `recovery`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +193,9 @@ impl Store {
     pub fn write<R>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R>) -> Result<R> {
         let r = (|| {
             let mut conn = self.lock();
+            // A write starting counts as activity too: the background indexer stops between two
+            // batches instead of taking the lock again while this write waits for it.
+            self.last_write_ms.store(now_ms(), Ordering::Relaxed);
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let r = f(&tx)?;
             tx.commit()?;
@@ -284,8 +291,8 @@ fn index_step(conn: &Connection, idle_for: &dyn Fn(i64) -> bool) {
     }
     let started = std::time::Instant::now();
     while idle_for(INDEX_AFTER_IDLE_MS) && started.elapsed() < INDEX_BUDGET {
-        match index::drain_some(conn, index::BATCH) {
-            Ok(n) if n == index::BATCH => {}
+        match index::drain_some(conn, INDEX_BATCH) {
+            Ok(n) if n == INDEX_BATCH => {}
             _ => break,
         }
     }
