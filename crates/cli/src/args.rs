@@ -256,8 +256,8 @@ pub enum RecoveryCommand {
 /// tooltip says the same: deckhand_core::store::search::SEARCH_HELP).
 const SEARCH_LONG_HELP: &str = "Search title, body, url and tags. Every term must match; case and accents are ignored.
 
-  word            a word starting with it, or (from 3 characters) anywhere inside a word:
-                  `ploy` finds \"deploying\"; CJK works the same (`同期` finds \"データ同期\")
+  word            a word starting with it, or (from 4 letters) anywhere inside a word:
+                  `ploy` finds \"deploying\"; CJK at any length (`同期` finds \"データ同期\")
   \"two words\"     the words in this order
   tag:x           cards tagged x (exactly; tag:\"two words\" for spaces)
   lane:y          cards in lane y (exactly)

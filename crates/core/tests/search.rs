@@ -187,10 +187,11 @@ fn words(ix: &[usize]) -> String {
 
 fn term() -> impl Strategy<Value = String> {
     let word = (0..WORDS.len()).prop_map(|i| WORDS[i].to_string());
-    // The middle of a word (3 characters, or 2 for CJK: the scan path), or a 2-letter word start.
-    let middle = (0..WORDS.len(), 0usize..3).prop_map(|(i, at)| {
+    // The middle of a word (4 letters, 3 letters: word starts only, or 2 or 3 CJK characters:
+    // the scan and the trigram path), or a 2-letter word start.
+    let middle = (0..WORDS.len(), 0usize..3, any::<bool>()).prop_map(|(i, at, longer)| {
         let w: Vec<char> = WORDS[i].chars().collect();
-        let len = if w[0].is_ascii() { 3 } else { 2 };
+        let len = if w[0].is_ascii() { 3 + longer as usize } else { 2 + longer as usize };
         let at = at.min(w.len() - len);
         w[at..at + len].iter().collect()
     });
@@ -248,7 +249,8 @@ fn model_matches(c: &ModelCard, query: &str) -> bool {
             } else {
                 ft.iter().any(|w| w.starts_with(&want[0]))
             };
-            let by_substring = (n >= 3 && f.to_lowercase().contains(&lower)) || (n < 3 && !t.is_ascii() && f.contains(t));
+            let min = if t.is_ascii() { 4 } else { 3 };
+            let by_substring = (n >= min && f.to_lowercase().contains(&lower)) || (n < 3 && !t.is_ascii() && f.contains(t));
             by_words || by_substring
         })
     };
