@@ -83,7 +83,7 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>> {
         .map(|(v, name)| format!("{name} p99 {}", t(pct(v, 99.0))))
         .collect();
     row.extra = format!(
-        "{}; matches per query median {}, max {}; every word term ≥ 3 characters also goes through the substring index",
+        "{}; matches per query median {}, max {}; every word term of 4+ letters also goes through the substring index",
         kinds[..4].join(", "),
         thousands(median(&hits)),
         thousands(range(&hits).1)
