@@ -147,6 +147,9 @@ pub fn build_db(dir: &Path, cards: usize, pending: usize) -> Result<()> {
             }
         }
     }
+    // The derived indexes (word, substring, tags) are built from the queue the inserts left, in
+    // the same transaction: the cached database is fully indexed, as a store that has idled is.
+    deckhand_core::store::index::catch_up(&tx).map_err(|e| anyhow::anyhow!("{e}"))?;
     tx.commit()?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")?;
     drop(conn);

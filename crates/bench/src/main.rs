@@ -247,8 +247,9 @@ const METHOD: &str = r#"
 ## How each figure is measured
 
 - **P1 optimistic write.** `Engine::create` / `Engine::update` on an offline engine (no server), one
-  awaited call at a time; each call is one IMMEDIATE transaction writing the card row (FTS and tag
-  triggers fire) and the outbox op, and answers with the card's view (create builds it from the
+  awaited call at a time; each call is one IMMEDIATE transaction writing the card row (its trigger
+  queues the rowid in `index_queue`; the full-text and tag indexes are built outside the write,
+  migration 0010) and the outbox op, and answers with the card's view (create builds it from the
   row just written; update reads it inside the same transaction); the `CardsChanged` event is
   checked after every call. Baseline: raw rusqlite on the same schema (created by the engine's
   migrations) and pragmas, one IMMEDIATE transaction inserting the same card row and outbox row
@@ -274,8 +275,8 @@ const METHOD: &str = r#"
 - **P3 propagation.** Two engines on one user, realtime on, both caught up. Sequential
   `A.create()`; the clock stops when B emits `CardsChanged` containing the id; B's database is then
   checked to hold the card.
-- **P4 cold start.** A 100,000-card database (90,000 confirmed, 10,000 pending creates; FTS and tag
-  index built by the triggers) is copied, then a fresh child process opens the engine with a server
+- **P4 cold start.** A 100,000-card database (90,000 confirmed, 10,000 pending creates; full-text
+  and tag indexes built from the queue when the cached database is made) is copied, then a fresh child process opens the engine with a server
   set, lists the first page (100 cards + total), waits for the first confirmed op and samples its own
   RSS. Baseline: another fresh child that opens the file with rusqlite and runs the identical
   count + page SQL. Page cache warm for both.
@@ -284,9 +285,13 @@ const METHOD: &str = r#"
   POSTs at 100/s. Delivery = reader receive time − the write's 2xx time (clamped at 0: the hub
   publishes before the response is written). Server CPU from `/proc/PID/stat` (utime+stime) over
   the write phase; RSS/peak from `/proc/PID/status`. Readers and server share the 2 cores.
-- **P6 search.** `Engine::list { text }` (the app's search box: every word a prefix match, first
-  page of 100 ordered by lane/position, plus the total) on the 100,000-card database. Corpus: titles
-  of 5 and bodies of 30 words drawn uniformly from 5,000 pseudo-words. 20 warm-up queries first.
+- **P6 search.** `Engine::list { text }` (the app's search box: every word matches the start of a
+  word or, from 3 characters, a substring (word index ∪ trigram index); first page of 100 ordered
+  by lane/position, plus the total) on the 100,000-card database. Corpus: titles of 5 and bodies
+  of 30 words drawn uniformly from 5,000 pseudo-words. 20 warm-up queries first. Word-search row:
+  1 word, 2 words, a 3-letter prefix, a word + a tag word. Substring row: 4 letters from inside a
+  word, and 2-character CJK terms (no trigram: a scan of the cards; the corpus has none, so these
+  scan everything and match nothing, the worst case).
 - **P2, second baseline.** The same creates sent by a bare reqwest client as `POST /v1/batch`
   requests of `batch_max` (50) writes each, 8 (or 1) requests in flight, to its own fresh server;
   request bodies are built before the clock starts. The engine row's runs are reused, so this

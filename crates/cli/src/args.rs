@@ -166,11 +166,16 @@ pub enum CardsCommand {
         /// Skip this many cards (page through more than --limit).
         #[arg(long)]
         offset: Option<u32>,
+        /// Only cards matching this search (same language as `cards search`).
+        #[arg(long, long_help = SEARCH_LONG_HELP)]
+        query: Option<String>,
     },
     /// Show one card with its sync state.
     Show { id: Uuid },
-    /// Full-text search over title, body, url and tags.
+    /// Search title, body, url and tags: words, substrings, CJK, "phrases", tag:, lane:, is:, -term.
+    #[command(long_about = SEARCH_LONG_HELP)]
     Search {
+        /// e.g. 'deploy tag:work -draft "release notes" is:pending'
         query: String,
         #[arg(long, default_value_t = 100)]
         limit: u32,
@@ -346,3 +351,18 @@ pub struct ImportArgs {
     #[arg(long, value_enum)]
     pub folders: Option<FoldersArg>,
 }
+/// The search language, for `cards search --help` and `cards list --help` (the app's search box
+/// tooltip says the same: deckhand_core::store::search::SEARCH_HELP).
+const SEARCH_LONG_HELP: &str = "Search title, body, url and tags. Every term must match; case and accents are ignored.
+
+  word            a word starting with it, or (from 4 letters) anywhere inside a word:
+                  `ploy` finds \"deploying\"; CJK at any length (`同期` finds \"データ同期\")
+  \"two words\"     the words in this order
+  tag:x           cards tagged x (exactly; tag:\"two words\" for spaces)
+  lane:y          cards in lane y (exactly)
+  is:pending      cards with edits not yet sent; is:failed (refused by the server),
+                  is:conflict (waiting for you), is:pinned
+  -term           cards NOT matching: -draft, -tag:old, -is:pinned, -\"a phrase\"
+
+Anything else (a URL, foo:bar) is searched as text. An unknown is: value is refused with the
+values that exist.";

@@ -6,6 +6,7 @@ import { h, replaceChildren } from "../dom";
 import { DEFAULT_LANE, laneNames, notify, state, subscribe, type View } from "../state";
 import { toast } from "./toasts";
 import { openTrash } from "./trash";
+import { SEARCH_HELP } from "./search-help";
 
 export function focusSearch(): void {
   const el = document.getElementById("search") as HTMLInputElement | null;
@@ -30,7 +31,7 @@ export function mountToolbar(parent: HTMLElement): void {
   const views = h("div", { class: "segmented", role: "group", "aria-label": "View" }, viewBtn("board", "Board"), viewBtn("list", "List"));
 
   let debounce = 0;
-  const search = h("input", { id: "search", type: "search", placeholder: "Search cards  ( / )", "aria-label": "Search cards", autocomplete: "off" });
+  const search = h("input", { id: "search", type: "search", placeholder: "Search cards  ( / )", "aria-label": "Search cards", autocomplete: "off", title: SEARCH_HELP });
   search.addEventListener("input", () => {
     window.clearTimeout(debounce);
     debounce = window.setTimeout(() => {

@@ -83,8 +83,8 @@ pub async fn run(engine: &Engine, journal: &mut Journal, out: &Out, cmd: CardsCo
             let card = journal.update(engine, id, CardChanges { lane: Some(lane), position, ..Default::default() }, None, "mv").await?;
             out.value(&card, || card_line(&card));
         }
-        CardsCommand::List { lane, tag, limit, offset } => {
-            let page = engine.list(ListQuery { lane, tag, text: None, limit: Some(limit), offset }).await?;
+        CardsCommand::List { lane, tag, limit, offset, query } => {
+            let page = engine.list(ListQuery { lane, tag, text: query, limit: Some(limit), offset }).await?;
             out.value(&page.items, || page.items.iter().map(card_line).collect::<Vec<_>>().join("\n"));
         }
         CardsCommand::Show { id } => match engine.get(id).await? {

@@ -4,7 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
-use super::Result;
+use super::{Result, index, search};
 use crate::error::StoreError;
 use crate::model::{CardFields, CardPage, CardView, LaneSummary, ListQuery, OpError, SyncState};
 
@@ -220,17 +220,6 @@ fn broad_text_page(conn: &Connection, matches: &[i64], limit: u32, offset: u32) 
     Ok(CardPage { items, total: matches.len() as u32 })
 }
 
-/// Turn user text into an FTS5 query: every word must match as a prefix; quotes are neutralised.
-pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split_whitespace()
-        .map(|w| w.replace('"', ""))
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\"*"))
-        .collect();
-    if terms.is_empty() { None } else { Some(terms.join(" ")) }
-}
-
 pub const LIST_LIMIT_DEFAULT: u32 = 100;
 pub const LIST_LIMIT_MAX: u32 = 1000;
 
@@ -238,7 +227,74 @@ pub const LIST_LIMIT_MAX: u32 = 1000;
 /// match set, instead of fetching and sorting every matching card.
 const FTS_SCAN_THRESHOLD: i64 = 1000;
 
+/// The card rowids a text term matches, sorted (see `search`: word prefix, substring from 3
+/// characters, a scan for short non-ASCII terms).
+fn text_rids(conn: &Connection, text: &str, phrase: bool) -> Result<Vec<i64>> {
+    let plan = search::plan_text(text, phrase);
+    let mut rids: Vec<i64> = Vec::new();
+    let mut add = |sql: &str, arg: &str| -> Result<()> {
+        let mut st = conn.prepare_cached(sql)?;
+        for r in st.query_map([arg], |r| r.get(0))? {
+            rids.push(r?);
+        }
+        Ok(())
+    };
+    add("SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?1", &plan.word)?;
+    if let Some(t) = &plan.trigram {
+        add("SELECT rowid FROM cards_tri WHERE cards_tri MATCH ?1", t)?;
+    }
+    if let Some(t) = &plan.scan {
+        add(&format!("SELECT c.rid FROM cards c WHERE {SCAN_SQL}"), t)?;
+    }
+    rids.sort_unstable();
+    rids.dedup();
+    Ok(rids)
+}
+
+/// A short non-ASCII term as a substring of any indexed field (`?1`).
+const SCAN_SQL: &str = "(instr(c.title, ?1) OR instr(c.body, ?1) OR instr(coalesce(c.url, ''), ?1) OR instr(c.tags, ?1))";
+
+/// One clause as a SQL condition on `c`, its arguments appended to `args`.
+fn clause_sql(clause: &search::Clause, args: &mut Vec<String>) -> String {
+    use search::{Filter, IsState};
+    let mut arg = |v: String| {
+        args.push(v);
+        format!("?{}", args.len())
+    };
+    let has = |cond: &str| format!("EXISTS (SELECT 1 FROM outbox WHERE card_id = c.id{cond})");
+    let sql = match &clause.filter {
+        Filter::Text { text, phrase } => {
+            let plan = search::plan_text(text, *phrase);
+            let mut sets = vec![format!("SELECT rowid FROM cards_fts WHERE cards_fts MATCH {}", arg(plan.word))];
+            if let Some(t) = plan.trigram {
+                sets.push(format!("SELECT rowid FROM cards_tri WHERE cards_tri MATCH {}", arg(t)));
+            }
+            let mut sql = format!("c.rid IN ({})", sets.join(" UNION "));
+            if let Some(t) = plan.scan {
+                sql = format!("({sql} OR {})", SCAN_SQL.replace("?1", &arg(t)));
+            }
+            sql
+        }
+        Filter::Tag(t) => format!("c.id IN (SELECT card_id FROM card_tags WHERE tag = {})", arg(t.clone())),
+        Filter::Lane(l) => format!("c.lane = {}", arg(l.clone())),
+        // The same states the view reports (`VIEW_COLS`): conflict wins over failed over pending.
+        Filter::Is(IsState::Pinned) => "c.pinned = 1".into(),
+        Filter::Is(IsState::Conflict) => has(" AND state = 'conflict'"),
+        Filter::Is(IsState::Failed) => format!("({} AND NOT {})", has(" AND state = 'failed'"), has(" AND state = 'conflict'")),
+        Filter::Is(IsState::Pending) => format!("({} AND NOT {})", has(""), has(" AND state IN ('failed', 'conflict')")),
+    };
+    if clause.negated { format!("NOT {sql}") } else { sql }
+}
+
 pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
+    let clauses = match q.text.as_deref() {
+        Some(t) => search::parse(t)?,
+        None => Vec::new(),
+    };
+    // Read-your-writes: whatever is still queued for the derived indexes is indexed first.
+    if q.tag.is_some() || !clauses.is_empty() {
+        index::catch_up(conn)?;
+    }
     let mut where_ = Vec::new();
     let mut args: Vec<String> = Vec::new();
     if let Some(lane) = &q.lane {
@@ -250,49 +306,69 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
         args.push(tag.clone());
         where_.push(format!("c.id IN (SELECT card_id FROM card_tags WHERE tag = ?{})", args.len()));
     }
-    let fts = q.text.as_deref().and_then(fts_query);
-    if let Some(fts) = &fts {
-        args.push(fts.clone());
-        where_.push(format!("c.rid IN (SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?{})", args.len()));
-    }
-    let where_sql = if where_.is_empty() { String::new() } else { format!("WHERE {}", where_.join(" AND ")) };
     // Ties broken by id, not rowid: two devices that gave cards equal positions (or inserted them in a
     // different order) show the same order. See `positions`.
     let order = if q.lane.is_some() { "c.position, c.id" } else { "c.lane, c.position, c.id" };
     let limit = q.limit.unwrap_or(LIST_LIMIT_DEFAULT).min(LIST_LIMIT_MAX);
     let offset = q.offset.unwrap_or(0);
+    let has_text = clauses.iter().any(|c| matches!(c.filter, search::Filter::Text { .. }));
 
-    let total: i64 = match &fts {
-        // Text only: one pass over the FTS matches (every card has exactly one FTS row) gives the
-        // total and, for a broad match, the membership test of the page walk.
-        Some(fts) if where_.len() == 1 => {
-            let mut rids: Vec<i64> = conn
-                .prepare_cached("SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?1")?
-                .query_map([fts], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            if rids.len() as i64 > FTS_SCAN_THRESHOLD {
-                rids.sort_unstable();
-                return broad_text_page(conn, &rids, limit, offset);
+    let text_only = where_.is_empty()
+        && !clauses.is_empty()
+        && clauses.iter().all(|c| !c.negated && matches!(c.filter, search::Filter::Text { .. }));
+    let total: i64 = if text_only {
+        // Words only (the search box's common case): the match set is computed once (each term's
+        // word and substring matches, intersected) and gives the total; a broad match is paged by
+        // walking the lane/position index, a narrow one by fetching its rows.
+        let mut set: Option<Vec<i64>> = None;
+        for c in &clauses {
+            if let search::Filter::Text { text, phrase } = &c.filter {
+                let rids = text_rids(conn, text, *phrase)?;
+                set = Some(match set {
+                    None => rids,
+                    Some(prev) => prev.into_iter().filter(|r| rids.binary_search(r).is_ok()).collect(),
+                });
             }
-            rids.len() as i64
         }
-        _ => conn
-            .prepare_cached(&format!("SELECT count(*) FROM cards c {where_sql}"))?
-            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?,
+        let rids = set.unwrap_or_default();
+        if rids.len() as i64 > FTS_SCAN_THRESHOLD {
+            return broad_text_page(conn, &rids, limit, offset);
+        }
+        // Integers only: formatting them into the statement is safe.
+        let list = rids.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",");
+        where_.push(format!("c.rid IN ({list})"));
+        rids.len() as i64
+    } else {
+        for c in &clauses {
+            where_.push(clause_sql(c, &mut args));
+        }
+        let where_sql = if where_.is_empty() { String::new() } else { format!("WHERE {}", where_.join(" AND ")) };
+        conn.prepare_cached(&format!("SELECT count(*) FROM cards c {where_sql}"))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
     };
+    let where_sql = if where_.is_empty() { String::new() } else { format!("WHERE {}", where_.join(" AND ")) };
     // Broad text matches: walk the lane/position index in page order, testing membership, and
     // stop after the page (a rare term keeps the default plan: fetch the few matches, sort them).
-    let from = if fts.is_some() && q.tag.is_none() && total > FTS_SCAN_THRESHOLD {
+    let from = if has_text && q.tag.is_none() && total > FTS_SCAN_THRESHOLD {
         "cards c INDEXED BY cards_lane_position"
     } else {
         "cards c"
     };
     // Pick the page's rowids first and compute the view columns (three correlated subqueries)
-    // for those rows only, not for every row that goes through the sort.
-    let mut st = conn.prepare_cached(&format!(
+    // for those rows only, not for every row that goes through the sort. (A narrow text-only
+    // match set is inlined: not cached, since it differs every time.)
+    let sql = format!(
         "SELECT {VIEW_COLS} FROM (SELECT c.rid FROM {from} {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}) p
          CROSS JOIN cards c ON c.rid = p.rid ORDER BY {order}"
-    ))?;
+    );
+    let (mut plain, mut cached);
+    let st: &mut rusqlite::Statement<'_> = if text_only {
+        plain = conn.prepare(&sql)?;
+        &mut plain
+    } else {
+        cached = conn.prepare_cached(&sql)?;
+        &mut cached
+    };
     let raws = st
         .query_map(rusqlite::params_from_iter(args.iter()), view_from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -309,6 +385,7 @@ pub fn lanes(conn: &Connection) -> Result<Vec<LaneSummary>> {
 }
 
 pub fn tags(conn: &Connection) -> Result<Vec<String>> {
+    index::catch_up(conn)?;
     let mut st = conn.prepare_cached("SELECT DISTINCT tag FROM card_tags ORDER BY tag")?;
     let out = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(out)

@@ -6,12 +6,14 @@ pub mod cards;
 pub mod conflicts;
 pub mod history;
 pub mod lanes;
+pub mod index;
 pub mod migrate;
 pub mod outbox;
 pub mod positions;
 pub mod recovery;
 pub mod remote;
 pub mod resync;
+pub mod search;
 pub mod sync_state;
 pub mod trash;
 pub mod writes;
@@ -47,6 +49,18 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 const FTS_MERGE_AFTER_IDLE_MS: i64 = 200;
 const FTS_MERGE_PAGES: u32 = 32;
 const FTS_MERGE_BUDGET: Duration = Duration::from_millis(25);
+/// The derived indexes (`index`) are brought up to date after the writer has been idle this long,
+/// for up to `INDEX_BUDGET` per tick (one batch transaction at a time, so a write that comes in
+/// waits for one batch at most, and the tick's merge and checkpoint still get their turn). Above
+/// `INDEX_BACKLOG` queued rowids one small batch is indexed every tick even while writes go on,
+/// which slows the queue's growth under a steady stream of writes.
+const INDEX_AFTER_IDLE_MS: i64 = 50;
+const INDEX_BUDGET: Duration = Duration::from_millis(1000);
+const INDEX_BACKLOG: i64 = 2000;
+const INDEX_BACKLOG_BATCH: usize = 32;
+/// Rowids per background indexing transaction: the longest a user's write can wait for the
+/// indexer (a few milliseconds at this size).
+const INDEX_BATCH: usize = 64;
 
 /// What `setup` verifies before migrating (see `recovery`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +194,9 @@ impl Store {
     pub fn write<R>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<R>) -> Result<R> {
         let r = (|| {
             let mut conn = self.lock();
+            // A write starting counts as activity too: the background indexer stops between two
+            // batches instead of taking the lock again while this write waits for it.
+            self.last_write_ms.store(now_ms(), Ordering::Relaxed);
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let r = f(&tx)?;
             tx.commit()?;
@@ -248,7 +265,9 @@ fn spawn_checkpointer(path: &Path, last_write_ms: Arc<AtomicI64>) -> Result<std:
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     std::thread::Builder::new().name("deckhand-checkpoint".into()).spawn(move || {
         while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(CHECKPOINT_EVERY) {
-            let idle = || now_ms() - last_write_ms.load(Ordering::Relaxed) >= FTS_MERGE_AFTER_IDLE_MS;
+            let idle_for = |ms| now_ms() - last_write_ms.load(Ordering::Relaxed) >= ms;
+            index_step(&conn, &idle_for);
+            let idle = || idle_for(FTS_MERGE_AFTER_IDLE_MS);
             let started = std::time::Instant::now();
             while idle() && started.elapsed() < FTS_MERGE_BUDGET && merge_step(&conn) {}
             // (busy, wal frames, frames checkpointed); nothing to do when the WAL is empty.
@@ -258,12 +277,39 @@ fn spawn_checkpointer(path: &Path, last_write_ms: Arc<AtomicI64>) -> Result<std:
     Ok(tx)
 }
 
-/// One bounded FTS5 merge step; false when there was nothing to merge (FTS5 documents a change
-/// count below 2 as "no work done") or the step failed (e.g. the writer held the lock).
+/// The background half of `index`: index queued rowids while the writer idles (and a small batch
+/// per tick when the queue is long). Errors (the writer holding the lock) wait for the next tick.
+fn index_step(conn: &Connection, idle_for: &dyn Fn(i64) -> bool) {
+    let Ok(queued) = index::pending(conn) else { return };
+    if queued == 0 {
+        return;
+    }
+    if !idle_for(INDEX_AFTER_IDLE_MS) {
+        if queued > INDEX_BACKLOG {
+            let _ = index::drain_some(conn, INDEX_BACKLOG_BATCH);
+        }
+        return;
+    }
+    let started = std::time::Instant::now();
+    while idle_for(INDEX_AFTER_IDLE_MS) && started.elapsed() < INDEX_BUDGET {
+        match index::drain_some(conn, INDEX_BATCH) {
+            Ok(n) if n == INDEX_BATCH => {}
+            _ => break,
+        }
+    }
+}
+
+/// One bounded FTS5 merge step over both full-text indexes; false when there was nothing to
+/// merge (FTS5 documents a change count below 2 as "no work done") or the step failed (e.g. the
+/// writer held the lock).
 fn merge_step(conn: &Connection) -> bool {
-    let before = conn.total_changes();
-    let sql = format!("INSERT INTO cards_fts(cards_fts, rank) VALUES ('merge', {FTS_MERGE_PAGES})");
-    conn.execute(&sql, []).is_ok() && conn.total_changes() - before >= 2
+    let mut worked = false;
+    for table in ["cards_fts", "cards_tri"] {
+        let before = conn.total_changes();
+        let sql = format!("INSERT INTO {table}({table}, rank) VALUES ('merge', {FTS_MERGE_PAGES})");
+        worked |= conn.execute(&sql, []).is_ok() && conn.total_changes() - before >= 2;
+    }
+    worked
 }
 
 pub(crate) fn now_ms() -> i64 {
