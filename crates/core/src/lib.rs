@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod error;
+pub mod link;
 pub mod merge;
 pub mod model;
 pub mod store;

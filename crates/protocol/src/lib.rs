@@ -7,12 +7,14 @@ pub mod batch;
 pub mod card;
 pub mod changes;
 pub mod limits;
+pub mod link;
 pub mod problem;
 pub mod validate;
 
 pub use batch::{BatchRequest, BatchResponse, BatchResult, BatchWrite};
 pub use card::{Card, CardChanges, CardsPage, NewCard, PatchCard, RestoreCard, TrashEmptied, CardVersion, VersionsPage, DEFAULT_LANE};
 pub use changes::{CONNECTED_EVENT, Change, ChangesPage, EventKind, StreamHello};
+pub use link::{LinkMeta, LinkStatus};
 pub use problem::{ErrorCode, FieldError, Problem, PROBLEM_CONTENT_TYPE};
 pub use validate::{card_fits, encoded_len, validate_changes, validate_new_card};
 

@@ -14,7 +14,7 @@ use crate::routes::{batch, cards, changes, events, history, meta, trash};
         deckhand_protocol::PatchCard, deckhand_protocol::RestoreCard, deckhand_protocol::TrashEmptied, deckhand_protocol::CardVersion, deckhand_protocol::VersionsPage, deckhand_protocol::CardsPage, deckhand_protocol::Change,
         deckhand_protocol::ChangesPage, deckhand_protocol::StreamHello, deckhand_protocol::Problem, deckhand_protocol::FieldError,
         deckhand_protocol::ErrorCode, deckhand_protocol::BatchRequest, deckhand_protocol::BatchWrite,
-        deckhand_protocol::BatchResult, deckhand_protocol::BatchResponse,
+        deckhand_protocol::BatchResult, deckhand_protocol::BatchResponse, deckhand_protocol::LinkMeta, deckhand_protocol::LinkStatus,
     )),
     modifiers(&BearerAuth, &NonEmptyChanges),
     security(("bearer" = [])),

@@ -15,6 +15,7 @@ fn changes_of(a: EditArgs) -> CardChanges {
         lane: a.lane,
         position: a.position,
         pinned: a.pinned,
+        link_meta: None,
     }
 }
 

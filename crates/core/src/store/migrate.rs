@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0004_fts_merge_when_idle", sql: include_str!("../../../../migrations/0004_fts_merge_when_idle.sql") },
     Migration { name: "0005_op_bases", sql: include_str!("../../../../migrations/0005_op_bases.sql") },
     Migration { name: "0006_trash", sql: include_str!("../../../../migrations/0006_trash.sql") },
+    Migration { name: "0009_link_meta", sql: include_str!("../../../../migrations/0009_link_meta.sql") },
 ];
 
 fn sha256(s: &str) -> String {

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod cards;
 pub mod conflicts;
 pub mod history;
+pub mod links;
 pub mod migrate;
 pub mod outbox;
 pub mod positions;

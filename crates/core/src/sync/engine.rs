@@ -164,6 +164,7 @@ impl Engine {
     pub async fn create(&self, input: NewCardInput) -> Result<CardView, CoreError> {
         let view = self.db(move |s| s.write(|tx| writes::create_view(tx, &input))).await?;
         self.after_write(vec![view.id]);
+        self.auto_fetch_link(view.id, view.url.as_deref());
         Ok(view)
     }
 
@@ -175,6 +176,7 @@ impl Engine {
     /// opened; see `CardView::confirmed_version`). A remote change that landed since is merged
     /// with the edit or raised as a conflict — never overwritten by a stale form.
     pub async fn update_on(&self, id: Uuid, changes: CardChanges, base_version: Option<i64>) -> Result<CardView, CoreError> {
+        let new_url = changes.url.clone().flatten();
         let up = self
             // The view is read in the write's own transaction: one store round trip.
             .db(move |s| s.write(|tx| writes::update_view(tx, id, &changes, base_version, Priority::Normal)))
@@ -184,6 +186,7 @@ impl Engine {
         }
         if up.changed {
             self.after_write(vec![id]);
+            self.auto_fetch_link(id, new_url.as_deref());
         }
         Ok(up.view)
     }

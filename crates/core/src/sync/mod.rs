@@ -9,6 +9,7 @@ pub mod drain;
 mod echoes;
 pub mod engine;
 mod history;
+mod links;
 pub mod pull;
 pub mod realtime;
 
