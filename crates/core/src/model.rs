@@ -433,6 +433,10 @@ pub struct AppSettings {
     pub theme: Theme,
     /// False until the first-run dialog was answered (connect or work offline).
     pub first_run_done: bool,
+    /// Fetch link previews (title, description, icon) when a card gets a URL. Absent = off.
+    #[serde(default)]
+    #[ts(optional)]
+    pub link_previews: Option<bool>,
 }
 
 impl Default for AppSettings {
@@ -445,6 +449,7 @@ impl Default for AppSettings {
             drain_window: 8,
             theme: Theme::System,
             first_run_done: false,
+            link_previews: None,
         }
     }
 }

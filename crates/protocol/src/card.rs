@@ -116,7 +116,7 @@ pub struct CardChanges {
     /// Link metadata as a whole (never merged field by field); `null` clears it.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<LinkMeta>, nullable)]
-    #[ts(optional, type = "LinkMeta | null")]
+    #[ts(optional, as = "Option<Option<LinkMeta>>")]
     pub link_meta: Option<Option<LinkMeta>>,
 }
 

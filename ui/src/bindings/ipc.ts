@@ -7,6 +7,7 @@ import type { CardChanges } from "./CardChanges";
 import type { CardPage } from "./CardPage";
 import type { CardView } from "./CardView";
 import type { ConflictRecord } from "./ConflictRecord";
+import type { CreateOutcome } from "./CreateOutcome";
 import type { DesktopSettings } from "./DesktopSettings";
 import type { DesktopState } from "./DesktopState";
 import type { EngineEvent } from "./EngineEvent";
@@ -17,6 +18,7 @@ import type { ListQuery } from "./ListQuery";
 import type { NewCardInput } from "./NewCardInput";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { RecoveryReport } from "./RecoveryReport";
+import type { RefreshSummary } from "./RefreshSummary";
 import type { RequeueReport } from "./RequeueReport";
 import type { Resolution } from "./Resolution";
 import type { SalvagedOp } from "./SalvagedOp";
@@ -40,6 +42,10 @@ export interface Commands {
   card_move: { args: { id: string; lane: string; before: string | null; after: string | null }; result: CardView };
   card_delete: { args: { id: string }; result: null };
   cards_bulk: { args: { ids: Array<string>; action: BulkAction; jobId: string }; result: number };
+  card_create_checked: { args: { input: NewCardInput }; result: CreateOutcome };
+  card_refresh_meta: { args: { id: string }; result: CardView };
+  cards_refresh_meta: { args: { staleOnly: boolean }; result: RefreshSummary };
+  cards_broken: { args: {}; result: Array<CardView> };
   outbox_list: { args: {}; result: Array<OutboxEntry> };
   outbox_retry: { args: { opId: number }; result: null };
   outbox_retry_all: { args: {}; result: number };
@@ -77,6 +83,10 @@ export const commands = {
   cardMove: (id: string, lane: string, before: string | null = null, after: string | null = null) => invoke<CardView>("card_move", { id, lane, before, after }),
   cardDelete: (id: string) => invoke<null>("card_delete", { id }),
   cardsBulk: (ids: Array<string>, action: BulkAction, jobId: string) => invoke<number>("cards_bulk", { ids, action, jobId }),
+  cardCreateChecked: (input: NewCardInput) => invoke<CreateOutcome>("card_create_checked", { input }),
+  cardRefreshMeta: (id: string) => invoke<CardView>("card_refresh_meta", { id }),
+  cardsRefreshMeta: (staleOnly: boolean) => invoke<RefreshSummary>("cards_refresh_meta", { staleOnly }),
+  cardsBroken: () => invoke<Array<CardView>>("cards_broken"),
   outboxList: () => invoke<Array<OutboxEntry>>("outbox_list"),
   outboxRetry: (opId: number) => invoke<null>("outbox_retry", { opId }),
   outboxRetryAll: () => invoke<number>("outbox_retry_all"),

@@ -5,6 +5,7 @@ import { reloadViews } from "../data";
 import { h, replaceChildren } from "../dom";
 import { DEFAULT_LANE, laneNames, notify, state, subscribe, type View } from "../state";
 import { toast } from "./toasts";
+import { openBrokenLinks } from "./brokenLinks";
 
 export function focusSearch(): void {
   const el = document.getElementById("search") as HTMLInputElement | null;
@@ -87,6 +88,7 @@ export function mountToolbar(parent: HTMLElement): void {
     h("div", { class: "search-wrap" }, search),
     h("span", { class: "spacer" }),
     h("button", { type: "button", class: "btn btn-primary", onclick: focusQuickAdd, "aria-keyshortcuts": "n" }, "New card"),
+    h("button", { type: "button", class: "btn btn-ghost", onclick: openBrokenLinks }, "Links"),
     h("button", { type: "button", class: "btn btn-ghost", "data-view": "settings", "aria-pressed": "false", onclick: () => setView(state.view === "settings" ? "board" : "settings") }, "Settings"),
   );
   parent.append(header, h("div", { class: "subbar" }, quick, h("div", { class: "filters", role: "group", "aria-label": "Filters" }, tagFilter, laneFilter)));

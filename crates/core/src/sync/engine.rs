@@ -68,6 +68,7 @@ impl Engine {
             wake_stream: tokio::sync::Notify::new(),
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
             status_scheduled: std::sync::atomic::AtomicBool::new(false),
+            link_auto: std::sync::atomic::AtomicBool::new(config.link_meta_auto),
             config,
         });
         let engine = Engine { sh, tasks: Mutex::new(Vec::new()), recovered: recovered.clone() };

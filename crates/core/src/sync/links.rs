@@ -110,9 +110,14 @@ impl Engine {
         Ok(CreateOutcome::Created { card: self.create(input).await? })
     }
 
+    /// Switch `EngineConfig::link_meta_auto` while running.
+    pub fn set_link_meta_auto(&self, on: bool) {
+        self.sh.link_auto.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// After a create or a URL change: fetch in the background when the setting is on.
     pub(super) fn auto_fetch_link(&self, id: Uuid, url: Option<&str>) {
-        let (Some(url), true) = (url, self.sh.config.link_meta_auto) else { return };
+        let (Some(url), true) = (url, self.sh.link_auto.load(std::sync::atomic::Ordering::Relaxed)) else { return };
         let (sh, url, fetcher) = (self.sh.clone(), url.to_string(), self.link_fetcher());
         tokio::spawn(async move {
             let meta = fetch_for(&fetcher, id, &url).await;

@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub backoff: Backoff,
     /// A trailing `StatusChanged` is already scheduled.
     pub status_scheduled: std::sync::atomic::AtomicBool,
+    /// `EngineConfig::link_meta_auto`, switchable at run time (the app's setting).
+    pub link_auto: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) fn empty_stream_health() -> StreamHealth {
