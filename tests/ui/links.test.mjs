@@ -89,3 +89,18 @@ describe("duplicate links", () => {
     await done(page);
   });
 });
+
+describe("link previews setting", () => {
+  test("Fetch link previews is off until switched on, and saves with the settings", async () => {
+    const page = await openApp(browser, server.url, { cards: [] });
+    await page.getByRole("button", { name: "Settings" }).click();
+    const box = page.getByLabel("Fetch link previews");
+    assert.equal(await box.isChecked(), false);
+    await box.check();
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await page.getByText("Settings saved.").waitFor();
+    const calls = await page.evaluate(() => window.__fake.callsOf("settings_set"));
+    assert.equal(calls.at(-1).settings.link_previews, true);
+    await done(page);
+  });
+});
