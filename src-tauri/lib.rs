@@ -58,6 +58,7 @@ pub fn setup_with<R: Runtime>(
     let mut config = EngineConfig::new(&data_dir);
     config.server = commands::settings::server_of(&settings);
     config.drain_window = settings.drain_window.max(1) as usize;
+    config.link_meta_auto = settings.link_previews == Some(true);
     adjust(&mut config);
     tracing::info!(data_dir = %data_dir.display(), server = ?settings.server_url, "opening engine");
     let engine = match tauri::async_runtime::block_on(Engine::open(config.clone())) {
@@ -115,6 +116,10 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             commands::lifecycle::trash_empty,
             commands::lifecycle::card_history,
             commands::lifecycle::card_revert,
+            commands::links::card_create_checked,
+            commands::links::card_refresh_meta,
+            commands::links::cards_refresh_meta,
+            commands::links::cards_broken,
             outbox::outbox_list,
             outbox::outbox_retry,
             outbox::outbox_retry_all,

@@ -3,6 +3,7 @@ pub mod conflicts;
 pub mod desktop;
 pub mod lifecycle;
 pub mod lanes;
+pub mod links;
 pub mod outbox;
 pub mod recovery;
 pub mod settings;

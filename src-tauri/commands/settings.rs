@@ -65,6 +65,9 @@ pub async fn apply(shell: &Shell, prev: &AppSettings, next: &AppSettings) {
         tracing::info!(server = ?next.server_url, "server or token changed: reconnecting");
         shell.engine.set_server(server).await;
     }
+    if prev.link_previews != next.link_previews {
+        shell.engine.set_link_meta_auto(next.link_previews == Some(true));
+    }
     if prev.sync_enabled != next.sync_enabled {
         if next.sync_enabled {
             shell.engine.resume().await;

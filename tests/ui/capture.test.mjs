@@ -26,7 +26,9 @@ describe("quick capture", () => {
     await screenshot(page, "quick-capture");
     await dlg.getByRole("button", { name: "Save card" }).click();
     await dlg.waitFor({ state: "detached" });
-    assert.deepEqual(await creates(page), [{ input: { title: "Read later", url: "https://example.org/article" } }]);
+    // Through the engine's duplicate check, which created the card (no separate create).
+    assert.deepEqual(await page.evaluate(() => window.__fake.callsOf("card_create_checked")), [{ input: { title: "Read later", url: "https://example.org/article" } }]);
+    assert.deepEqual(await creates(page), []);
     await page.locator('[data-card-id][aria-label="Read later"]').waitFor();
     // Taken once: a second poke without a new capture opens nothing.
     assert.deepEqual(await page.evaluate(() => window.__fake.callsOf("capture_take").length), 1);

@@ -78,6 +78,7 @@ pub fn card_fields(i: usize, vocab: &[String]) -> NewCard {
         lane: LANES[i % LANES.len()].to_string(),
         position: (i / LANES.len()) as f64 + 1.0,
         pinned: rng.below(20) == 0,
+        link_meta: None,
     }
 }
 
@@ -140,6 +141,7 @@ pub fn build_db(dir: &Path, cards: usize, pending: usize) -> Result<()> {
                     created_at: now,
                     updated_at: now,
                     deleted: false,
+                    link_meta: None,
                 };
                 ins_conf.execute(params![c.id.to_string(), serde_json::to_string(&card)?])?;
             } else {

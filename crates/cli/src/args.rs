@@ -172,6 +172,19 @@ pub enum CardsCommand {
     },
     /// Show one card with its sync state.
     Show { id: Uuid },
+    /// Fetch the link metadata (title, description, site, icon) of one card, or of every card
+    /// with a URL (--all; --stale: only those never fetched or fetched for another URL).
+    #[command(name = "refresh-meta")]
+    RefreshMeta {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<Uuid>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long, requires = "all")]
+        stale: bool,
+    },
+    /// Cards whose URL no longer answered at their last metadata fetch.
+    Broken,
     /// Search title, body, url and tags: words, substrings, CJK, "phrases", tag:, lane:, is:, -term.
     #[command(long_about = SEARCH_LONG_HELP)]
     Search {
@@ -196,6 +209,10 @@ pub struct AddArgs {
     pub lane: Option<String>,
     #[arg(long)]
     pub pinned: bool,
+    /// Refuse when a card with the same URL (normalised: case, default port, trailing slash,
+    /// fragment, tracking parameters) exists; prints that card and exits with status 3.
+    #[arg(long)]
+    pub unique_url: bool,
 }
 
 #[derive(Args)]

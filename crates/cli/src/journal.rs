@@ -191,6 +191,7 @@ impl Journal {
             lane: rec.theirs.lane.clone(),
             position: rec.theirs.position,
             pinned: rec.theirs.pinned,
+            link_meta: rec.theirs.link_meta.clone(),
         };
         let (choice, chosen) = match &resolution {
             Resolution::KeepTheirs if evd => ("keep_theirs", Value::Null),

@@ -40,6 +40,16 @@ pub fn card_detail(c: &CardView) -> String {
     if let Some(url) = &c.url {
         out.push_str(&format!("\n  url: {url}"));
     }
+    if let Some(m) = &c.link_meta {
+        let about = [m.site_name.as_deref(), m.title.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" — ");
+        out.push_str(&format!("\n  link: {:?} {about}", m.status));
+        if let Some(d) = &m.description {
+            out.push_str(&format!("\n    {d}"));
+        }
+        if let Some(e) = &m.error {
+            out.push_str(&format!("\n    {e}"));
+        }
+    }
     out.push_str(&format!("\n  position: {}  confirmed version: {:?}", c.position, c.confirmed_version));
     if let Some(e) = &c.error {
         out.push_str(&format!("\n  error: {} ({})", e.message, e.code));

@@ -33,6 +33,14 @@ pub struct EngineConfig {
     /// it fail with `disk_full` exactly as on a full disk. Can be changed with
     /// `Engine::set_max_db_bytes`.
     pub max_db_bytes: Option<u64>,
+    /// Fetch a card's link metadata in the background when it is created with a URL or its URL
+    /// changes (the app's "Fetch link previews" setting). Off by default: a library user or a
+    /// test decides whether the engine may reach the web.
+    pub link_meta_auto: bool,
+    /// Limits of one link metadata fetch (timeout, redirects, page and icon size).
+    pub link_fetch: crate::link::FetchLimits,
+    /// Pages fetched at once by a bulk refresh.
+    pub link_refresh_concurrency: usize,
 }
 
 impl EngineConfig {
@@ -51,6 +59,9 @@ impl EngineConfig {
             realtime: true,
             read_only: false,
             max_db_bytes: None,
+            link_meta_auto: false,
+            link_fetch: crate::link::FetchLimits::default(),
+            link_refresh_concurrency: 4,
         }
     }
 

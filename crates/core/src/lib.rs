@@ -3,6 +3,7 @@
 pub mod config;
 pub mod error;
 pub mod io;
+pub mod link;
 pub mod merge;
 pub mod model;
 pub mod store;

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use deckhand_protocol::limits::{BODY_MAX_CHARS, TAGS_MAX};
-use deckhand_protocol::{Card, CardChanges, NewCard};
+use deckhand_protocol::{Card, CardChanges, LinkMeta, NewCard};
 use uuid::Uuid;
 
 use crate::model::CardFields;
@@ -143,8 +143,9 @@ pub fn merge3(base: &CardFields, mine: &CardFields, theirs: &CardFields) -> Merg
     note("position", c);
     let (pinned, c) = merge_value(&base.pinned, &mine.pinned, &theirs.pinned, |a, b| a == b);
     note("pinned", c);
+    let link_meta = merge_link_meta(&base.link_meta, &mine.link_meta, &theirs.link_meta);
 
-    let mut merged = CardFields { title, body, url, tags, lane, position, pinned };
+    let mut merged = CardFields { title, body, url, tags, lane, position, pinned, link_meta };
     // A merge of two cards that each fit can be larger than either: then the body is for the
     // user to shorten (a conflict), never a request the server must refuse.
     if !fits(&merged) && !conflicting.iter().any(|c| c == "body") {
@@ -155,7 +156,23 @@ pub fn merge3(base: &CardFields, mine: &CardFields, theirs: &CardFields) -> Merg
     MergeOutcome { merged, conflicting }
 }
 
-const FIELD_ORDER: [&str; 7] = ["title", "body", "url", "tags", "lane", "position", "pinned"];
+const FIELD_ORDER: [&str; 8] = ["title", "body", "url", "tags", "lane", "position", "pinned", "link_meta"];
+
+/// Link metadata is one value, written by fetchers, not people: a one-sided change wins like any
+/// field, and two devices that both fetched never conflict, the later fetch wins (asking a user
+/// to choose between two snapshots of a web page would be noise). Metadata fetched for another
+/// URL than the merged card's is dropped by the caller when the URL changes (`Engine`).
+fn merge_link_meta(base: &Option<LinkMeta>, mine: &Option<LinkMeta>, theirs: &Option<LinkMeta>) -> Option<LinkMeta> {
+    let (v, conflict) = merge_value(base, mine, theirs, |a, b| a == b);
+    if !conflict {
+        return v;
+    }
+    match (mine, theirs) {
+        (Some(m), Some(t)) if t.fetched_at > m.fetched_at => theirs.clone(),
+        (Some(_), _) => mine.clone(),
+        _ => theirs.clone(),
+    }
+}
 
 /// The `CardChanges` that turn `from` into `to`: only the differing fields
 /// (a cleared url is `Some(None)`). Equal inputs give an empty change.
@@ -171,6 +188,7 @@ pub fn diff(from: &CardFields, to: &CardFields) -> CardChanges {
         lane: changed(&from.lane, &to.lane),
         position: (!same_position(from.position, to.position)).then_some(to.position),
         pinned: changed(&from.pinned, &to.pinned),
+        link_meta: changed(&from.link_meta, &to.link_meta),
     }
 }
 
@@ -185,6 +203,7 @@ impl CardFields {
             lane: c.lane.clone(),
             position: c.position,
             pinned: c.pinned,
+            link_meta: c.link_meta.clone(),
         }
     }
 
@@ -197,6 +216,7 @@ impl CardFields {
             lane: c.lane.clone(),
             position: c.position,
             pinned: c.pinned,
+            link_meta: c.link_meta.clone(),
         }
     }
 
@@ -211,6 +231,7 @@ impl CardFields {
             lane: self.lane.clone(),
             position: self.position,
             pinned: self.pinned,
+            link_meta: self.link_meta.clone(),
         }
     }
 
@@ -238,6 +259,9 @@ impl CardFields {
         if let Some(v) = changes.pinned {
             out.pinned = v;
         }
+        if let Some(v) = &changes.link_meta {
+            out.link_meta = v.clone();
+        }
         out
     }
 }
@@ -259,6 +283,7 @@ mod tests {
             lane: "inbox".into(),
             position: 1.0,
             pinned: false,
+            link_meta: None,
         }
     }
 
@@ -510,6 +535,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             deleted: false,
+            link_meta: f.link_meta.clone(),
         };
         assert_eq!(CardFields::from_card(&card), f);
         assert_eq!(NewCard::from_card(&card), nc);
@@ -591,6 +617,7 @@ mod tests {
                     lane: lane.into(),
                     position,
                     pinned,
+                    link_meta: None,
                 },
             )
     }

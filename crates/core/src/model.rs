@@ -2,7 +2,7 @@
 //! so the UI never copies a shape by hand. Wire types live in `deckhand-protocol`.
 
 use chrono::{DateTime, Utc};
-use deckhand_protocol::{Card, CardChanges};
+use deckhand_protocol::{Card, CardChanges, LinkMeta};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
@@ -29,6 +29,10 @@ pub struct CardFields {
     pub lane: String,
     pub position: f64,
     pub pinned: bool,
+    /// Machine-written (the link fetcher), merged as one value: see `merge::merge3`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub link_meta: Option<LinkMeta>,
 }
 
 /// Input of `Engine::create`: lane defaults to "inbox", position to the end of the lane.
@@ -86,6 +90,8 @@ pub struct CardView {
     pub sync_state: SyncState,
     /// Set when `sync_state` is `failed`: why, as the server said it.
     pub error: Option<OpError>,
+    /// The URL's metadata (title, description, site, data-URI icon, or why it failed).
+    pub link_meta: Option<LinkMeta>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -450,6 +456,10 @@ pub struct AppSettings {
     pub theme: Theme,
     /// False until the first-run dialog was answered (connect or work offline).
     pub first_run_done: bool,
+    /// Fetch link previews (title, description, icon) when a card gets a URL. Absent = off.
+    #[serde(default)]
+    #[ts(optional)]
+    pub link_previews: Option<bool>,
 }
 
 impl Default for AppSettings {
@@ -462,6 +472,7 @@ impl Default for AppSettings {
             drain_window: 8,
             theme: Theme::System,
             first_run_done: false,
+            link_previews: None,
         }
     }
 }

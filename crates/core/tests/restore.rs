@@ -205,6 +205,7 @@ async fn reset_epoch_after_a_restore_is_noticed_even_when_the_server_wrote_past_
                 lane: "inbox".into(),
                 position: i as f64,
                 pinned: false,
+                link_meta: None,
             };
             let idem = deckhand_server::storage::IdemKey { key: format!("k{i}"), fingerprint: [i as u8; 32], writer: None };
             storage.write(user, &idem, &deckhand_server::domain::WriteOp::Create(card), chrono::Utc::now()).unwrap();

@@ -4,6 +4,8 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::link::LinkMeta;
+
 pub const DEFAULT_LANE: &str = "inbox";
 
 /// A card as the server stores it. Tombstones (`deleted: true`) keep their last field values.
@@ -24,6 +26,10 @@ pub struct Card {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub deleted: bool,
+    /// What the card's URL answered when a device last fetched it (absent: never fetched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub link_meta: Option<LinkMeta>,
 }
 
 /// Body of `POST /v1/cards`: the card fields without version or timestamps.
@@ -50,6 +56,9 @@ pub struct NewCard {
     pub position: f64,
     #[serde(default)]
     pub pinned: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub link_meta: Option<LinkMeta>,
 }
 
 /// OpenAPI schema of `tags`: <= 32 distinct strings of 1..=64 characters (utoipa's field
@@ -104,6 +113,11 @@ pub struct CardChanges {
     #[ts(optional)]
     #[schema(nullable = false)]
     pub pinned: Option<bool>,
+    /// Link metadata as a whole (never merged field by field); `null` clears it.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<LinkMeta>, nullable)]
+    #[ts(optional, as = "Option<Option<LinkMeta>>")]
+    pub link_meta: Option<Option<LinkMeta>>,
 }
 
 /// Distinguishes a present `null` (`Some(None)`) from an absent field (`None`).
@@ -143,6 +157,9 @@ impl CardChanges {
         if let Some(v) = self.pinned {
             card.pinned = v;
         }
+        if let Some(v) = &self.link_meta {
+            card.link_meta = v.clone();
+        }
     }
 
     /// Merge `later` on top of `self` (later wins field by field): used to coalesce queued edits.
@@ -155,6 +172,7 @@ impl CardChanges {
             lane: later.lane.clone().or_else(|| self.lane.clone()),
             position: later.position.or(self.position),
             pinned: later.pinned.or(self.pinned),
+            link_meta: later.link_meta.clone().or_else(|| self.link_meta.clone()),
         }
     }
 
@@ -182,6 +200,9 @@ impl CardChanges {
         if self.pinned.is_some() {
             out.push("pinned");
         }
+        if self.link_meta.is_some() {
+            out.push("link_meta");
+        }
         out
     }
 }
@@ -198,6 +219,7 @@ impl NewCard {
             lane: card.lane.clone(),
             position: card.position,
             pinned: card.pinned,
+            link_meta: card.link_meta.clone(),
         }
     }
 }
@@ -212,6 +234,7 @@ impl Card {
             && self.lane == other.lane
             && self.position == other.position
             && self.pinned == other.pinned
+            && self.link_meta == other.link_meta
     }
 }
 

@@ -8,6 +8,7 @@ pub mod card;
 pub mod changes;
 pub mod lane;
 pub mod limits;
+pub mod link;
 pub mod problem;
 pub mod validate;
 
@@ -15,6 +16,7 @@ pub use batch::{BatchRequest, BatchResponse, BatchResult, BatchWrite};
 pub use card::{Card, CardChanges, CardsPage, NewCard, PatchCard, RestoreCard, TrashEmptied, CardVersion, VersionsPage, DEFAULT_LANE};
 pub use lane::{DEFAULT_LANES, LANE_DELETED_EVENT, LANE_UPDATED_EVENT, Lane, LaneChange, LaneChanges, LanesPage, NewLane, PatchLane, lane_key, validate_lane_changes, validate_new_lane};
 pub use changes::{CONNECTED_EVENT, Change, ChangesPage, EventKind, StreamHello};
+pub use link::{LinkMeta, LinkStatus};
 pub use problem::{ErrorCode, FieldError, Problem, PROBLEM_CONTENT_TYPE};
 pub use validate::{card_fits, encoded_len, validate_changes, validate_new_card};
 

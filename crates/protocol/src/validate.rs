@@ -1,7 +1,8 @@
 //! Field validation shared by the server (422 on failure) and the client (refused before queueing).
 
 use crate::limits::*;
-use crate::{CardChanges, FieldError, NewCard};
+use crate::link::*;
+use crate::{CardChanges, FieldError, LinkMeta, NewCard};
 
 fn err(field: &str, message: impl Into<String>) -> FieldError {
     FieldError { field: field.to_string(), message: message.into() }
@@ -51,6 +52,42 @@ fn check_tags(v: &[String], out: &mut Vec<FieldError>) {
     }
 }
 
+/// Link metadata is written by devices, not typed by users, but still bounded: every text within
+/// its limit and the icon a `data:image/` URI (a remote address would be a tracking pixel and is
+/// not allowed by the app's CSP anyway).
+fn check_link_meta(m: Option<&LinkMeta>, out: &mut Vec<FieldError>) {
+    let Some(m) = m else { return };
+    let texts: [(&str, Option<&str>, usize); 6] = [
+        ("link_meta.title", m.title.as_deref(), LINK_TITLE_MAX_CHARS),
+        ("link_meta.description", m.description.as_deref(), LINK_DESCRIPTION_MAX_CHARS),
+        ("link_meta.site_name", m.site_name.as_deref(), LINK_SITE_MAX_CHARS),
+        ("link_meta.error", m.error.as_deref(), LINK_ERROR_MAX_CHARS),
+        ("link_meta.error_code", m.error_code.as_deref(), LINK_ERROR_CODE_MAX_CHARS),
+        ("link_meta.url", Some(m.url.as_str()), URL_MAX_CHARS),
+    ];
+    for (field, v, max) in texts {
+        if v.is_some_and(|v| v.chars().count() > max) {
+            out.push(err(field, format!("must be at most {max} characters")));
+        }
+    }
+    if let Some(icon) = &m.icon {
+        if !icon.starts_with("data:image/") {
+            out.push(err("link_meta.icon", "must be a data:image/ URI"));
+        } else if icon.chars().count() > LINK_ICON_URI_MAX_CHARS {
+            out.push(err("link_meta.icon", format!("must be at most {LINK_ICON_URI_MAX_CHARS} characters")));
+        }
+    }
+}
+
+/// Bytes of link metadata's text, for `card_fits`'s quick estimate.
+fn link_meta_text_len(m: Option<&LinkMeta>) -> usize {
+    m.map_or(0, |m| {
+        [&m.title, &m.description, &m.site_name, &m.icon, &m.error, &m.error_code].iter().map(|v| v.as_ref().map_or(0, String::len)).sum::<usize>()
+            + m.url.len()
+            + 256
+    })
+}
+
 fn check_lane(v: &str, out: &mut Vec<FieldError>) {
     let n = v.chars().count();
     if v.trim().is_empty() || n > LANE_MAX_CHARS {
@@ -74,7 +111,8 @@ pub fn card_fits(c: &NewCard) -> bool {
     // JSON escaping at most sextuples a byte (`\u0000`): a card whose text is small enough fits
     // without being encoded (every write checks this; most cards are a few hundred bytes).
     let text = c.title.len() + c.body.len() + c.url.as_ref().map_or(0, String::len) + c.lane.len()
-        + c.tags.iter().map(|t| t.len() + 3).sum::<usize>();
+        + c.tags.iter().map(|t| t.len() + 3).sum::<usize>()
+        + link_meta_text_len(c.link_meta.as_ref());
     text * 6 + 512 <= CARD_MAX_ENCODED_BYTES || encoded_len(c) <= CARD_MAX_ENCODED_BYTES
 }
 
@@ -86,6 +124,7 @@ pub fn validate_new_card(c: &NewCard) -> Result<(), Vec<FieldError>> {
     check_tags(&c.tags, &mut out);
     check_lane(&c.lane, &mut out);
     check_position(c.position, &mut out);
+    check_link_meta(c.link_meta.as_ref(), &mut out);
     // Only worth encoding when every field is within its own limit (each alone fits).
     if out.is_empty() && !card_fits(c) {
         let n = encoded_len(c);
@@ -114,6 +153,9 @@ pub fn validate_changes(c: &CardChanges) -> Result<(), Vec<FieldError>> {
     if let Some(v) = c.position {
         check_position(v, &mut out);
     }
+    if let Some(v) = &c.link_meta {
+        check_link_meta(v.as_ref(), &mut out);
+    }
     if out.is_empty() { Ok(()) } else { Err(out) }
 }
 
@@ -132,6 +174,7 @@ mod tests {
             lane: "inbox".into(),
             position: 0.0,
             pinned: false,
+            link_meta: None,
         }
     }
 

@@ -53,6 +53,7 @@ pub fn apply(op: &WriteOp, current: Option<&Card>, now: DateTime<Utc>) -> Result
                 created_at: now,
                 updated_at: now,
                 deleted: false,
+                link_meta: new.link_meta.clone(),
             })
         }
         WriteOp::Patch { id, base_version, changes } => {
@@ -61,7 +62,7 @@ pub fn apply(op: &WriteOp, current: Option<&Card>, now: DateTime<Utc>) -> Result
             changes.apply_to(&mut next);
             // The same "fits" as a create (and as the client's validation): a card the server
             // holds can always be sent again whole (a restore, a re-offered create).
-            let as_new = NewCard { id: next.id, title: next.title.clone(), body: next.body.clone(), url: next.url.clone(), tags: next.tags.clone(), lane: next.lane.clone(), position: next.position, pinned: next.pinned };
+            let as_new = NewCard::from_card(&next);
             if !deckhand_protocol::card_fits(&as_new) {
                 let detail = format!("the card would be {} bytes encoded; at most {} fit", deckhand_protocol::encoded_len(&as_new), deckhand_protocol::limits::CARD_MAX_ENCODED_BYTES);
                 return Err(Problem::new(ErrorCode::ValidationFailed, detail.clone())

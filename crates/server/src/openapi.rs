@@ -17,6 +17,7 @@ use crate::routes::{batch, cards, changes, events, history, lanes, meta, trash};
         deckhand_protocol::BatchResult, deckhand_protocol::BatchResponse,
         deckhand_protocol::Lane, deckhand_protocol::NewLane, deckhand_protocol::LaneChanges, deckhand_protocol::PatchLane,
         deckhand_protocol::LanesPage, deckhand_protocol::LaneChange,
+        deckhand_protocol::BatchResult, deckhand_protocol::BatchResponse, deckhand_protocol::LinkMeta, deckhand_protocol::LinkStatus,
     )),
     modifiers(&BearerAuth, &NonEmptyChanges),
     security(("bearer" = [])),

@@ -28,6 +28,7 @@ fn card(title: &str, body: String) -> NewCard {
         lane: "inbox".into(),
         position: 0.0,
         pinned: false,
+        link_meta: None,
     }
 }
 

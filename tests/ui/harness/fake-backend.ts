@@ -24,6 +24,7 @@ import type { CardVersion } from "../../../ui/src/bindings/CardVersion";
 import type { UndoOutcome } from "../../../ui/src/bindings/UndoOutcome";
 import type { ImportOptions } from "../../../ui/src/bindings/ImportOptions";
 import type { ImportReport } from "../../../ui/src/bindings/ImportReport";
+import type { LinkMeta } from "../../../ui/src/bindings/LinkMeta";
 
 type Args = Record<string, unknown>;
 interface FakeConfig {
@@ -51,6 +52,8 @@ interface FakeConfig {
   versions?: Record<string, CardVersion[]>;
   /** `card_history` and `trash_empty` fail as without a server. */
   offline?: boolean;
+  /** What "refresh metadata" finds, by URL (absent: the page answers 404). */
+  pages?: Record<string, Omit<LinkMeta, "url" | "fetched_at">>;
 }
 
 const config: FakeConfig = (window as unknown as { __FAKE_CONFIG__?: FakeConfig }).__FAKE_CONFIG__ ?? {};
@@ -73,7 +76,31 @@ function makeCard(p: Partial<CardView>, i: number): CardView {
     updated_at: p.updated_at ?? NOW,
     sync_state: p.sync_state ?? "synced",
     error: p.error ?? null,
+    link_meta: p.link_meta ?? null,
   };
+}
+
+/** The engine's URL normal form (crates/core/src/link/normalize.rs), for the duplicate check. */
+function normalUrl(raw: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    return null;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return null;
+  u.hash = "";
+  for (const k of [...u.searchParams.keys()]) {
+    if (/^utm_/i.test(k) || ["fbclid", "gclid", "dclid", "msclkid"].includes(k.toLowerCase())) u.searchParams.delete(k);
+  }
+  if (u.pathname.length > 1) u.pathname = u.pathname.replace(/\/+$/, "");
+  return u.toString().replace(/\?$/, "");
+}
+
+function fetchMeta(card: CardView): LinkMeta {
+  const page = config.pages?.[card.url ?? ""];
+  const base = { url: card.url ?? "", fetched_at: NOW };
+  return page ? { ...page, ...base } : { ...base, status: "broken", http_status: 404, error_code: "http_status", error: "the server answered HTTP 404" };
 }
 
 const lanesOrder = config.lanes ?? ["inbox", "doing", "done"];
@@ -461,6 +488,33 @@ const handlers: Handlers = {
     return card;
   },
   cards_bulk: (a) => bulk(a.ids, a.action, a.jobId),
+  card_create_checked: (a) => {
+    const norm = a.input.url ? normalUrl(a.input.url) : null;
+    const existing = norm ? cards.find((c) => c.url && normalUrl(c.url) === norm) : undefined;
+    if (existing) return { outcome: "duplicate", existing };
+    return { outcome: "created", card: handlers.card_create(a) as CardView };
+  },
+  card_refresh_meta: (a) => {
+    const card = find(a.id);
+    if (!card) throw err("not_found", "no such card");
+    if (!card.url) throw err("invalid_state", `card ${a.id} has no URL`);
+    card.link_meta = fetchMeta(card);
+    touch(card);
+    void changed(card.id);
+    return card;
+  },
+  cards_refresh_meta: () => {
+    const sum = { refreshed: 0, ok: 0, broken: 0, failed: 0, skipped: 0 };
+    for (const card of cards.filter((c) => c.url)) {
+      card.link_meta = fetchMeta(card);
+      sum.refreshed++;
+      sum[card.link_meta.status]++;
+      touch(card);
+    }
+    void changed(...cards.filter((c) => c.url).map((c) => c.id));
+    return sum;
+  },
+  cards_broken: () => cards.filter((c) => c.link_meta?.status === "broken" && c.link_meta.url === c.url),
   outbox_list: () => outbox.map((o) => ({ ...o, card_title: o.card_title || find(o.card_id)?.title || "" })),
   outbox_retry: (a) => outboxOp(a.opId, false),
   outbox_discard: (a) => outboxOp(a.opId, true),

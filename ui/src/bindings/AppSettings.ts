@@ -12,4 +12,8 @@ token: string | null, token_set: boolean, sync_enabled: boolean, drain_window: n
 /**
  * False until the first-run dialog was answered (connect or work offline).
  */
-first_run_done: boolean, };
+first_run_done: boolean, 
+/**
+ * Fetch link previews (title, description, icon) when a card gets a URL. Absent = off.
+ */
+link_previews?: boolean, };

@@ -9,6 +9,7 @@ import type { CardPage } from "./CardPage";
 import type { CardVersion } from "./CardVersion";
 import type { CardView } from "./CardView";
 import type { ConflictRecord } from "./ConflictRecord";
+import type { CreateOutcome } from "./CreateOutcome";
 import type { DesktopSettings } from "./DesktopSettings";
 import type { DesktopState } from "./DesktopState";
 import type { EngineEvent } from "./EngineEvent";
@@ -24,6 +25,7 @@ import type { ListQuery } from "./ListQuery";
 import type { NewCardInput } from "./NewCardInput";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { RecoveryReport } from "./RecoveryReport";
+import type { RefreshSummary } from "./RefreshSummary";
 import type { RequeueReport } from "./RequeueReport";
 import type { Resolution } from "./Resolution";
 import type { SalvagedOp } from "./SalvagedOp";
@@ -58,6 +60,10 @@ export interface Commands {
   trash_empty: { args: {}; result: number };
   card_history: { args: { id: string; limit: number }; result: Array<CardVersion> };
   card_revert: { args: { id: string; version: number }; result: CardView };
+  card_create_checked: { args: { input: NewCardInput }; result: CreateOutcome };
+  card_refresh_meta: { args: { id: string }; result: CardView };
+  cards_refresh_meta: { args: { staleOnly: boolean }; result: RefreshSummary };
+  cards_broken: { args: {}; result: Array<CardView> };
   outbox_list: { args: {}; result: Array<OutboxEntry> };
   outbox_retry: { args: { opId: number }; result: null };
   outbox_retry_all: { args: {}; result: number };
@@ -111,6 +117,10 @@ export const commands = {
   trashEmpty: () => invoke<number>("trash_empty"),
   cardHistory: (id: string, limit: number) => invoke<Array<CardVersion>>("card_history", { id, limit }),
   cardRevert: (id: string, version: number) => invoke<CardView>("card_revert", { id, version }),
+  cardCreateChecked: (input: NewCardInput) => invoke<CreateOutcome>("card_create_checked", { input }),
+  cardRefreshMeta: (id: string) => invoke<CardView>("card_refresh_meta", { id }),
+  cardsRefreshMeta: (staleOnly: boolean) => invoke<RefreshSummary>("cards_refresh_meta", { staleOnly }),
+  cardsBroken: () => invoke<Array<CardView>>("cards_broken"),
   outboxList: () => invoke<Array<OutboxEntry>>("outbox_list"),
   outboxRetry: (opId: number) => invoke<null>("outbox_retry", { opId }),
   outboxRetryAll: () => invoke<number>("outbox_retry_all"),

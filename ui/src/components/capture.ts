@@ -4,7 +4,6 @@
 import { listen } from "@tauri-apps/api/event";
 import { api, errorMessage } from "../api";
 import type { Capture } from "../bindings/Capture";
-import type { CardView } from "../bindings/CardView";
 import { QUICK_CAPTURE } from "../bindings/ipc";
 import { h } from "../dom";
 import { safeHttpUrl } from "../safeurl";
@@ -26,11 +25,6 @@ async function takeAndOpen(): Promise<void> {
 }
 
 /** The card that already has this link, if any (the index searches urls too; match exactly). */
-async function cardWithUrl(url: string): Promise<CardView | null> {
-  const page = await api.cardsList({ text: url, limit: 50 });
-  return page.items.find((c) => safeHttpUrl(c.url) === url) ?? null;
-}
-
 export function openCapture(c: Capture): void {
   open?.close();
   const title = h("input", { id: "cap-title", type: "text", required: true, value: c.title, "aria-label": "Title" });
@@ -69,7 +63,11 @@ export function openCapture(c: Capture): void {
     }
     save.disabled = true;
     try {
-      const existing = link && !allowDuplicate ? await cardWithUrl(link) : null;
+      // The engine compares normalised URLs (case, default port, trailing slash, fragment,
+      // tracking parameters) and creates nothing when the link already has a card.
+      const input = { title: t, ...(link ? { url: link } : {}) };
+      const outcome = allowDuplicate ? null : await api.cardCreateChecked(input);
+      const existing = outcome?.outcome === "duplicate" ? outcome.existing : null;
       if (existing) {
         note.replaceChildren(
           h("p", {}, `“${existing.title}” already has this link.`),
@@ -80,7 +78,7 @@ export function openCapture(c: Capture): void {
         );
         return;
       }
-      await api.cardCreate({ title: t, ...(link ? { url: link } : {}) });
+      if (!outcome) await api.cardCreate(input);
       toast(`Saved “${t}”.`, "success");
       dialog.close();
     } catch (err) {

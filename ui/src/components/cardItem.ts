@@ -7,6 +7,7 @@ import { safeHttpUrl } from "../safeurl";
 import { state } from "../state";
 import { openConflictForCard } from "./conflict";
 import { openEditor } from "./editor";
+import { linkPreview } from "./linkPreview";
 import { syncBadge } from "./syncBadge";
 
 export interface CardItemOptions {
@@ -71,6 +72,7 @@ export function cardItem(card: CardView, opts: CardItemOptions): HTMLElement {
       card.pinned ? h("span", { class: "pin", title: "Pinned", "aria-label": "Pinned", role: "img" }, "★") : null,
     ),
     opts.variant === "tile" && card.body.trim() ? h("p", { class: "card-snippet" }, plainText(card.body)) : null,
+    linkPreview(card, { description: opts.variant === "tile" }),
     h(
       "div",
       { class: "card-meta" },

@@ -37,6 +37,7 @@ function form(s: AppSettings): HTMLElement {
   });
   const clearToken = h("input", { id: "set-clear-token", type: "checkbox", disabled: !s.token_set });
   const sync = h("input", { id: "set-sync", type: "checkbox", checked: s.sync_enabled });
+  const previews = h("input", { id: "set-previews", type: "checkbox", checked: s.link_previews === true });
   const drain = h("input", { id: "set-drain", type: "number", min: 1, max: 64, step: 1, value: s.drain_window });
   const theme = h("select", { id: "set-theme" },
     ...(["system", "light", "dark"] as Theme[]).map((t) => h("option", { value: t, selected: t === s.theme }, t[0].toUpperCase() + t.slice(1))));
@@ -56,6 +57,8 @@ function form(s: AppSettings): HTMLElement {
       h("h3", {}, "Sync"),
       h("div", { class: "field field-check" }, sync, h("label", { for: "set-sync" }, "Sync enabled")),
       h("div", { class: "field" }, h("label", { for: "set-drain" }, "Drain window"), drain, h("p", { class: "hint" }, "How many operations are sent at once.")),
+      h("div", { class: "field field-check" }, previews, h("label", { for: "set-previews" }, "Fetch link previews"),
+        h("p", { class: "hint" }, "When a card gets a link, Deckhand loads that page's title, description and icon (synced to your other devices).")),
     ),
     h("section", { class: "settings-group" },
       h("h3", {}, "Appearance"),
@@ -76,6 +79,8 @@ function form(s: AppSettings): HTMLElement {
       server_url: server.value.trim() || null,
       token: token.value ? token.value : clearToken.checked ? "" : null,
       sync_enabled: sync.checked,
+      // Left absent unless switched on: older settings files and tests stay as they were.
+      ...(previews.checked || s.link_previews != null ? { link_previews: previews.checked } : {}),
       drain_window: drainN,
       theme: theme.value as Theme,
     };

@@ -7,6 +7,7 @@ import { DEFAULT_LANE, laneNames, notify, state, subscribe, type View } from "..
 import { toast } from "./toasts";
 import { openTrash } from "./trash";
 import { SEARCH_HELP } from "./search-help";
+import { openBrokenLinks } from "./brokenLinks";
 
 export function focusSearch(): void {
   const el = document.getElementById("search") as HTMLInputElement | null;
@@ -90,6 +91,7 @@ export function mountToolbar(parent: HTMLElement): void {
     h("span", { class: "spacer" }),
     h("button", { type: "button", class: "btn btn-primary", onclick: focusQuickAdd, "aria-keyshortcuts": "n" }, "New card"),
     h("button", { type: "button", class: "btn btn-ghost", id: "open-trash", onclick: () => void openTrash() }, "Trash"),
+    h("button", { type: "button", class: "btn btn-ghost", onclick: openBrokenLinks }, "Links"),
     h("button", { type: "button", class: "btn btn-ghost", "data-view": "settings", "aria-pressed": "false", onclick: () => setView(state.view === "settings" ? "board" : "settings") }, "Settings"),
   );
   parent.append(header, h("div", { class: "subbar" }, quick, h("div", { class: "filters", role: "group", "aria-label": "Filters" }, tagFilter, laneFilter)));

@@ -15,6 +15,7 @@ fn changes_of(a: EditArgs) -> CardChanges {
         lane: a.lane,
         position: a.position,
         pinned: a.pinned,
+        link_meta: None,
     }
 }
 
@@ -33,6 +34,12 @@ fn input_of(a: AddArgs) -> NewCardInput {
 pub async fn run(engine: &Engine, journal: &mut Journal, out: &Out, cmd: CardsCommand) -> anyhow::Result<()> {
     match cmd {
         CardsCommand::Add(a) => {
+            if a.unique_url {
+                if let Some(existing) = engine.find_duplicate(a.url.as_deref().unwrap_or_default()).await? {
+                    out.value(&serde_json::json!({ "duplicate": existing }), || format!("duplicate of {}", card_line(&existing)));
+                    std::process::exit(3);
+                }
+            }
             let card = journal.create(engine, input_of(a)).await?;
             out.value(&card, || card_line(&card));
         }
@@ -91,6 +98,29 @@ pub async fn run(engine: &Engine, journal: &mut Journal, out: &Out, cmd: CardsCo
             Some(card) => out.value(&card, || card_detail(&card)),
             None => anyhow::bail!("no card {id}"),
         },
+        CardsCommand::RefreshMeta { id: Some(id), .. } => {
+            let card = engine.refresh_link_meta(id).await?;
+            out.value(&card, || card_detail(&card));
+        }
+        CardsCommand::RefreshMeta { id: None, stale, .. } => {
+            let s = engine.refresh_all_link_meta(stale).await?;
+            out.value(&s, || format!("refreshed {}: {} ok, {} broken, {} failed ({} skipped)", s.refreshed, s.ok, s.broken, s.failed, s.skipped));
+        }
+        CardsCommand::Broken => {
+            let cards = engine.broken_links().await?;
+            out.value(&cards, || {
+                cards
+                    .iter()
+                    .map(|c| {
+                        let m = c.link_meta.as_ref();
+                        let why = m.and_then(|m| m.error.clone()).unwrap_or_default();
+                        let at = m.map(|m| m.fetched_at.to_rfc3339()).unwrap_or_default();
+                        format!("{}  {}  {}  {}  (checked {})", c.id, c.title, c.url.as_deref().unwrap_or(""), why, at)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
         CardsCommand::Search { query, limit } => {
             let page = engine.list(ListQuery { text: Some(query), limit: Some(limit), ..Default::default() }).await?;
             out.value(&page.items, || page.items.iter().map(card_line).collect::<Vec<_>>().join("\n"));

@@ -31,7 +31,7 @@ pub fn parse_uuid(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("bad uuid {s:?}: {e}")))
 }
 
-const LOCAL_COLS: &str = "c.id, c.title, c.body, c.url, c.tags, c.lane, c.position, c.pinned, c.created_at, c.updated_at";
+const LOCAL_COLS: &str = "c.id, c.title, c.body, c.url, c.tags, c.lane, c.position, c.pinned, c.created_at, c.updated_at, c.link_meta";
 
 fn local_from_row(r: &Row<'_>) -> rusqlite::Result<(String, CardFields, String, String, String)> {
     let tags: String = r.get(4)?;
@@ -45,6 +45,7 @@ fn local_from_row(r: &Row<'_>) -> rusqlite::Result<(String, CardFields, String, 
             lane: r.get(5)?,
             position: r.get(6)?,
             pinned: r.get(7)?,
+            link_meta: r.get::<_, Option<String>>(10)?.and_then(|j| serde_json::from_str(&j).ok()),
         },
         tags,
         r.get(8)?,
@@ -71,11 +72,11 @@ pub fn exists(conn: &Connection, id: Uuid) -> Result<bool> {
 
 pub fn upsert_local(conn: &Connection, c: &LocalCard) -> Result<()> {
     let mut st = conn.prepare_cached(
-        "INSERT INTO cards(id, title, body, url, tags, lane, position, pinned, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO cards(id, title, body, url, tags, lane, position, pinned, created_at, updated_at, link_meta)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT(id) DO UPDATE SET title = excluded.title, body = excluded.body, url = excluded.url,
            tags = excluded.tags, lane = excluded.lane, position = excluded.position, pinned = excluded.pinned,
-           created_at = excluded.created_at, updated_at = excluded.updated_at",
+           created_at = excluded.created_at, updated_at = excluded.updated_at, link_meta = excluded.link_meta",
     )?;
     let f = &c.fields;
     st.execute(params![
@@ -89,6 +90,7 @@ pub fn upsert_local(conn: &Connection, c: &LocalCard) -> Result<()> {
         f.pinned,
         ts(&c.created_at),
         ts(&c.updated_at),
+        link_meta_json(&f.link_meta)?,
     ])?;
     Ok(())
 }
@@ -114,6 +116,7 @@ pub fn update_local(conn: &Connection, old: &CardFields, c: &LocalCard) -> Resul
     set("lane", f.lane != old.lane, f.lane.clone().into());
     set("position", f.position != old.position, f.position.into());
     set("pinned", f.pinned != old.pinned, f.pinned.into());
+    set("link_meta", f.link_meta != old.link_meta, link_meta_json(&f.link_meta)?.into());
     let mut sql = String::from("UPDATE cards SET updated_at = ?2");
     for (i, col) in sets.iter().enumerate() {
         sql.push_str(&format!(", {col} = ?{}", i + 3));
@@ -121,6 +124,12 @@ pub fn update_local(conn: &Connection, old: &CardFields, c: &LocalCard) -> Resul
     sql.push_str(" WHERE id = ?1");
     conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(args))?;
     Ok(())
+}
+
+/// `cards.link_meta`: the protocol's `LinkMeta` as JSON (NULL = never fetched). An unreadable
+/// value reads as absent: metadata is a cache of a web page, never worth refusing a card for.
+fn link_meta_json(m: &Option<deckhand_protocol::LinkMeta>) -> Result<Option<String>> {
+    Ok(m.as_ref().map(serde_json::to_string).transpose()?)
 }
 
 pub fn delete_local(conn: &Connection, id: Uuid) -> Result<bool> {
@@ -135,7 +144,7 @@ pub fn next_position(conn: &Connection, lane: &str) -> Result<f64> {
     Ok(max.map(|m| m.floor() + 1.0).unwrap_or(1.0))
 }
 
-const VIEW_COLS: &str = "c.id, c.title, c.body, c.url, c.tags, c.lane, c.position, c.pinned, c.created_at, c.updated_at,
+const VIEW_COLS: &str = "c.id, c.title, c.body, c.url, c.tags, c.lane, c.position, c.pinned, c.created_at, c.updated_at, c.link_meta,
     (SELECT version FROM confirmed WHERE id = c.id AND deleted = 0) AS confirmed_version,
     (SELECT CASE WHEN sum(state = 'conflict') > 0 THEN 'conflict'
                  WHEN sum(state = 'failed') > 0 THEN 'failed'
@@ -144,7 +153,7 @@ const VIEW_COLS: &str = "c.id, c.title, c.body, c.url, c.tags, c.lane, c.positio
     (SELECT last_error FROM outbox WHERE card_id = c.id AND state = 'failed' ORDER BY op_id LIMIT 1) AS error";
 
 fn view_from_row(r: &Row<'_>) -> rusqlite::Result<(LocalRaw, Option<i64>, String, Option<String>)> {
-    Ok((local_from_row(r)?, r.get(10)?, r.get(11)?, r.get(12)?))
+    Ok((local_from_row(r)?, r.get(11)?, r.get(12)?, r.get(13)?))
 }
 
 type LocalRaw = (String, CardFields, String, String, String);
@@ -165,6 +174,8 @@ fn finish_view(raw: (LocalRaw, Option<i64>, String, Option<String>)) -> Result<C
 /// A card's view from its local row and its sync facts.
 pub fn view_of(l: LocalCard, confirmed_version: Option<i64>, sync_state: SyncState, error: Option<OpError>) -> CardView {
     let f = l.fields;
+    // Metadata fetched for a URL the card no longer has is not shown (its refetch replaces it).
+    let link_meta = f.link_meta.filter(|m| f.url.as_deref() == Some(m.url.as_str()));
     CardView {
         id: l.id,
         title: f.title,
@@ -174,6 +185,7 @@ pub fn view_of(l: LocalCard, confirmed_version: Option<i64>, sync_state: SyncSta
         lane: f.lane,
         position: f.position,
         pinned: f.pinned,
+        link_meta,
         confirmed_version,
         created_at: l.created_at,
         updated_at: l.updated_at,

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0006_trash", sql: include_str!("../../../../migrations/0006_trash.sql") },
     Migration { name: "0007_undo", sql: include_str!("../../../../migrations/0007_undo.sql") },
     Migration { name: "0008_lanes", sql: include_str!("../../../../migrations/0008_lanes.sql") },
+    Migration { name: "0009_link_meta", sql: include_str!("../../../../migrations/0009_link_meta.sql") },
     Migration { name: "0010_index_queue", sql: include_str!("../../../../migrations/0010_index_queue.sql") },
 ];
 

@@ -7,6 +7,7 @@ pub mod conflicts;
 pub mod history;
 pub mod lanes;
 pub mod index;
+pub mod links;
 pub mod migrate;
 pub mod outbox;
 pub mod positions;

@@ -176,7 +176,7 @@ struct World {
 
 fn initial_card(id: Uuid) -> Card {
     let f = with(
-        &CardFields { title: String::new(), body: String::new(), url: None, tags: vec![], lane: "inbox".into(), position: 1.0, pinned: false },
+        &CardFields { title: String::new(), body: String::new(), url: None, tags: vec![], lane: "inbox".into(), position: 1.0, pinned: false, link_meta: None },
         &(0..SLOTS).map(|slot| Change { slot, value: 0 }).collect::<Vec<_>>(),
     );
     Card {
@@ -192,6 +192,7 @@ fn initial_card(id: Uuid) -> Card {
         created_at: Utc::now(),
         updated_at: Utc::now(),
         deleted: false,
+        link_meta: None,
     }
 }
 

@@ -313,6 +313,7 @@ fn only(ch: &CardChanges, names: &[&str]) -> CardChanges {
         lane: ch.lane.clone().filter(|_| has("lane")),
         position: ch.position.filter(|_| has("position")),
         pinned: ch.pinned.filter(|_| has("pinned")),
+        link_meta: ch.link_meta.clone().filter(|_| has("link_meta")),
     }
 }
 

@@ -94,7 +94,7 @@ fn equal_positions_list_by_id_not_by_insertion() {
     let lane = deckhand_protocol::DEFAULT_LANE;
     let (lo, hi) = (Uuid::from_u128(0x1000), Uuid::from_u128(0x2000));
     for (id, title) in [(hi, "tie high"), (lo, "tie low")] {
-        let new = NewCard { id, title: title.into(), body: String::new(), url: None, tags: vec![], lane: lane.into(), position: 1.5, pinned: false };
+        let new = NewCard { id, title: title.into(), body: String::new(), url: None, tags: vec![], lane: lane.into(), position: 1.5, pinned: false, link_meta: None };
         s.write(|tx| writes::create_card(tx, new, Priority::Normal)).unwrap();
     }
     assert_eq!(listed(&s, Some(lane), None), [lo, hi]);

@@ -53,6 +53,7 @@ fn server_card(id: Uuid, f: &crate::model::CardFields, version: i64) -> Card {
         created_at: Utc::now(),
         updated_at: Utc::now(),
         deleted: false,
+        link_meta: f.link_meta.clone(),
     }
 }
 

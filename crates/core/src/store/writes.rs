@@ -40,6 +40,7 @@ fn create_local(conn: &Connection, input: &NewCardInput) -> Result<LocalCard> {
         lane,
         position,
         pinned: input.pinned.unwrap_or(false),
+        link_meta: None,
     };
     create_card_local(conn, new, Priority::Normal)
 }

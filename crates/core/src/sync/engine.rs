@@ -75,6 +75,7 @@ impl Engine {
             wake_stream: tokio::sync::Notify::new(),
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
             status_scheduled: std::sync::atomic::AtomicBool::new(false),
+            link_auto: std::sync::atomic::AtomicBool::new(config.link_meta_auto),
             config,
         });
         let engine = Engine { sh, tasks: Mutex::new(Vec::new()), recovered: recovered.clone() };
@@ -220,6 +221,7 @@ impl Engine {
             })
             .await?;
         self.after_write(vec![view.id]);
+        self.auto_fetch_link(view.id, view.url.as_deref());
         Ok(view)
     }
 
@@ -236,6 +238,7 @@ impl Engine {
 
     /// `update_on`, recorded as one undo step under `label` (default: `edit "title"`/`move …`).
     pub(crate) async fn update_labelled(&self, id: Uuid, changes: CardChanges, base_version: Option<i64>, label: Option<String>) -> Result<CardView, CoreError> {
+        let new_url = changes.url.clone().flatten();
         let up = self
             // The view is read in the write's own transaction: one store round trip.
             .db(move |s| {
@@ -253,6 +256,7 @@ impl Engine {
         }
         if up.changed {
             self.after_write(vec![id]);
+            self.auto_fetch_link(id, new_url.as_deref());
         }
         Ok(up.view)
     }

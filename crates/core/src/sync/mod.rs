@@ -10,6 +10,7 @@ mod echoes;
 pub mod engine;
 mod history;
 mod lanes;
+mod links;
 pub mod pull;
 pub mod realtime;
 mod transfer;
@@ -76,6 +77,8 @@ pub(crate) struct Shared {
     pub backoff: Backoff,
     /// A trailing `StatusChanged` is already scheduled.
     pub status_scheduled: std::sync::atomic::AtomicBool,
+    /// `EngineConfig::link_meta_auto`, switchable at run time (the app's setting).
+    pub link_auto: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) fn empty_stream_health() -> StreamHealth {
