@@ -25,6 +25,8 @@ fn new_card(item: &Item, position: f64) -> NewCard {
         lane: item.lane.clone(),
         position,
         pinned: item.pinned,
+        // Fetched again on the importing device (exports do not carry another device's fetch).
+        link_meta: None,
     }
 }
 
