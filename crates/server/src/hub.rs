@@ -63,14 +63,24 @@ impl Hub {
     /// Called after the change committed. Drops a user's channel once nobody listens; nothing is
     /// serialised for a user without streams.
     pub fn publish(&self, user: UserId, change: Change) {
-        let map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        if !map.get(&user).is_some_and(|tx| tx.receiver_count() > 0) {
+        self.publish_as(user, change, true);
+    }
+
+    /// `local`: a change this process committed. While a read of other instances' changes is
+    /// running for the user and this one is not the next seq, it is left to that read (it is
+    /// committed, so the read brings it, in order); sent now, it would overtake the remote
+    /// change and make every local stream read the gap from the database itself.
+    fn publish_as(&self, user: UserId, change: Change, local: bool) {
+        if !self.has_streams(user) {
             return;
         }
-        drop(map);
         {
             let mut fetches = self.fetches.lock().unwrap_or_else(|p| p.into_inner());
             let f = fetches.entry(user).or_default();
+            if local && f.running && change.seq > f.published + 1 {
+                f.wanted = f.wanted.max(change.seq);
+                return;
+            }
             f.published = f.published.max(change.seq);
         }
         let published = Published { seq: change.seq, event: crate::routes::events::event_for(&change) };
@@ -110,7 +120,7 @@ impl Hub {
                 let progressed = match page {
                     Ok((changes, _)) if !changes.is_empty() => {
                         for change in changes {
-                            hub.publish(user, change);
+                            hub.publish_as(user, change, false);
                         }
                         true
                     }
