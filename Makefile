@@ -105,7 +105,10 @@ clean:
 # P1-P6 against same-run baselines and Q1-Q6 side by side with the PouchDB peer (release build);
 # writes docs/benchmarks.md. BENCH_ARGS=--quick for a smoke run, BENCH_ARGS="--only Q1,Q3" for some rows.
 BENCH_ARGS ?=
+# P5's second row, P7 and P8 start real `deckhand-server serve` processes (the release binary
+# beside deckhand-bench) on a throw-away PostgreSQL cluster (crates/testkit).
 bench: bench-peer
+	$(CARGO) build --release --locked -p deckhand-server
 	$(CARGO) run --release --locked -p deckhand-bench -- --out docs/benchmarks.md $(BENCH_ARGS)
 
 # The Node part: PouchDB 9 + express-pouchdb pinned in crates/bench/peer (npm ci by setup), then a

@@ -14,10 +14,13 @@ mod p3;
 mod p4;
 mod p5;
 mod p6;
+mod p7;
+mod p8;
 mod peer;
 mod q5;
 mod q_local;
 mod q_sync;
+mod rig;
 mod stats;
 
 use std::path::PathBuf;
@@ -105,13 +108,16 @@ fn main() -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     type Bench = for<'a> fn(&'a Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>>> + 'a>>;
-    let benches: [(&str, Bench); 12] = [
+    let benches: [(&str, Bench); 14] = [
         ("P1", |c| Box::pin(p1::run(c))),
         ("P2", |c| Box::pin(p2::run(c))),
         ("P3", |c| Box::pin(p3::run(c))),
         ("P4", |c| Box::pin(p4::run(c))),
         ("P5", |c| Box::pin(p5::run(c))),
         ("P6", |c| Box::pin(p6::run(c))),
+        // Scale-out on PostgreSQL (issue 10): real `serve` processes on a throw-away cluster.
+        ("P7", |c| Box::pin(p7::run(c))),
+        ("P8", |c| Box::pin(p8::run(c))),
         // Side by side with the PouchDB + express-pouchdb peer (crates/bench/peer, issue 13).
         ("Q1", |c| Box::pin(q_local::q1(c))),
         ("Q2", |c| Box::pin(q_sync::q2(c))),
@@ -292,6 +298,34 @@ const METHOD: &str = r#"
   1 word, 2 words, a 3-letter prefix, a word + a tag word. Substring row: 4 letters from inside a
   word, and 2-character CJK terms (no trigram: a scan of the cards; the corpus has none, so these
   scan everything and match nothing, the worst case).
+- **P5 over 3 instances.** The same readers and writer, but the server is 3 real
+  `deckhand-server serve` processes on one PostgreSQL database (the testkit's throw-away cluster,
+  fsync off): reader i holds its stream on instance i mod 3, write k goes to instance k mod 3. A
+  stream on another instance than the write's gets the change through NOTIFY (a `user:seq` poke)
+  and a read from the database. CPU is the sum of the 3 server processes; PostgreSQL's CPU
+  (postmaster and all its children, from /proc) per delivered event beside it.
+- **P7 write throughput.** 32 users, 2 clients each (64 clients), each client a closed loop of
+  100 `POST /v1/cards` (one in flight, a new Idempotency-Key each, the P1 corpus's card fields):
+  6,400 creates per run through 1, 2 or 3 `serve` processes on one fresh PostgreSQL database
+  (client c talks to instance c mod n; each instance has its default pool of 16 connections),
+  and through 1 `serve` on a SQLite file. Baseline in the same run: the same 64 client tasks
+  issuing the server's write transaction directly with tokio-postgres through a deadpool of 16
+  connections (the server's default pool) on a fresh database of the same schema: advisory lock
+  on (user, key), idempotency lookup, `UPDATE users ... RETURNING last_seq`, card read, card
+  upsert, version insert, idempotency insert, commit, then the post-commit `pg_notify` on another
+  pooled connection (not awaited, as the server does). That is the database's limit on this
+  machine for this workload; the server adds HTTP, the token lookup (one more query per
+  request), its thread hops and the SSE hub. Order in each run: baseline, 1, 2, 3 instances,
+  SQLite; ratio = throughput / the same run's baseline. CPU per create from /proc: the server
+  processes, PostgreSQL (postmaster and all children) and this load generator. Everything,
+  PostgreSQL included, shares the 2 cores.
+- **P8 cross-instance propagation.** Two `serve` processes A and B on one PostgreSQL database,
+  a raw SSE reader on B, sequential creates on A: the clock runs from sending the POST to A
+  until B's stream carries the card (the write included; the write's own 2xx time is the
+  baseline column). Then 20 writes, each right after every `deckhand-listener` backend was
+  killed with `pg_terminate_backend` (waiting before each kill until both listeners are back):
+  such a write's NOTIFY reaches nobody, so B delivers it when its listener reconnects (it then
+  pokes every local stream) or at the latest at the next reconcile tick (`--reconcile-secs 10`).
 - **P2, second baseline.** The same creates sent by a bare reqwest client as `POST /v1/batch`
   requests of `batch_max` (50) writes each, 8 (or 1) requests in flight, to its own fresh server;
   request bodies are built before the clock starts. The engine row's runs are reused, so this

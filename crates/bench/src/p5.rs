@@ -37,6 +37,8 @@ struct Result1 {
     cpu_pct: f64,
     /// Server CPU (user + system) over the write phase divided by the events delivered.
     cpu_per_delivery_us: f64,
+    /// PostgreSQL's CPU over the same phase per delivered event (0 on SQLite).
+    pg_per_delivery_us: f64,
     rss_idle_kb: u64,
     rss_end_kb: u64,
     hwm_kb: u64,
@@ -68,7 +70,31 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
     let mut parts = line.split_whitespace();
     let (url, token) = (parts.next().ok_or_else(|| anyhow!("no url"))?.to_string(), parts.next().ok_or_else(|| anyhow!("no token"))?.to_string());
+    let r = measure(&[url], &token, &[pid], None, subs, writes, rate).await;
+    drop(child.stdin.take());
+    let _ = child.wait();
+    r
+}
 
+/// 1,000 streams spread round-robin over `n` real `serve` processes on one PostgreSQL database;
+/// the writes go round-robin over them too (as a load balancer would send them).
+async fn one_run_pg(ctx: &Ctx, cluster: &deckhand_testkit::pg::Cluster, n: usize, subs: usize, writes: usize, rate: f64) -> Result<Result1> {
+    let (db, tokens, _, dir) = crate::p7::prepare(ctx, Some(cluster), 1).await?;
+    let mut instances = Vec::with_capacity(n);
+    for i in 0..n {
+        let (db, log) = (db.clone(), dir.path().join(format!("server{i}.log")));
+        instances.push(tokio::task::spawn_blocking(move || crate::rig::Instance::start(&db, &[], &log)).await??);
+    }
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let pids: Vec<u32> = instances.iter().map(|i| i.pid).collect();
+    let r = measure(&urls, &tokens[0], &pids, Some(cluster.pid), subs, writes, rate).await;
+    tokio::task::block_in_place(|| drop(instances));
+    r
+}
+
+async fn measure(urls: &[String], token: &str, pids: &[u32], pg: Option<u32>, subs: usize, writes: usize, rate: f64) -> Result<Result1> {
+    let server_cpu = || pids.iter().map(|p| cpu_secs(*p)).sum::<f64>();
+    let pg_cpu = || pg.map(crate::rig::postgres_cpu_secs).unwrap_or(0.0);
     let epoch = Instant::now();
     let ns = move || epoch.elapsed().as_nanos() as i64;
     let connected = Arc::new(AtomicUsize::new(0));
@@ -76,8 +102,8 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
     let http = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     let mut readers = Vec::with_capacity(subs);
     let stop_at = Arc::new(AtomicI64::new(i64::MAX));
-    for _ in 0..subs {
-        let (http, url, token, connected, stop_at) = (http.clone(), url.clone(), token.clone(), connected.clone(), stop_at.clone());
+    for i in 0..subs {
+        let (http, url, token, connected, stop_at) = (http.clone(), urls[i % urls.len()].clone(), token.to_string(), connected.clone(), stop_at.clone());
         readers.push(tokio::spawn(async move {
             let mut got: Vec<(usize, i64)> = Vec::with_capacity(writes);
             let resp = match http.get(format!("{url}/v1/events")).bearer_auth(&token).send().await {
@@ -129,12 +155,12 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_idle = rss_kb(pid);
+    let rss_idle: u64 = pids.iter().map(|p| rss_kb(*p)).sum();
 
     // Writer: one POST started every 1/rate s on its own task, so a slow answer does not lower the
     // rate (an open-loop load, as 100 independent users would produce).
     let writer_http = reqwest::Client::new();
-    let cpu0 = cpu_secs(pid);
+    let (cpu0, pg0) = (server_cpu(), pg_cpu());
     let t0 = Instant::now();
     let period = Duration::from_secs_f64(1.0 / rate);
     let mut posts = Vec::with_capacity(writes);
@@ -143,8 +169,8 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
         tokio::time::sleep_until(due.into()).await;
         let body = serde_json::json!({ "id": uuid::Uuid::now_v7(), "title": format!("fanout {k}") }).to_string();
         let req = writer_http
-            .post(format!("{url}/v1/cards"))
-            .bearer_auth(&token)
+            .post(format!("{}/v1/cards", urls[k % urls.len()]))
+            .bearer_auth(token)
             .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
@@ -179,13 +205,13 @@ async fn one_run(ctx: &Ctx, subs: usize, writes: usize, rate: f64) -> Result<Res
         }
     }
     let wall = t0.elapsed().as_secs_f64();
-    let cpu_used = cpu_secs(pid) - cpu0;
+    let cpu_used = server_cpu() - cpu0;
+    let pg_used = pg_cpu() - pg0;
     let cpu_pct = 100.0 * cpu_used / wall;
-    let (rss_end, hwm) = (rss_kb(pid), hwm_kb(pid));
-    drop(child.stdin.take());
-    let _ = child.wait();
+    let (rss_end, hwm) = (pids.iter().map(|p| rss_kb(*p)).sum(), pids.iter().map(|p| hwm_kb(*p)).sum());
     let cpu_per_delivery_us = 1e6 * cpu_used / deliveries.len().max(1) as f64;
-    Ok(Result1 { deliveries, missing, cpu_pct, cpu_per_delivery_us, rss_idle_kb: rss_idle, rss_end_kb: rss_end, hwm_kb: hwm, achieved_rate: writes as f64 / write_secs })
+    let pg_per_delivery_us = 1e6 * pg_used / deliveries.len().max(1) as f64;
+    Ok(Result1 { deliveries, missing, cpu_pct, cpu_per_delivery_us, pg_per_delivery_us, rss_idle_kb: rss_idle, rss_end_kb: rss_end, hwm_kb: hwm, achieved_rate: writes as f64 / write_secs })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -207,40 +233,53 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     if (limit as usize) < subs * 2 + 64 {
         return Err(anyhow!("fd limit {limit} too low for {subs} streams; run with `ulimit -n 8192`"));
     }
-    let mut runs = Runs::default();
-    let mut cpu_per = vec![];
-    let (mut cpu, mut rss_idle, mut rss_end, mut hwm, mut missing, mut rates) = (vec![], vec![], vec![], vec![], 0usize, vec![]);
+    let mut single = Vec::new();
     for run in 0..ctx.runs {
         eprintln!("  P5 run {}/{} ({subs} subscribers, {writes} writes at {rate}/s)", run + 1, ctx.runs);
-        let r = one_run(ctx, subs, writes, rate).await?;
-        cpu_per.push(r.cpu_per_delivery_us);
-        runs.push(RunStat::of(&r.deliveries));
-        cpu.push(r.cpu_pct);
-        rss_idle.push(r.rss_idle_kb as f64);
-        rss_end.push(r.rss_end_kb as f64);
-        hwm.push(r.hwm_kb as f64);
-        missing += r.missing;
-        rates.push(r.achieved_rate);
+        single.push(one_run(ctx, subs, writes, rate).await?);
     }
-    let mut row = Row::new("P5", format!("SSE fan-out: {} subscribers, {rate} writes/s", thousands(subs as f64)));
+    let mut rows = vec![row(ctx, format!("SSE fan-out: {} subscribers, {rate} writes/s", thousands(subs as f64)), &single, subs, writes, rate, false)];
+    // The same load on 3 instances on PostgreSQL: a third of the streams on each, writes spread.
+    let cluster = tokio::task::spawn_blocking(deckhand_testkit::pg::Cluster::start).await?;
+    let mut spread = Vec::new();
+    for run in 0..ctx.runs {
+        eprintln!("  P5 run {}/{} on 3 instances on PostgreSQL", run + 1, ctx.runs);
+        spread.push(one_run_pg(ctx, &cluster, 3, subs, writes, rate).await?);
+    }
+    rows.push(row(ctx, format!("SSE fan-out: {} subscribers over 3 instances on PostgreSQL, {rate} writes/s", thousands(subs as f64)), &spread, subs, writes, rate, true));
+    Ok(rows)
+}
+
+fn row(ctx: &Ctx, what: String, results: &[Result1], subs: usize, writes: usize, rate: f64, pg: bool) -> Row {
+    let mut runs = Runs::default();
+    for r in results {
+        runs.push(RunStat::of(&r.deliveries));
+    }
+    let f = |g: fn(&Result1) -> f64| results.iter().map(g).collect::<Vec<f64>>();
+    let (cpu, cpu_per, pg_per) = (f(|r| r.cpu_pct), f(|r| r.cpu_per_delivery_us), f(|r| r.pg_per_delivery_us));
+    let (rss_idle, rss_end, hwm, rates) = (f(|r| r.rss_idle_kb as f64), f(|r| r.rss_end_kb as f64), f(|r| r.hwm_kb as f64), f(|r| r.achieved_rate));
+    let missing: usize = results.iter().map(|r| r.missing).sum();
+    let mut row = Row::new("P5", what);
     row.p50 = t(runs.p50());
     row.p99 = t(runs.p99());
     row.samples = format!("{} × {} writes × {} subs", ctx.runs, writes, thousands(subs as f64));
     row.spread = format!("p50 {}; p99 {}", trange(runs.p50_range()), trange(runs.p99_range()));
     row.target = "p99 delivery < 100 ms".into();
     row.verdict = Verdict::of(runs.p99() < 100_000.0 && missing == 0);
+    let servers = if pg { "servers (3 together)" } else { "server" };
     row.extra = format!(
-        "server CPU {:.0}% of one core ({:.0}–{:.0}), {:.1} µs per delivered event ({:.1}–{:.1}); server RSS {:.1} MiB idle with streams, {:.1} MiB after, peak {:.1} MiB; missing deliveries {missing}; write rate {:.1}/s",
+        "{servers} CPU {:.0}% of one core ({:.0}–{:.0}), {:.1} µs per delivered event ({:.1}–{:.1}){}; RSS {:.1} MiB idle with streams, {:.1} MiB after, peak {:.1} MiB; missing deliveries {missing}; write rate {:.1}/s (target {rate})",
         median(&cpu),
         range(&cpu).0,
         range(&cpu).1,
         median(&cpu_per),
         range(&cpu_per).0,
         range(&cpu_per).1,
+        if pg { format!(", PostgreSQL {:.1} µs per delivered event ({:.1}–{:.1})", median(&pg_per), range(&pg_per).0, range(&pg_per).1) } else { String::new() },
         median(&rss_idle) / 1024.0,
         median(&rss_end) / 1024.0,
         median(&hwm) / 1024.0,
         median(&rates)
     );
-    Ok(vec![row])
+    row
 }
