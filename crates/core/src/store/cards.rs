@@ -239,6 +239,11 @@ fn text_rids(conn: &Connection, text: &str, phrase: bool) -> Result<Vec<i64>> {
         }
         Ok(())
     };
+    if let Some(expr) = vocab_match(conn, text, phrase)? {
+        add("SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?1", &expr)?;
+        rids.sort_unstable();
+        return Ok(rids);
+    }
     add("SELECT rowid FROM cards_fts WHERE cards_fts MATCH ?1", &plan.word)?;
     if let Some(t) = &plan.trigram {
         add("SELECT rowid FROM cards_tri WHERE cards_tri MATCH ?1", t)?;
@@ -251,11 +256,38 @@ fn text_rids(conn: &Connection, text: &str, phrase: bool) -> Result<Vec<i64>> {
     Ok(rids)
 }
 
+/// The word-index MATCH expression that answers a term through the vocabulary
+/// (`search::term_lookup`, migration 0012): the term as a word start OR any known word that
+/// contains it. The trigram lists of a 4-letter term cover tens of thousands of cards; the words
+/// containing it are a handful, and the word index has their cards directly. `None`: the term
+/// is looked up the old way (trigram index over the cards, or a scan).
+fn vocab_match(conn: &Connection, text: &str, phrase: bool) -> Result<Option<String>> {
+    use search::TermLookup;
+    let Some(lookup) = search::term_lookup(text, phrase) else { return Ok(None) };
+    let (sql, arg) = match &lookup {
+        TermLookup::Trigram(m) => ("SELECT term FROM search_terms_tri WHERE search_terms_tri MATCH ?1 LIMIT ?2", m.as_str()),
+        TermLookup::Contains(t) => ("SELECT term FROM search_terms WHERE instr(term, ?1) LIMIT ?2", t.as_str()),
+    };
+    let terms = conn
+        .prepare_cached(sql)?
+        .query_map(rusqlite::params![arg, (search::TERM_LOOKUP_MAX + 1) as i64], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if terms.len() > search::TERM_LOOKUP_MAX {
+        return Ok(None);
+    }
+    let mut expr = search::plan_text(text, false).word;
+    for t in &terms {
+        expr.push_str(" OR ");
+        expr.push_str(&search::fts_string(t));
+    }
+    Ok(Some(expr))
+}
+
 /// A short non-ASCII term as a substring of any indexed field (`?1`).
 const SCAN_SQL: &str = "(instr(c.title, ?1) OR instr(c.body, ?1) OR instr(coalesce(c.url, ''), ?1) OR instr(c.tags, ?1))";
 
 /// One clause as a SQL condition on `c`, its arguments appended to `args`.
-fn clause_sql(clause: &search::Clause, args: &mut Vec<String>) -> String {
+fn clause_sql(conn: &Connection, clause: &search::Clause, args: &mut Vec<String>) -> Result<String> {
     use search::{Filter, IsState};
     let mut arg = |v: String| {
         args.push(v);
@@ -264,6 +296,10 @@ fn clause_sql(clause: &search::Clause, args: &mut Vec<String>) -> String {
     let has = |cond: &str| format!("EXISTS (SELECT 1 FROM outbox WHERE card_id = c.id{cond})");
     let sql = match &clause.filter {
         Filter::Text { text, phrase } => {
+            if let Some(expr) = vocab_match(conn, text, *phrase)? {
+                let sql = format!("c.rid IN (SELECT rowid FROM cards_fts WHERE cards_fts MATCH {})", arg(expr));
+                return Ok(if clause.negated { format!("NOT {sql}") } else { sql });
+            }
             let plan = search::plan_text(text, *phrase);
             let mut sets = vec![format!("SELECT rowid FROM cards_fts WHERE cards_fts MATCH {}", arg(plan.word))];
             if let Some(t) = plan.trigram {
@@ -283,7 +319,7 @@ fn clause_sql(clause: &search::Clause, args: &mut Vec<String>) -> String {
         Filter::Is(IsState::Failed) => format!("({} AND NOT {})", has(" AND state = 'failed'"), has(" AND state = 'conflict'")),
         Filter::Is(IsState::Pending) => format!("({} AND NOT {})", has(""), has(" AND state IN ('failed', 'conflict')")),
     };
-    if clause.negated { format!("NOT {sql}") } else { sql }
+    Ok(if clause.negated { format!("NOT {sql}") } else { sql })
 }
 
 pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
@@ -339,7 +375,7 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<CardPage> {
         rids.len() as i64
     } else {
         for c in &clauses {
-            where_.push(clause_sql(c, &mut args));
+            where_.push(clause_sql(conn, c, &mut args)?);
         }
         let where_sql = if where_.is_empty() { String::new() } else { format!("WHERE {}", where_.join(" AND ")) };
         conn.prepare_cached(&format!("SELECT count(*) FROM cards c {where_sql}"))?

@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0005_op_bases", sql: include_str!("../../../../migrations/0005_op_bases.sql") },
     Migration { name: "0006_trash", sql: include_str!("../../../../migrations/0006_trash.sql") },
     Migration { name: "0010_index_queue", sql: include_str!("../../../../migrations/0010_index_queue.sql") },
+    Migration { name: "0012_search_terms", sql: include_str!("../../../../migrations/0012_search_terms.sql") },
 ];
 
 fn sha256(s: &str) -> String {
