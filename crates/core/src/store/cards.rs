@@ -188,32 +188,42 @@ pub fn view(conn: &Connection, id: Uuid) -> Result<Option<CardView>> {
     raw.map(finish_view).transpose()
 }
 
-/// A text-only search matching many cards: walk the lane/position index in page order (ties
-/// within one position are sorted by id, so equal positions read the same on every device), keep the rows in `matches` (sorted rids), and
-/// read the view of the page's rows only. Counting and then filtering through an `IN (SELECT ...)`
-/// would go over the whole match set twice (~5 ms each at 25,000 matches).
+/// A text-only search matching many cards: walk the lane/position index in page order, keep the
+/// rows in `matches` (sorted rids), and read the view of the page's rows only. The walk reads
+/// (lane, position, rid) from the index alone: ordering by id as well made SQLite read every
+/// walked card's row for its id (2–5 µs a row instead of 0.05, 17 ms for a word matching 1,400
+/// of 100,000 cards, P6's tail). Ties within one position are still sorted by id (equal
+/// positions read the same on every device): the walk stops only at the end of the position
+/// group that fills the page, and the collected rows are sorted by id in SQL.
+/// Counting and then filtering through an `IN (SELECT ...)` would go over the whole match set
+/// twice (~5 ms each at 25,000 matches).
 fn broad_text_page(conn: &Connection, matches: &[i64], limit: u32, offset: u32) -> Result<CardPage> {
-    let mut walk = conn.prepare_cached("SELECT rid FROM cards INDEXED BY cards_lane_position ORDER BY lane, position, id")?;
+    let want = offset as usize + limit as usize;
+    let mut walk = conn.prepare_cached("SELECT lane, position, rid FROM cards INDEXED BY cards_lane_position ORDER BY lane, position")?;
     let mut rows = walk.query([])?;
-    let (mut skipped, mut page) = (0u32, Vec::with_capacity(limit as usize));
-    while page.len() < limit as usize {
-        let Some(row) = rows.next()? else { break };
-        let rid: i64 = row.get(0)?;
+    let mut kept: Vec<i64> = Vec::with_capacity(want);
+    let mut last: Option<(String, f64)> = None;
+    while let Some(row) = rows.next()? {
+        let rid: i64 = row.get(2)?;
         if matches.binary_search(&rid).is_err() {
             continue;
         }
-        if skipped < offset {
-            skipped += 1;
-        } else {
-            page.push(rid);
+        let key: (String, f64) = (row.get(0)?, row.get(1)?);
+        if kept.len() >= want && last.as_ref() != Some(&key) {
+            break;
         }
+        kept.push(rid);
+        last = Some(key);
     }
-    let items = if page.is_empty() {
+    let items = if kept.len() <= offset as usize {
         Vec::new()
     } else {
         // Integers only: formatting them into the statement is safe.
-        let list = page.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",");
-        let mut st = conn.prepare(&format!("SELECT {VIEW_COLS} FROM cards c WHERE c.rid IN ({list}) ORDER BY c.lane, c.position, c.id"))?;
+        let list = kept.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",");
+        let mut st = conn.prepare(&format!(
+            "SELECT {VIEW_COLS} FROM (SELECT c.rid FROM cards c WHERE c.rid IN ({list}) ORDER BY c.lane, c.position, c.id LIMIT {limit} OFFSET {offset}) p
+             CROSS JOIN cards c ON c.rid = p.rid ORDER BY c.lane, c.position, c.id"
+        ))?;
         let raws = st.query_map([], view_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         raws.into_iter().map(finish_view).collect::<Result<Vec<_>>>()?
     };
