@@ -286,12 +286,13 @@ const METHOD: &str = r#"
   publishes before the response is written). Server CPU from `/proc/PID/stat` (utime+stime) over
   the write phase; RSS/peak from `/proc/PID/status`. Readers and server share the 2 cores.
 - **P6 search.** `Engine::list { text }` (the app's search box: every word matches the start of a
-  word or, from 3 characters, a substring (word index ∪ trigram index); first page of 100 ordered
-  by lane/position, plus the total) on the 100,000-card database. Corpus: titles of 5 and bodies
-  of 30 words drawn uniformly from 5,000 pseudo-words. 20 warm-up queries first. Word-search row:
-  1 word, 2 words, a 3-letter prefix, a word + a tag word. Substring row: 4 letters from inside a
-  word, and 2-character CJK terms (no trigram: a scan of the cards; the corpus has none, so these
-  scan everything and match nothing, the worst case).
+  word or, from 4 letters (CJK: any length), anywhere inside a word: the words of the vocabulary
+  (`search_terms`, migration 0012) containing it are looked up in the word index; first page of
+  100 ordered by lane/position, plus the total) on the 100,000-card database. Corpus: titles of 5
+  and bodies of 30 words drawn uniformly from 5,000 pseudo-words. 20 warm-up queries first.
+  Word-search row: 1 word, 2 words, a 3-letter prefix, a word + a tag word. Substring row: 4
+  letters from inside a word, and 2-character CJK terms (the corpus has none: they match nothing,
+  and cost a scan of the ~30,000-word vocabulary).
 - **P2, second baseline.** The same creates sent by a bare reqwest client as `POST /v1/batch`
   requests of `batch_max` (50) writes each, 8 (or 1) requests in flight, to its own fresh server;
   request bodies are built before the clock starts. The engine row's runs are reused, so this

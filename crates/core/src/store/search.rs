@@ -5,7 +5,10 @@
 //!                     scripts without spaces, e.g. CJK), anywhere inside a word (substring index:
 //!                     `ploy` finds "deploying", `タ同期` finds "データ同期");
 //!                     case and accents are ignored. A 1–2 character term with non-ASCII letters
-//!                     (`同期`) is looked for as a substring by a scan (trigrams need 3 characters).
+//!                     (`同期`) is looked for as a substring too. A term of letters and digits is
+//!                     found inside words through the vocabulary of indexed words
+//!                     (`term_lookup`, migration 0012); others through the trigram index over the
+//!                     cards, or a scan of them for short ones (trigrams need 3 characters).
 //! - `"two words"`     the words in this order (a phrase); an unclosed quote runs to the end.
 //! - `tag:x`           the card has tag `x` (exactly). `tag:"two words"` quotes a value.
 //! - `lane:y`          the card is in lane `y` (exactly).

@@ -567,8 +567,8 @@ fn create_view_equals_the_view_read_back() {
 #[test]
 fn a_broad_text_search_pages_in_lane_and_position_order() {
     let s = store();
-    // 1,500 cards over three lanes with shuffled positions; 1,200 of them match "broad" (more than
-    // FTS_SCAN_THRESHOLD, so the page walk path runs), 300 match only "rare". About four cards
+    // 1,500 cards over three lanes with shuffled positions; 1,200 of them match "broad" (enough for
+    // `walk_is_cheaper` to choose the page walk), 300 match only "rare". About four cards
     // share each position in a lane: pages must cut inside those ties in id order.
     s.write(|tx| {
         for i in 0..1500u32 {
