@@ -292,12 +292,13 @@ const METHOD: &str = r#"
   publishes before the response is written). Server CPU from `/proc/PID/stat` (utime+stime) over
   the write phase; RSS/peak from `/proc/PID/status`. Readers and server share the 2 cores.
 - **P6 search.** `Engine::list { text }` (the app's search box: every word matches the start of a
-  word or, from 3 characters, a substring (word index ∪ trigram index); first page of 100 ordered
-  by lane/position, plus the total) on the 100,000-card database. Corpus: titles of 5 and bodies
-  of 30 words drawn uniformly from 5,000 pseudo-words. 20 warm-up queries first. Word-search row:
-  1 word, 2 words, a 3-letter prefix, a word + a tag word. Substring row: 4 letters from inside a
-  word, and 2-character CJK terms (no trigram: a scan of the cards; the corpus has none, so these
-  scan everything and match nothing, the worst case).
+  word or, from 4 letters (CJK: any length), anywhere inside a word: the words of the vocabulary
+  (`search_terms`, migration 0011) containing it are looked up in the word index; first page of
+  100 ordered by lane/position, plus the total) on the 100,000-card database. Corpus: titles of 5
+  and bodies of 30 words drawn uniformly from 5,000 pseudo-words. 20 warm-up queries first.
+  Word-search row: 1 word, 2 words, a 3-letter prefix, a word + a tag word. Substring row: 4
+  letters from inside a word, and 2-character CJK terms (the corpus has none: they match nothing,
+  and cost a scan of the ~30,000-word vocabulary).
 - **P5 over 3 instances.** The same readers and writer, but the server is 3 real
   `deckhand-server serve` processes on one PostgreSQL database (the testkit's throw-away cluster,
   fsync off): reader i holds its stream on instance i mod 3, write k goes to instance k mod 3. A

@@ -163,6 +163,11 @@ fn migration_10_indexes_existing_cards() {
     assert_eq!(n("tag:legacy"), 50);
     assert_eq!(n("\"card 7\""), 1);
     assert_eq!(n("ld"), 0, "2 ASCII letters: word starts only");
+    // Migration 0012 took the words already indexed into the vocabulary: the middle of a word
+    // and short CJK terms are answered through it.
+    let words: i64 = s.read(|c| Ok(c.query_row("SELECT count(*) FROM search_terms", [], |r| r.get(0))?)).unwrap();
+    assert!(words >= 50 + 3, "vocabulary after migration: {words} words");
+    assert_eq!(n("タ同"), 50);
 }
 
 // ---- model test ----
@@ -384,5 +389,19 @@ fn the_model_test_catches_a_planted_bug() {
         run_model(&s, &steps)
     });
     let err = r.expect_err("the model test missed updates that were never indexed");
+    eprintln!("caught as expected: {err}");
+}
+
+/// The same property on a store whose vocabulary (`search_terms`, which answers the middle of a
+/// word and short CJK terms) no longer learns new words: the model test must fail.
+#[test]
+fn the_model_test_catches_a_vocabulary_that_stops_learning() {
+    let r = model_runner(200).run(&prop::collection::vec(step(), 1..40), |steps| {
+        let s = Store::open_in_memory().unwrap();
+        s.read(|c| Ok(c.execute_batch("CREATE TRIGGER planted BEFORE INSERT ON search_terms BEGIN SELECT RAISE(IGNORE); END")?))
+            .unwrap();
+        run_model(&s, &steps)
+    });
+    let err = r.expect_err("the model test missed words the vocabulary never learned");
     eprintln!("caught as expected: {err}");
 }

@@ -31,9 +31,32 @@ fn index_one(conn: &Connection, rid: i64) -> Result<()> {
         conn.prepare_cached(&format!("INSERT INTO {table}(rowid, title, body, url, tags) VALUES (?1, ?2, ?3, ?4, ?5)"))?
             .execute(rusqlite::params![rid, title, body, url, tags])?;
     }
+    add_terms(conn, [title.as_str(), body.as_str(), url.as_str(), tags.as_str()])?;
     conn.prepare_cached("DELETE FROM card_tags WHERE card_id = ?1")?.execute([&id])?;
     conn.prepare_cached("INSERT OR IGNORE INTO card_tags(tag, card_id) SELECT value, ?1 FROM json_each(?2)")?
         .execute([&id, &tags])?;
+    Ok(())
+}
+
+/// The words of a card's text as `search_terms` keeps them: runs of letters and digits,
+/// lowercased. (The word index's tokenizer also folds accents; the trigram index over the terms
+/// folds them when matching, and asking the word index for `résumé` finds what it indexed as
+/// `resume`, so both spellings work.)
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+}
+
+/// Add the card's words that the vocabulary does not have yet (`search_terms`, migration 0011).
+fn add_terms<'a>(conn: &Connection, fields: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let mut add = conn.prepare_cached("INSERT OR IGNORE INTO search_terms(term) VALUES (?1)")?;
+    let mut tri = conn.prepare_cached("INSERT INTO search_terms_tri(rowid, term) VALUES (last_insert_rowid(), ?1)")?;
+    for f in fields {
+        for w in words(f) {
+            if add.execute([&w])? == 1 {
+                tri.execute([&w])?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { name: "0008_lanes", sql: include_str!("../../../../migrations/0008_lanes.sql") },
     Migration { name: "0009_link_meta", sql: include_str!("../../../../migrations/0009_link_meta.sql") },
     Migration { name: "0010_index_queue", sql: include_str!("../../../../migrations/0010_index_queue.sql") },
+    Migration { name: "0011_search_terms", sql: include_str!("../../../../migrations/0011_search_terms.sql") },
 ];
 
 fn sha256(s: &str) -> String {

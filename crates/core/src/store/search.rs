@@ -5,7 +5,10 @@
 //!                     scripts without spaces, e.g. CJK), anywhere inside a word (substring index:
 //!                     `ploy` finds "deploying", `タ同期` finds "データ同期");
 //!                     case and accents are ignored. A 1–2 character term with non-ASCII letters
-//!                     (`同期`) is looked for as a substring by a scan (trigrams need 3 characters).
+//!                     (`同期`) is looked for as a substring too. A term of letters and digits is
+//!                     found inside words through the vocabulary of indexed words
+//!                     (`term_lookup`, migration 0011); others through the trigram index over the
+//!                     cards, or a scan of them for short ones (trigrams need 3 characters).
 //! - `"two words"`     the words in this order (a phrase); an unclosed quote runs to the end.
 //! - `tag:x`           the card has tag `x` (exactly). `tag:"two words"` quotes a value.
 //! - `lane:y`          the card is in lane `y` (exactly).
@@ -173,6 +176,37 @@ pub fn plan_text(text: &str, phrase: bool) -> TextPlan {
     TextPlan { word, trigram, scan }
 }
 
+/// How the vocabulary (`search_terms`) finds the words that contain a term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TermLookup {
+    /// MATCH expression for `search_terms_tri` (3+ characters).
+    Trigram(String),
+    /// A 1–2 character term looked for with `instr` over the words (lowercased).
+    Contains(String),
+}
+
+/// Most words a vocabulary lookup may turn into: more, and the term is looked up the old way
+/// (trigram index over the cards, or a scan), which costs about the same for a set that broad.
+pub const TERM_LOOKUP_MAX: usize = 256;
+
+/// When a term's substring matches can be found through the vocabulary: a word (not a phrase)
+/// made of letters and digits only, so every place it occurs lies inside one word of the card.
+/// Terms with punctuation (`x-ray`, URLs) can span words and keep the trigram index over the
+/// cards. Short terms only in scripts without case folding or accents (CJK and the like): the
+/// words from older databases are stored accent-folded, which a plain `instr` would miss.
+pub fn term_lookup(text: &str, phrase: bool) -> Option<TermLookup> {
+    if phrase || text.is_empty() || !text.chars().all(char::is_alphanumeric) {
+        return None;
+    }
+    let plan = plan_text(text, false);
+    if let Some(t) = plan.trigram {
+        return Some(TermLookup::Trigram(t));
+    }
+    // U+2E80 onwards: CJK radicals, kana, CJK ideographs, Hangul (no case, no accents).
+    let unfolded = |c: char| c.is_ascii_digit() || c as u32 >= 0x2E80;
+    (plan.scan.is_some() && text.chars().all(unfolded)).then(|| TermLookup::Contains(text.to_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +272,11 @@ mod tests {
         assert_eq!(plan_text("dep", false).trigram, None, "3 Latin letters: word starts only");
         assert!(plan_text("タ同期", false).trigram.is_some());
         assert_eq!(plan_text("two words", true).word, "\"two words\"");
+        assert_eq!(term_lookup("ploy", false), Some(TermLookup::Trigram("\"ploy\"".into())));
+        assert_eq!(term_lookup("同期", false), Some(TermLookup::Contains("同期".into())));
+        assert_eq!(term_lookup("dep", false), None, "word starts only");
+        assert_eq!(term_lookup("x-ray", false), None, "may span words");
+        assert_eq!(term_lookup("ploy", true), None);
+        assert_eq!(term_lookup("é", false), None, "accent-folded words would be missed");
     }
 }

@@ -568,24 +568,28 @@ fn create_view_equals_the_view_read_back() {
 #[test]
 fn a_broad_text_search_pages_in_lane_and_position_order() {
     let s = store();
-    // 1,500 cards over three lanes with shuffled positions; 1,200 of them match "broad" (more than
-    // FTS_SCAN_THRESHOLD, so the page walk path runs), 300 match only "rare".
+    // 1,500 cards over three lanes with shuffled positions; 1,200 of them match "broad" (enough for
+    // `walk_is_cheaper` to choose the page walk), 300 match only "rare". About four cards
+    // share each position in a lane: pages must cut inside those ties in id order.
     s.write(|tx| {
         for i in 0..1500u32 {
             let title = if i % 5 == 4 { format!("rare {i}") } else { format!("broad item {i}") };
             let lane = ["inbox", "doing", "done"][(i % 3) as usize].to_string();
-            let position = ((i * 7919) % 1500) as f64;
+            let position = ((i * 7919) % 1500 / 12) as f64;
             writes::create(tx, &NewCardInput { title, lane: Some(lane), position: Some(position), ..Default::default() })?;
         }
         Ok(())
     })
     .unwrap();
+    // Ids that do not follow insertion order (as cards received from other devices have), so
+    // that ordering ties by rowid instead of id shows.
+    s.read(|c| Ok(c.execute_batch("UPDATE cards SET id = printf('%08x-0000-7000-8000-000000000000', 1000000 - rid * 7919 % 1500)")?)).unwrap();
     let all = s.read(|c| cards::list(c, &ListQuery { limit: Some(1000), offset: Some(0), ..Default::default() })).unwrap();
     let mut everything = all.items.clone();
     everything.extend(s.read(|c| cards::list(c, &ListQuery { limit: Some(1000), offset: Some(1000), ..Default::default() })).unwrap().items);
     assert_eq!(everything.len(), 1500);
     let expected: Vec<Uuid> = everything.iter().filter(|v| v.title.starts_with("broad")).map(|v| v.id).collect();
-    for (offset, limit) in [(0u32, 100u32), (150, 50), (1180, 100), (1300, 10)] {
+    for (offset, limit) in [(0u32, 100u32), (150, 50), (151, 7), (1180, 100), (1300, 10), (1197, 1)] {
         let page = s.read(|c| cards::list(c, &ListQuery { text: Some("bro".into()), limit: Some(limit), offset: Some(offset), ..Default::default() })).unwrap();
         assert_eq!(page.total, 1200);
         let want: Vec<Uuid> = expected.iter().skip(offset as usize).take(limit as usize).copied().collect();
