@@ -163,7 +163,7 @@ fn migration_10_indexes_existing_cards() {
     assert_eq!(n("tag:legacy"), 50);
     assert_eq!(n("\"card 7\""), 1);
     assert_eq!(n("ld"), 0, "2 ASCII letters: word starts only");
-    // Migration 0012 took the words already indexed into the vocabulary: the middle of a word
+    // Migration 0011 took the words already indexed into the vocabulary: the middle of a word
     // and short CJK terms are answered through it.
     let words: i64 = s.read(|c| Ok(c.query_row("SELECT count(*) FROM search_terms", [], |r| r.get(0))?)).unwrap();
     assert!(words >= 50 + 3, "vocabulary after migration: {words} words");
