@@ -15,8 +15,20 @@ function baseQuery(): ListQuery {
   return q;
 }
 
-function remember(items: CardView[]): string[] {
-  for (const c of items) state.cards.set(c.id, c);
+// Every card read takes a ticket when it is sent; a card keeps the copy of the newest read. A
+// board page sent before a sync confirmation can answer after the confirmed card's refresh, and
+// must not put the card back to "pending".
+let tickets = 0;
+const readAt = new Map<string, number>();
+
+function keep(card: CardView, ticket: number): void {
+  if ((readAt.get(card.id) ?? 0) > ticket) return;
+  readAt.set(card.id, ticket);
+  state.cards.set(card.id, card);
+}
+
+function remember(items: CardView[], ticket: number): string[] {
+  for (const c of items) keep(c, ticket);
   return items.map((c) => c.id);
 }
 
@@ -44,9 +56,10 @@ export async function loadBoardLane(lane: string, limit?: number): Promise<void>
   const prev = state.board.get(lane);
   const lim = limit ?? prev?.limit ?? BOARD_PAGE;
   const gen = generation;
+  const ticket = ++tickets;
   const page = await api.cardsList({ ...baseQuery(), lane, limit: lim, offset: 0 });
   if (gen !== generation) return;
-  state.board.set(lane, { ids: remember(page.items), total: page.total, limit: lim });
+  state.board.set(lane, { ids: remember(page.items, ticket), total: page.total, limit: lim });
 }
 
 export async function loadBoard(): Promise<void> {
@@ -69,10 +82,11 @@ export async function loadListPage(index: number): Promise<void> {
   list.loading.add(index);
   const gen = generation;
   try {
+    const ticket = ++tickets;
     const page = await api.cardsList({ ...baseQuery(), limit: LIST_PAGE, offset: index * LIST_PAGE });
     if (gen !== generation) return;
     list.total = page.total;
-    list.pages.set(index, remember(page.items));
+    list.pages.set(index, remember(page.items, ticket));
   } finally {
     if (gen === generation) list.loading.delete(index);
   }
@@ -108,6 +122,7 @@ export async function refreshCards(ids: string[]): Promise<void> {
     await Promise.all([reloadViews(), loadLanes(), loadTags()]);
     return;
   }
+  const ticket = ++tickets;
   const fresh = await Promise.all(ids.map((id) => api.cardGet(id)));
   const lanesToReload = new Set<string>();
   const filtered = Boolean(state.filter.text.trim() || state.filter.tag);
@@ -124,7 +139,7 @@ export async function refreshCards(ids: string[]): Promise<void> {
       listShapeChanged ||= listContains(id) || !old;
       return;
     }
-    state.cards.set(id, card);
+    keep(card, ticket);
     if (!old || old.tags.join("\n") !== card.tags.join("\n")) tagsChanged = true;
     const moved = !old || old.lane !== card.lane || old.position !== card.position || old.pinned !== card.pinned;
     if (!oldLane || moved || filtered) {
