@@ -15,20 +15,8 @@ function baseQuery(): ListQuery {
   return q;
 }
 
-// Every card read takes a ticket when it is sent; a card keeps the copy of the newest read. A
-// board page sent before a sync confirmation can answer after the confirmed card's refresh, and
-// must not put the card back to "pending".
-let tickets = 0;
-const readAt = new Map<string, number>();
-
-function keep(card: CardView, ticket: number): void {
-  if ((readAt.get(card.id) ?? 0) > ticket) return;
-  readAt.set(card.id, ticket);
-  state.cards.set(card.id, card);
-}
-
-function remember(items: CardView[], ticket: number): string[] {
-  for (const c of items) keep(c, ticket);
+function remember(items: CardView[]): string[] {
+  for (const c of items) state.cards.set(c.id, c);
   return items.map((c) => c.id);
 }
 
@@ -56,10 +44,9 @@ export async function loadBoardLane(lane: string, limit?: number): Promise<void>
   const prev = state.board.get(lane);
   const lim = limit ?? prev?.limit ?? BOARD_PAGE;
   const gen = generation;
-  const ticket = ++tickets;
   const page = await api.cardsList({ ...baseQuery(), lane, limit: lim, offset: 0 });
   if (gen !== generation) return;
-  state.board.set(lane, { ids: remember(page.items, ticket), total: page.total, limit: lim });
+  state.board.set(lane, { ids: remember(page.items), total: page.total, limit: lim });
 }
 
 export async function loadBoard(): Promise<void> {
@@ -82,11 +69,10 @@ export async function loadListPage(index: number): Promise<void> {
   list.loading.add(index);
   const gen = generation;
   try {
-    const ticket = ++tickets;
     const page = await api.cardsList({ ...baseQuery(), limit: LIST_PAGE, offset: index * LIST_PAGE });
     if (gen !== generation) return;
     list.total = page.total;
-    list.pages.set(index, remember(page.items, ticket));
+    list.pages.set(index, remember(page.items));
   } finally {
     if (gen === generation) list.loading.delete(index);
   }
@@ -122,7 +108,6 @@ export async function refreshCards(ids: string[]): Promise<void> {
     await Promise.all([reloadViews(), loadLanes(), loadTags()]);
     return;
   }
-  const ticket = ++tickets;
   const fresh = await Promise.all(ids.map((id) => api.cardGet(id)));
   const lanesToReload = new Set<string>();
   const filtered = Boolean(state.filter.text.trim() || state.filter.tag);
@@ -139,7 +124,7 @@ export async function refreshCards(ids: string[]): Promise<void> {
       listShapeChanged ||= listContains(id) || !old;
       return;
     }
-    keep(card, ticket);
+    state.cards.set(id, card);
     if (!old || old.tags.join("\n") !== card.tags.join("\n")) tagsChanged = true;
     const moved = !old || old.lane !== card.lane || old.position !== card.position || old.pinned !== card.pinned;
     if (!oldLane || moved || filtered) {
