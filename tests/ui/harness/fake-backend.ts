@@ -164,8 +164,9 @@ const history: HistoryEntry[] = config.history ?? [
 const calls: { cmd: string; args: Args }[] = [];
 /** A card as the server keeps it (what the Trash and the history list). */
 function serverCard(c: CardView, version: number, deleted: boolean): Card {
-  const { confirmed_version: _v, sync_state: _s, error: _e, ...fields } = c;
-  return { ...fields, version, deleted };
+  const { confirmed_version: _v, sync_state: _s, error: _e, link_meta, ...fields } = c;
+  // The wire type leaves out an absent link_meta; the view has it as null.
+  return { ...fields, ...(link_meta ? { link_meta } : {}), version, deleted };
 }
 let trash: Card[] = (config.trash ?? []).map((p, i) => ({ ...serverCard(makeCard(p, i), p.version ?? 2, true), ...p, deleted: true }));
 const versions: Record<string, CardVersion[]> = config.versions ?? {};
@@ -621,6 +622,7 @@ const fake = {
   async remoteEdit(id: string, ch: CardChanges) {
     applyChanges(find(id)!, ch);
     await changed(id);
+  },
   releaseImport() {
     importGate?.();
     importGate = null;

@@ -14,6 +14,10 @@ export function mountBoard(root: HTMLElement): void {
   const render = () => {
     if (state.view !== "board") return;
     const focus = captureFocus(root);
+    // A focused lane handle keeps the focus too: Alt+Left/Right moves its lane, and the sync
+    // events that follow re-render the board (the header is a new element then).
+    const active = document.activeElement;
+    const handleLane = active instanceof HTMLElement && root.contains(active) && active.matches(".lane-handle") ? (active.closest<HTMLElement>(".lane")?.dataset.lane ?? null) : null;
     const lanes = boardLanes();
     const missing = lanes.filter((l) => !state.board.has(l));
     if (missing.length) {
@@ -23,6 +27,7 @@ export function mountBoard(root: HTMLElement): void {
     replaceChildren(root, ...lanes.map((lane) => laneColumn(lane, order)), state.filter.lane ? null : addLaneButton());
     applyRoving(root);
     restoreFocus(root, focus);
+    if (handleLane !== null) root.querySelector<HTMLElement>(`.lane[data-lane="${CSS.escape(handleLane)}"] .lane-handle`)?.focus();
   };
   installRoving(root);
   for (const t of ["board", "selection", "view", "lanes"] as const) subscribe(t, render);

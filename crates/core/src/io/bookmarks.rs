@@ -1,12 +1,13 @@
 //! Browser bookmarks HTML, the Netscape format every browser exports: `<DT><H3>` names a folder
 //! whose `<DL>` holds its entries, `<DT><A HREF>` is a bookmark, a `<DD>` after it its note.
-//! Parsed by html5ever (through `scraper`) like a browser would — the format is tag soup with
-//! unclosed `<DT>` and `<p>` — then walked in document order. Folders become tags (every
+//! Parsed by html5ever (through `dom_query`, the one HTML crate in core: link metadata uses it
+//! too) like a browser would — the format is tag soup with unclosed `<DT>` and `<p>` — then
+//! walked in document order. Folders become tags (every
 //! enclosing folder) or, with `FolderMapping::Lane`, the innermost folder is the lane. Keyed by
 //! URL: the same page bookmarked twice is one card. Non-web entries (`place:`, `javascript:`) are
 //! left out and reported.
 
-use scraper::{ElementRef, Html};
+use dom_query::{Document, NodeRef};
 
 use super::{FolderMapping, Item, Parsed, TransferError, key, tidy};
 
@@ -20,13 +21,14 @@ struct Walk {
     seen: u32,
 }
 
-fn text(el: ElementRef<'_>) -> String {
-    el.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+fn text(el: &NodeRef<'_>) -> String {
+    el.text().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Walk {
-    fn element(&mut self, el: ElementRef<'_>, path: &[String]) {
-        match el.value().name() {
+    fn element(&mut self, el: &NodeRef<'_>, path: &[String]) {
+        let name = el.node_name().unwrap_or_default();
+        match &*name {
             "h3" => {
                 self.pending = Some(text(el));
                 self.after_bookmark = false;
@@ -54,22 +56,22 @@ impl Walk {
         }
     }
 
-    fn children(&mut self, el: ElementRef<'_>, path: &[String]) {
-        for child in el.children() {
-            if let Some(c) = ElementRef::wrap(child) {
-                self.element(c, path);
-            }
+    fn children(&mut self, el: &NodeRef<'_>, path: &[String]) {
+        for child in el.element_children() {
+            self.element(&child, path);
         }
     }
 
-    fn bookmark(&mut self, a: ElementRef<'_>, path: &[String]) {
+    fn bookmark(&mut self, a: &NodeRef<'_>, path: &[String]) {
         self.seen += 1;
         let label = format!("bookmark {}", self.seen);
-        let Some(href) = a.value().attr("href").map(str::trim).filter(|h| !h.is_empty()) else {
+        let href = a.attr("href").unwrap_or_default();
+        let href = href.trim();
+        if href.is_empty() {
             self.parsed.ignored.push(format!("{label}: no HREF"));
             self.after_bookmark = false;
             return;
-        };
+        }
         let lower = href.to_ascii_lowercase();
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             let scheme = href.split(':').next().unwrap_or(href);
@@ -100,8 +102,8 @@ pub fn parse(html: &str, folders: FolderMapping) -> Result<Parsed, TransferError
     if !html.to_ascii_uppercase().contains("<A ") && !html.to_ascii_uppercase().contains("<DL") {
         return Err(TransferError::Malformed { item: "document".into(), message: "no bookmarks (<DL>/<A>) in this HTML".into() });
     }
-    let doc = Html::parse_document(html);
+    let doc = Document::from(html);
     let mut walk = Walk { folders, pending: None, after_bookmark: false, parsed: Parsed::default(), seen: 0 };
-    walk.element(doc.root_element(), &[]);
+    walk.element(&doc.html_root(), &[]);
     Ok(walk.parsed)
 }
