@@ -70,6 +70,30 @@ describe("sync state", () => {
     await done(page);
   });
 
+  test("a slow reload begun before an op was confirmed does not bring back the pending badge", async () => {
+    const page = await app();
+    const c = card(page, "Renew certificate");
+    const badge = () => c.locator("[data-sync-state]").getAttribute("data-sync-state");
+    await page.evaluate((id) => window.__fake.makePending(id), uuid(2));
+    await eventually(async () => (await badge()) === "pending", { message: "pending first" });
+    // A lane change reloads the board: its read sees the card pending and answers late.
+    await page.evaluate(() => { window.__fake.holdList = true; });
+    const lists = await page.evaluate(() => window.__fake.callsOf("cards_list").length);
+    await page.evaluate(() => window.__fake.emit({ type: "lanes_changed" }));
+    await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("cards_list").length)) > lists, { message: "the reload started" });
+    // Meanwhile the op is confirmed: the card's own refetch shows it synced.
+    await page.evaluate((id) => window.__fake.confirm(id), uuid(2));
+    await eventually(async () => (await badge()) === "synced", { message: "synced after the confirmation" });
+    // The late answer of the older read must not put the stale copy back.
+    const held = await page.evaluate(() => window.__fake.releaseList());
+    assert.ok(held > 0, "the reload's reads were held");
+    await eventually(() => page.evaluate((n) => window.__fake.heldListsAnswered === n, held), { message: "the held reads answered" });
+    // Its continuation (a chain of promise jobs) has run once the next frames were drawn.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.equal(await badge(), "synced", "the stale page of the older read was dropped for this card");
+    await done(page);
+  });
+
   test("a database recovered at start is reported, and its salvaged changes can be re-queued", async () => {
     const page = await app();
     const report = { moved_to: "/data/deckhand.db.corrupt-20261124T110000Z", reason: "database disk image is malformed", at: T, salvaged: 3, unreadable: 1 };

@@ -15,8 +15,30 @@ function baseQuery(): ListQuery {
   return q;
 }
 
-function remember(items: CardView[]): string[] {
-  for (const c of items) state.cards.set(c.id, c);
+// Reads of cards overlap (a board reload, a list page, the refetch of a card an event named).
+// Each is stamped when it starts, and a card is only replaced by a read that started after the
+// one that last set it: a slow reload begun before an op was confirmed must not put the stale
+// "pending" copy back over the fresh one (the badge would stay "pending" until the next change).
+let readClock = 0;
+const readAt = new Map<string, number>();
+
+function startRead(): number {
+  return ++readClock;
+}
+
+function put(card: CardView, at: number): void {
+  if ((readAt.get(card.id) ?? 0) > at) return;
+  readAt.set(card.id, at);
+  state.cards.set(card.id, card);
+}
+
+/** A card a write just returned: newer than any read already under way. */
+export function rememberCard(card: CardView): void {
+  put(card, startRead());
+}
+
+function remember(items: CardView[], at: number): string[] {
+  for (const c of items) put(c, at);
   return items.map((c) => c.id);
 }
 
@@ -44,9 +66,10 @@ export async function loadBoardLane(lane: string, limit?: number): Promise<void>
   const prev = state.board.get(lane);
   const lim = limit ?? prev?.limit ?? BOARD_PAGE;
   const gen = generation;
+  const at = startRead();
   const page = await api.cardsList({ ...baseQuery(), lane, limit: lim, offset: 0 });
   if (gen !== generation) return;
-  state.board.set(lane, { ids: remember(page.items), total: page.total, limit: lim });
+  state.board.set(lane, { ids: remember(page.items, at), total: page.total, limit: lim });
 }
 
 export async function loadBoard(): Promise<void> {
@@ -69,10 +92,11 @@ export async function loadListPage(index: number): Promise<void> {
   list.loading.add(index);
   const gen = generation;
   try {
+    const at = startRead();
     const page = await api.cardsList({ ...baseQuery(), limit: LIST_PAGE, offset: index * LIST_PAGE });
     if (gen !== generation) return;
     list.total = page.total;
-    list.pages.set(index, remember(page.items));
+    list.pages.set(index, remember(page.items, at));
   } finally {
     if (gen === generation) list.loading.delete(index);
   }
@@ -108,6 +132,7 @@ export async function refreshCards(ids: string[]): Promise<void> {
     await Promise.all([reloadViews(), loadLanes(), loadTags()]);
     return;
   }
+  const at = startRead();
   const fresh = await Promise.all(ids.map((id) => api.cardGet(id)));
   const lanesToReload = new Set<string>();
   const filtered = Boolean(state.filter.text.trim() || state.filter.tag);
@@ -118,13 +143,15 @@ export async function refreshCards(ids: string[]): Promise<void> {
     const old = state.cards.get(id);
     const oldLane = laneOf(id);
     if (!card) {
+      if ((readAt.get(id) ?? 0) > at) return;
+      readAt.set(id, at);
       state.cards.delete(id);
       state.selection.delete(id);
       if (oldLane) lanesToReload.add(oldLane);
       listShapeChanged ||= listContains(id) || !old;
       return;
     }
-    state.cards.set(id, card);
+    put(card, at);
     if (!old || old.tags.join("\n") !== card.tags.join("\n")) tagsChanged = true;
     const moved = !old || old.lane !== card.lane || old.position !== card.position || old.pinned !== card.pinned;
     if (!oldLane || moved || filtered) {

@@ -174,6 +174,7 @@ const needServer = () => err("invalid_state", "history unavailable (offline?): c
 let desktop: DesktopState = { settings: { capture_shortcut: "CmdOrCtrl+Shift+Space", notifications: true }, shortcut_error: null };
 let pendingCapture: Capture | null = config.capture ?? null;
 let bulkGate: (() => void) | null = null;
+let listGates: (() => void)[] = [];
 let importGate: (() => void) | null = null;
 
 /** The engine's import in small: progress at 0 and per chunk of 500, then a card per chunk. */
@@ -358,7 +359,15 @@ type Handlers = { [K in CommandName]: (a: Commands[K]["args"]) => Commands[K]["r
 // One handler per command of the generated `Commands` map: tsc fails when a command is missing,
 // an argument is misnamed or a result has the wrong shape (`npm run typecheck` in tests/).
 const handlers: Handlers = {
-  cards_list: (a) => list(a.query),
+  cards_list: async (a) => {
+    // The page as it is now; with `holdList` it is answered only on `releaseList()` (a slow read).
+    const page = JSON.parse(JSON.stringify(list(a.query)));
+    if (fake.holdList) {
+      await new Promise<void>((r) => listGates.push(r));
+      fake.heldListsAnswered++;
+    }
+    return page;
+  },
   card_get: (a) => find(a.id) ?? null,
   lanes_list: () => {
     // Lane records in order, then lanes only cards name; names match case-insensitively.
@@ -630,6 +639,27 @@ const fake = {
   releaseBulk() {
     bulkGate?.();
     bulkGate = null;
+  },
+  /** While set, `cards_list` answers with what it read at once, but only on `releaseList()`. */
+  holdList: false,
+  heldListsAnswered: 0,
+  /** Answers every held `cards_list`; returns how many there were. */
+  releaseList() {
+    fake.holdList = false;
+    const gates = listGates;
+    listGates = [];
+    for (const g of gates) g();
+    return gates.length;
+  },
+  /** The engine recorded the server's answer to the card's op: synced, announced. */
+  async confirm(id: string) {
+    Object.assign(find(id)!, { sync_state: "synced", error: null });
+    await changed(id);
+  },
+  /** The card has an op waiting (as after an edit made elsewhere in this app). */
+  async makePending(id: string) {
+    find(id)!.sync_state = "pending";
+    await changed(id);
   },
   /** What the shell does on a shortcut, tray click or link: keep the capture, poke the UI. */
   capture(c: Capture) {

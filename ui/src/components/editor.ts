@@ -4,6 +4,7 @@ import { attempt, deleteCard, discardCard, retryCard } from "../actions";
 import type { CardChanges } from "../bindings/CardChanges";
 import type { CardView } from "../bindings/CardView";
 import { h, replaceChildren } from "../dom";
+import { rememberCard } from "../data";
 import { renderMarkdown } from "../markdown";
 import { safeHttpUrl } from "../safeurl";
 import { laneNames, notify, state, subscribe } from "../state";
@@ -161,7 +162,7 @@ function render(card: CardView): void {
     // Made on the copy the form was filled from: a remote edit that landed meanwhile is merged.
     const saved = await attempt("Save", () => api.cardUpdate(original!.id, changes, original!.confirmed_version));
     if (saved) {
-      state.cards.set(saved.id, saved);
+      rememberCard(saved);
       notify("card", [saved.id]);
       toast("Card saved.", "success", 2500);
       closeEditor();

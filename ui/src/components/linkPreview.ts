@@ -3,8 +3,8 @@
 // "Refresh metadata" action. Nothing is fetched here: the engine does it and syncs the result.
 import { api, errorMessage } from "../api";
 import type { CardView } from "../bindings/CardView";
+import { rememberCard } from "../data";
 import { h } from "../dom";
-import { state } from "../state";
 import { toast } from "./toasts";
 
 /** Only inline images: anything else would be a request to a page's server. */
@@ -15,7 +15,7 @@ export function safeIcon(icon: string | null | undefined): string | null {
 export async function refreshMeta(id: string): Promise<CardView | null> {
   try {
     const card = await api.cardRefreshMeta(id);
-    state.cards.set(card.id, card);
+    rememberCard(card);
     const m = card.link_meta;
     if (m && m.status !== "ok") toast(`“${card.title}”: ${m.error ?? m.status}`, m.status === "broken" ? "error" : "info");
     return card;

@@ -1,7 +1,7 @@
 // Header: views, search, tag / lane filters, quick add.
 import { api } from "../api";
 import { attempt } from "../actions";
-import { reloadViews } from "../data";
+import { rememberCard, reloadViews } from "../data";
 import { h, replaceChildren } from "../dom";
 import { DEFAULT_LANE, laneNames, notify, state, subscribe, type View } from "../state";
 import { toast } from "./toasts";
@@ -78,7 +78,7 @@ export function mountToolbar(parent: HTMLElement): void {
     const created = await attempt("Create", () => api.cardCreate({ title, lane: quickLane.value || DEFAULT_LANE }));
     if (created) {
       quickTitle.value = "";
-      state.cards.set(created.id, created);
+      rememberCard(created);
     }
   });
 
