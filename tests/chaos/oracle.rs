@@ -15,7 +15,8 @@
 //!     printed with the card, the field, the lost write and the write that explains the final value.
 //!
 //! Writes a client superseded itself before syncing (coalescing) are covered by the same rule: the
-//! client's later edit was made on a view holding its own earlier value.
+//! client's later edit was made on a view holding its own earlier value — or its later delete was
+//! (the engine folds unsent edits into a delete; a delete sees only its own client's writes).
 //!
 //! Deleted cards: the server's tombstone must be explained by a journaled delete of that card.
 //! Edits on a card that ends deleted are superseded by the delete by the documented rules
@@ -120,11 +121,17 @@ impl Pos {
 struct Sight {
     shown: Vec<Value>,
     replaced_by: Option<Value>,
+    /// A delete sees only its own client's writes: the unsent edits the engine folds into it.
+    /// Another client's write it saw reached the server, so the tombstone carries it and whoever
+    /// restores is shown it (an edit_vs_delete resolution); a blind overwrite of it before the
+    /// delete stays a violation.
+    only_client: Option<usize>,
 }
 
 impl Sight {
     fn drops(&self, f: &str, w: &Write) -> bool {
-        self.shown.iter().any(|v| preserves(f, w, v)) && self.replaced_by.as_ref().is_none_or(|r| !preserves(f, w, r))
+        self.only_client.is_none_or(|c| c == w.pos.client)
+            && self.shown.iter().any(|v| preserves(f, w, v)) && self.replaced_by.as_ref().is_none_or(|r| !preserves(f, w, r))
     }
 }
 
@@ -255,13 +262,19 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                     let Some(f) = FIELDS.iter().copied().find(|x| *x == f.as_str()) else { continue };
                     let before = field(&e.v["before"], f).clone();
                     writes.entry((card, f)).or_default().push(Write { value: v.clone(), before: Some(before.clone()), by: e.at(), what: "wrote", pos: e.pos() });
-                    sights.entry((card, f)).or_default().push(Sight { shown: vec![before], replaced_by: Some(v.clone()) });
+                    sights.entry((card, f)).or_default().push(Sight { shown: vec![before], replaced_by: Some(v.clone()), only_client: None });
                 }
             }
             "delete" => {
                 r.deletes += 1;
                 deleted_by.entry(card).or_default().push(e.at());
                 delete_times.entry(card).or_default().push(e.pos());
+                // The deleter saw its view and chose the deletion: its own edits in that view are
+                // seen and dropped, even when the delete meets a tombstone (410: done) and a
+                // restore made elsewhere brings the card back without them.
+                for f in FIELDS {
+                    sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["before"], f).clone()], replaced_by: None, only_client: Some(e.client) });
+                }
             }
             "resolve" => {
                 let choice = format!("{}/{}", e.v["conflict"].as_str().unwrap_or("?"), e.v["choice"].as_str().unwrap_or("?"));
@@ -299,7 +312,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                     let kept = if chosen.is_object() { Some(chosen) } else { None };
                     for f in FIELDS {
                         let shown = vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()];
-                        sights.entry((card, f)).or_default().push(Sight { shown, replaced_by: kept.map(|c| field(c, f).clone()) });
+                        sights.entry((card, f)).or_default().push(Sight { shown, replaced_by: kept.map(|c| field(c, f).clone()), only_client: None });
                     }
                 }
                 if e.v["conflict"] == "fields" && chosen.is_object() {
@@ -309,7 +322,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                         if c != field(theirs, f) {
                             writes.entry((card, f)).or_default().push(Write { value: c.clone(), before: Some(field(theirs, f).clone()), by: e.at(), what: "chose", pos: e.pos() });
                         }
-                        sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()], replaced_by: Some(c.clone()) });
+                        sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()], replaced_by: Some(c.clone()), only_client: None });
                     }
                 }
             }
@@ -578,6 +591,42 @@ mod tests {
         assert!(r.violations.iter().any(|v| v.contains("field title") && v.contains("client 2 journal line 1 wrote \"a\"")), "{:#?}", r.violations);
     }
 
+    /// Chaos seed 9: B edits and deletes (folded: the tombstone has "t0"); C, behind, retitles
+    /// "c" and then deletes the card, its delete meets the tombstone (410: done); A, whose move
+    /// met the tombstone, restores with its values. C chose to delete "c": seen, not lost — but
+    /// only by C's own delete (`c_deletes` false: C's "c" is silently lost).
+    fn own_edit_then_delete_after_anothers_delete(c_deletes: bool) -> Report {
+        let at = |mut v: Value, ms: u64| {
+            v["at"] = json!(ms);
+            v
+        };
+        let mut tomb = card("t0", "m", 2);
+        tomb["deleted"] = json!(true);
+        let a = vec![
+            at(json!({ "kind": "create", "card": ID, "wrote": fields("t0", "m") }), 1),
+            at(json!({ "kind": "resolve", "card": ID, "conflict": "edit_vs_delete", "choice": "keep_mine", "queued": 1,
+                       "mine": fields("t0", "m"), "theirs": tomb, "base": card("t0", "m", 1),
+                       "chosen": fields("t0", "m"), "restored_as": ID }), 30),
+        ];
+        let b = vec![
+            at(edit(fields("t0", "m"), json!({ "title": "b" })), 10),
+            at(json!({ "kind": "delete", "card": ID, "before": fields("b", "m") }), 11),
+        ];
+        let mut c = vec![at(edit(fields("t0", "m"), json!({ "title": "c" })), 12)];
+        if c_deletes {
+            c.push(at(json!({ "kind": "delete", "card": ID, "before": fields("c", "m") }), 31));
+        }
+        check(&[entries(0, a), entries(1, b), entries(2, c)], &server_of(&[card("t0", "m", 3)]))
+    }
+
+    #[test]
+    fn a_clients_delete_sees_its_own_unsent_edits_and_only_those() {
+        let r = own_edit_then_delete_after_anothers_delete(true);
+        assert!(r.violations.is_empty(), "{:#?}", r.violations);
+        let r = own_edit_then_delete_after_anothers_delete(false);
+        assert!(r.violations.iter().any(|v| v.contains("field title") && v.contains("client 2 journal line 1 wrote \"c\"")), "{:#?}", r.violations);
+    }
+
     /// Choosing the deletion (keep_theirs) is seeing one's edit and dropping it, not a lost
     /// write, even when another client restores the card afterwards.
     #[test]
@@ -609,3 +658,4 @@ mod tests {
         assert!(r.violations.iter().any(|v| v.contains("client 0 journal line 2 wrote \"a\"")), "{:#?}", r.violations);
     }
 }
+
