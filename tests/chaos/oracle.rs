@@ -15,7 +15,8 @@
 //!     printed with the card, the field, the lost write and the write that explains the final value.
 //!
 //! Writes a client superseded itself before syncing (coalescing) are covered by the same rule: the
-//! client's later edit was made on a view holding its own earlier value.
+//! client's later edit was made on a view holding its own earlier value — or its later delete was
+//! (the engine folds unsent edits into a delete; a delete sees only its own client's writes).
 //!
 //! Deleted cards: the server's tombstone must be explained by a journaled delete of that card.
 //! Edits on a card that ends deleted are superseded by the delete by the documented rules
@@ -27,8 +28,10 @@
 //! Lives: a restore (an edit_vs_delete resolution with `restored_as` = the card's own id) starts
 //! the card's next life. A card that ends live after a restore is checked for its current life
 //! only: writes journaled before the last delete that preceded the last restore were superseded
-//! by that delete (counted, not required to survive); writes after it, and the restore itself (a
-//! write of the chosen values on top of the tombstone it was shown), must survive or have been
+//! by that delete (counted, not required to survive; "before" is journal order within one client
+//! — an edit and a delete in one CLI run share a millisecond, and the engine folds the unsent
+//! edit into the delete — and the shared clock across clients); writes after it, and the restore
+//! itself (a write of the chosen values on top of the tombstone it was shown), must survive or have been
 //! seen — so a restore that drops the user's chosen values is a silent overwrite. An
 //! edit_vs_delete resolution is also a sight: its author saw `mine` and `theirs` (the tombstone's
 //! fields) and chose `chosen`, or the deletion (keep_theirs: nothing of `mine` kept). A restore
@@ -64,6 +67,9 @@ impl Entry {
     fn ms(&self) -> u64 {
         self.v["at"].as_u64().unwrap_or(0)
     }
+    fn pos(&self) -> Pos {
+        Pos { ms: self.ms(), client: self.client, line: self.line }
+    }
 }
 
 pub fn load(client: usize, path: &Path) -> Result<Vec<Entry>, String> {
@@ -87,9 +93,27 @@ struct Write {
     before: Option<Value>,
     by: String,
     what: &'static str,
-    /// Unix ms of the journal entry (one machine clock for all clients): only used to name the
-    /// likely overwriter in a violation.
-    at: u64,
+    /// Where it was journaled: names the likely overwriter in a violation, and places the write
+    /// before or after a delete.
+    pos: Pos,
+}
+
+/// A journal entry's place in time: Unix ms (one machine clock for all clients), client, line.
+/// One client's journal is in order, but its lines share a ms (an edit and a delete in one CLI
+/// run: the delete supersedes the edit, which the engine then never sends).
+#[derive(Clone, Copy, Debug)]
+struct Pos {
+    ms: u64,
+    client: usize,
+    line: usize,
+}
+
+impl Pos {
+    /// Journaled before `o`: the same client's journal order, else (one machine clock for all
+    /// clients) an earlier ms; a tie across clients is not "before" (the write is then checked).
+    fn before(self, o: Pos) -> bool {
+        if self.client == o.client { self.line < o.line } else { self.ms < o.ms }
+    }
 }
 
 /// Something a client saw on field f and what it put there instead (`None`: it chose the card's
@@ -97,11 +121,17 @@ struct Write {
 struct Sight {
     shown: Vec<Value>,
     replaced_by: Option<Value>,
+    /// A delete sees only its own client's writes: the unsent edits the engine folds into it.
+    /// Another client's write it saw reached the server, so the tombstone carries it and whoever
+    /// restores is shown it (an edit_vs_delete resolution); a blind overwrite of it before the
+    /// delete stays a violation.
+    only_client: Option<usize>,
 }
 
 impl Sight {
     fn drops(&self, f: &str, w: &Write) -> bool {
-        self.shown.iter().any(|v| preserves(f, w, v)) && self.replaced_by.as_ref().is_none_or(|r| !preserves(f, w, r))
+        self.only_client.is_none_or(|c| c == w.pos.client)
+            && self.shown.iter().any(|v| preserves(f, w, v)) && self.replaced_by.as_ref().is_none_or(|r| !preserves(f, w, r))
     }
 }
 
@@ -200,9 +230,9 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
     let mut writes: BTreeMap<(Uuid, &str), Vec<Write>> = BTreeMap::new();
     let mut sights: BTreeMap<(Uuid, &str), Vec<Sight>> = BTreeMap::new();
     let mut deleted_by: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
-    // Card → journal times (ms) of its deletes and of its restores (same id).
-    let mut delete_times: BTreeMap<Uuid, Vec<u64>> = BTreeMap::new();
-    let mut restore_times: BTreeMap<Uuid, Vec<u64>> = BTreeMap::new();
+    // Card → journal places of its deletes and of its restores (same id).
+    let mut delete_times: BTreeMap<Uuid, Vec<Pos>> = BTreeMap::new();
+    let mut restore_times: BTreeMap<Uuid, Vec<Pos>> = BTreeMap::new();
     let mut journaled: BTreeSet<Uuid> = BTreeSet::new();
 
     // (client, card) → edited while its conflict was open, since the client's last resolution.
@@ -218,7 +248,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
             "create" => {
                 r.creates += 1;
                 for f in FIELDS {
-                    writes.entry((card, f)).or_default().push(Write { value: field(&e.v["wrote"], f).clone(), before: None, by: e.at(), what: "created", at: e.ms() });
+                    writes.entry((card, f)).or_default().push(Write { value: field(&e.v["wrote"], f).clone(), before: None, by: e.at(), what: "created", pos: e.pos() });
                 }
             }
             "edit" => {
@@ -231,14 +261,20 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                 for (f, v) in e.v["wrote"].as_object().into_iter().flatten() {
                     let Some(f) = FIELDS.iter().copied().find(|x| *x == f.as_str()) else { continue };
                     let before = field(&e.v["before"], f).clone();
-                    writes.entry((card, f)).or_default().push(Write { value: v.clone(), before: Some(before.clone()), by: e.at(), what: "wrote", at: e.ms() });
-                    sights.entry((card, f)).or_default().push(Sight { shown: vec![before], replaced_by: Some(v.clone()) });
+                    writes.entry((card, f)).or_default().push(Write { value: v.clone(), before: Some(before.clone()), by: e.at(), what: "wrote", pos: e.pos() });
+                    sights.entry((card, f)).or_default().push(Sight { shown: vec![before], replaced_by: Some(v.clone()), only_client: None });
                 }
             }
             "delete" => {
                 r.deletes += 1;
                 deleted_by.entry(card).or_default().push(e.at());
-                delete_times.entry(card).or_default().push(e.ms());
+                delete_times.entry(card).or_default().push(e.pos());
+                // The deleter saw its view and chose the deletion: its own edits in that view are
+                // seen and dropped, even when the delete meets a tombstone (410: done) and a
+                // restore made elsewhere brings the card back without them.
+                for f in FIELDS {
+                    sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["before"], f).clone()], replaced_by: None, only_client: Some(e.client) });
+                }
             }
             "resolve" => {
                 let choice = format!("{}/{}", e.v["conflict"].as_str().unwrap_or("?"), e.v["choice"].as_str().unwrap_or("?"));
@@ -254,10 +290,10 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                     // The card's next life: the chosen values written on top of the tombstone.
                     Some(same) if same == card => {
                         r.restores += 1;
-                        restore_times.entry(card).or_default().push(e.ms());
+                        restore_times.entry(card).or_default().push(e.pos());
                         for f in FIELDS {
                             let before = Some(field(theirs, f).clone());
-                            writes.entry((card, f)).or_default().push(Write { value: field(chosen, f).clone(), before, by: e.at(), what: "restored", at: e.ms() });
+                            writes.entry((card, f)).or_default().push(Write { value: field(chosen, f).clone(), before, by: e.at(), what: "restored", pos: e.pos() });
                         }
                     }
                     // An older engine's restore: a create under a new id with the chosen values.
@@ -265,7 +301,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                         r.restores += 1;
                         journaled.insert(new_id);
                         for f in FIELDS {
-                            writes.entry((new_id, f)).or_default().push(Write { value: field(chosen, f).clone(), before: None, by: e.at(), what: "restored", at: e.ms() });
+                            writes.entry((new_id, f)).or_default().push(Write { value: field(chosen, f).clone(), before: None, by: e.at(), what: "restored", pos: e.pos() });
                         }
                     }
                     None => {}
@@ -276,7 +312,7 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                     let kept = if chosen.is_object() { Some(chosen) } else { None };
                     for f in FIELDS {
                         let shown = vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()];
-                        sights.entry((card, f)).or_default().push(Sight { shown, replaced_by: kept.map(|c| field(c, f).clone()) });
+                        sights.entry((card, f)).or_default().push(Sight { shown, replaced_by: kept.map(|c| field(c, f).clone()), only_client: None });
                     }
                 }
                 if e.v["conflict"] == "fields" && chosen.is_object() {
@@ -284,9 +320,9 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                         let c = field(chosen, f);
                         // What the resolver re-sends: chosen fields that differ from theirs.
                         if c != field(theirs, f) {
-                            writes.entry((card, f)).or_default().push(Write { value: c.clone(), before: Some(field(theirs, f).clone()), by: e.at(), what: "chose", at: e.ms() });
+                            writes.entry((card, f)).or_default().push(Write { value: c.clone(), before: Some(field(theirs, f).clone()), by: e.at(), what: "chose", pos: e.pos() });
                         }
-                        sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()], replaced_by: Some(c.clone()) });
+                        sights.entry((card, f)).or_default().push(Sight { shown: vec![field(&e.v["mine"], f).clone(), field(theirs, f).clone()], replaced_by: Some(c.clone()), only_client: None });
                     }
                 }
             }
@@ -310,11 +346,12 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
         r.live_cards_checked += 1;
         // This life began at the last delete before the last restore; earlier writes were
         // superseded by that delete.
-        let life_start = restore_times.get(id).and_then(|rs| rs.iter().max()).and_then(|last| delete_times.get(id)?.iter().filter(|d| *d <= last).max()).copied();
+        let last_restore = restore_times.get(id).and_then(|rs| rs.iter().copied().max_by_key(|r| (r.ms, r.line)));
+        let life_start = last_restore.and_then(|last| delete_times.get(id)?.iter().copied().filter(|d| !last.before(*d)).max_by_key(|d| (d.ms, d.line)));
         for f in FIELDS {
             let s = field(card, f);
             let all = writes.get(&(*id, f)).map(Vec::as_slice).unwrap_or(&[]);
-            let (old, ws): (Vec<&Write>, Vec<&Write>) = all.iter().partition(|w| life_start.is_some_and(|t| w.at < t) && w.what != "restored");
+            let (old, ws): (Vec<&Write>, Vec<&Write>) = all.iter().partition(|w| life_start.is_some_and(|d| w.pos.before(d)) && w.what != "restored");
             let superseded = old.iter().filter(|w| !preserves(f, w, s)).count();
             r.writes_superseded_by_delete += superseded;
             r.field_writes_checked += old.len() - superseded;
@@ -348,10 +385,10 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                 // The overwriter candidates: writes that drop w, made on a view without it — those
                 // after w in time (first three), else (a queued op sent late) the last one before.
                 let blind = |x: &&&Write| x.by != w.by && x.before.as_ref().is_some_and(|b| !preserves(f, w, b)) && !preserves(f, w, &x.value);
-                let mut after: Vec<&Write> = ws.iter().filter(blind).filter(|x| x.at >= w.at).copied().collect();
-                after.sort_by_key(|x| x.at);
+                let mut after: Vec<&Write> = ws.iter().filter(blind).filter(|x| x.pos.ms >= w.pos.ms).copied().collect();
+                after.sort_by_key(|x| x.pos.ms);
                 if after.is_empty() {
-                    after.extend(ws.iter().filter(blind).max_by_key(|x| x.at).copied());
+                    after.extend(ws.iter().filter(blind).max_by_key(|x| x.pos.ms).copied());
                 }
                 let over = match after.len() {
                     0 => String::new(),
@@ -515,6 +552,81 @@ mod tests {
         assert!(r.violations.iter().any(|v| v.contains("client 0 journal line 3 restored \"a\"")), "{:#?}", r.violations);
     }
 
+    /// Chaos seed 8: A edits "a" and deletes the card in one CLI run (journal lines 2 and 3, the
+    /// same millisecond; the engine folds the edit into the delete and never sends it); B's "b"
+    /// reaches the server first, the delete wins, B meets the tombstone and restores with "b2".
+    /// A's "a" belongs to the life the delete ended. `edit_by` = the client journaling "a".
+    fn edit_then_delete_in_one_ms(edit_by: usize, restore_final: &str) -> Report {
+        let at = |mut v: Value, ms: u64| {
+            v["at"] = json!(ms);
+            v
+        };
+        let mut tomb = card("b", "m", 3);
+        tomb["deleted"] = json!(true);
+        let mut a = vec![at(json!({ "kind": "create", "card": ID, "wrote": fields("t0", "m") }), 1)];
+        let mut c = Vec::new();
+        if edit_by == 0 { &mut a } else { &mut c }.push(at(edit(fields("t0", "m"), json!({ "title": "a" })), 10));
+        a.push(at(json!({ "kind": "delete", "card": ID, "before": fields("a", "m") }), 10));
+        let b = vec![
+            at(edit(fields("t0", "m"), json!({ "title": "b" })), 11),
+            at(json!({ "kind": "resolve", "card": ID, "conflict": "edit_vs_delete", "choice": "merged", "queued": 1,
+                       "mine": fields("b", "m"), "theirs": tomb, "base": card("t0", "m", 1),
+                       "chosen": fields("b2", "m"), "restored_as": ID }), 20),
+        ];
+        check(&[entries(0, a), entries(1, b), entries(2, c)], &server_of(&[card(restore_final, "m", 5)]))
+    }
+
+    #[test]
+    fn an_edit_journaled_in_the_same_ms_before_its_clients_delete_is_superseded_by_it() {
+        let r = edit_then_delete_in_one_ms(0, "b2");
+        assert!(r.violations.is_empty(), "{:#?}", r.violations);
+        // The create's "t0" and A's "a" (the delete's life); B's "b" was seen by its resolution.
+        assert_eq!(r.writes_superseded_by_delete, 2, "{r:?}");
+        // Planted bug: the restore drops the chosen title — still a silent overwrite.
+        let r = edit_then_delete_in_one_ms(0, "b");
+        assert!(r.violations.iter().any(|v| v.contains("field title") && v.contains("client 1 journal line 2 restored \"b2\"")), "{:#?}", r.violations);
+        // Another client's write in the delete's millisecond is not known to precede it: it
+        // must survive or have been seen, and here nobody saw it.
+        let r = edit_then_delete_in_one_ms(2, "b2");
+        assert!(r.violations.iter().any(|v| v.contains("field title") && v.contains("client 2 journal line 1 wrote \"a\"")), "{:#?}", r.violations);
+    }
+
+    /// Chaos seed 9: B edits and deletes (folded: the tombstone has "t0"); C, behind, retitles
+    /// "c" and then deletes the card, its delete meets the tombstone (410: done); A, whose move
+    /// met the tombstone, restores with its values. C chose to delete "c": seen, not lost — but
+    /// only by C's own delete (`c_deletes` false: C's "c" is silently lost).
+    fn own_edit_then_delete_after_anothers_delete(c_deletes: bool) -> Report {
+        let at = |mut v: Value, ms: u64| {
+            v["at"] = json!(ms);
+            v
+        };
+        let mut tomb = card("t0", "m", 2);
+        tomb["deleted"] = json!(true);
+        let a = vec![
+            at(json!({ "kind": "create", "card": ID, "wrote": fields("t0", "m") }), 1),
+            at(json!({ "kind": "resolve", "card": ID, "conflict": "edit_vs_delete", "choice": "keep_mine", "queued": 1,
+                       "mine": fields("t0", "m"), "theirs": tomb, "base": card("t0", "m", 1),
+                       "chosen": fields("t0", "m"), "restored_as": ID }), 30),
+        ];
+        let b = vec![
+            at(edit(fields("t0", "m"), json!({ "title": "b" })), 10),
+            at(json!({ "kind": "delete", "card": ID, "before": fields("b", "m") }), 11),
+        ];
+        let mut c = vec![at(edit(fields("t0", "m"), json!({ "title": "c" })), 12)];
+        if c_deletes {
+            c.push(at(json!({ "kind": "delete", "card": ID, "before": fields("c", "m") }), 31));
+        }
+        check(&[entries(0, a), entries(1, b), entries(2, c)], &server_of(&[card("t0", "m", 3)]))
+    }
+
+    #[test]
+    fn a_clients_delete_sees_its_own_unsent_edits_and_only_those() {
+        let r = own_edit_then_delete_after_anothers_delete(true);
+        assert!(r.violations.is_empty(), "{:#?}", r.violations);
+        let r = own_edit_then_delete_after_anothers_delete(false);
+        assert!(r.violations.iter().any(|v| v.contains("field title") && v.contains("client 2 journal line 1 wrote \"c\"")), "{:#?}", r.violations);
+    }
+
     /// Choosing the deletion (keep_theirs) is seeing one's edit and dropping it, not a lost
     /// write, even when another client restores the card afterwards.
     #[test]
@@ -546,3 +658,4 @@ mod tests {
         assert!(r.violations.iter().any(|v| v.contains("client 0 journal line 2 wrote \"a\"")), "{:#?}", r.violations);
     }
 }
+
