@@ -94,6 +94,15 @@ describe("sync state", () => {
     await done(page);
   });
 
+  test("an empty cards_changed (a lane sync) does not stop later cards from refreshing", async () => {
+    const page = await app();
+    const c = card(page, "Renew certificate");
+    await page.evaluate(() => window.__fake.emit({ type: "cards_changed", ids: [] }));
+    await page.evaluate((id) => window.__fake.makePending(id), uuid(2));
+    await eventually(async () => (await c.locator("[data-sync-state]").getAttribute("data-sync-state")) === "pending", { message: "the next change still refreshes the card" });
+    await done(page);
+  });
+
   test("a database recovered at start is reported, and its salvaged changes can be re-queued", async () => {
     const page = await app();
     const report = { moved_to: "/data/deckhand.db.corrupt-20261124T110000Z", reason: "database disk image is malformed", at: T, salvaged: 3, unreadable: 1 };

@@ -13,8 +13,12 @@ let flushing: Promise<void> | null = null;
 
 function queueCards(ids: string[]): void {
   for (const id of ids) pendingIds.add(id);
-  if (flushing) return;
+  if (flushing || pendingIds.size === 0) return;
   flushing = (async () => {
+    // Run only after `flushing` is set: a body that finished synchronously (nothing to fetch)
+    // would clear it before the assignment, leaving a settled promise there for good, and no
+    // card would ever be refreshed again (an empty `cards_changed` from a lane sync did that).
+    await Promise.resolve();
     while (pendingIds.size > 0) {
       const batch = [...pendingIds];
       pendingIds = new Set();

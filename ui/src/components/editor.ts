@@ -163,6 +163,10 @@ function render(card: CardView): void {
     const saved = await attempt("Save", () => api.cardUpdate(original!.id, changes, original!.confirmed_version));
     if (saved) {
       rememberCard(saved);
+      // The saved card is what the engine holds now: the views show it at once, whether or not
+      // the engine's cards_changed for this write was already handled (it may come first).
+      notify("board");
+      notify("list");
       notify("card", [saved.id]);
       toast("Card saved.", "success", 2500);
       closeEditor();
