@@ -153,7 +153,10 @@ export async function refreshCards(ids: string[]): Promise<void> {
     }
     put(card, at);
     if (!old || old.tags.join("\n") !== card.tags.join("\n")) tagsChanged = true;
-    const moved = !old || old.lane !== card.lane || old.position !== card.position || old.pinned !== card.pinned;
+    // Also against where the board shows it: the editor may have stored the saved card already,
+    // so `old` can be the new copy while the card still sits in its old column.
+    const shownElsewhere = oldLane !== null && oldLane !== boardLaneOf(card.lane);
+    const moved = !old || shownElsewhere || old.lane !== card.lane || old.position !== card.position || old.pinned !== card.pinned;
     if (!oldLane || moved || filtered) {
       if (oldLane) lanesToReload.add(oldLane);
       lanesToReload.add(boardLaneOf(card.lane));
