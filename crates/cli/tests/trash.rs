@@ -3,31 +3,12 @@
 //! restore brings it back with its id on both.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use deckhand_server::ServerConfig;
 use deckhand_server::testing::TestServer;
 
-fn cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_deckhand-cli"));
-    c.arg("--data-dir").arg(dir).args(args).env_remove("RUST_LOG");
-    for k in ["DECKHAND_SERVER", "DECKHAND_TOKEN", "DECKHAND_READ_ONLY", "DECKHAND_MAX_DB_BYTES", "DECKHAND_JOURNAL"] {
-        c.env_remove(k);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
+mod support;
+use support::{cli, json, ok};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rm_trash_restore_round_trip_on_two_clients() {
