@@ -81,8 +81,8 @@ pub struct Store {
     corruption_noted: AtomicBool,
     /// When the last write transaction ended (ms since the epoch), for the idle-time FTS merge.
     last_write_ms: Arc<AtomicI64>,
-    /// Dropping it stops the background checkpointer.
-    _checkpointer: Option<std::sync::mpsc::Sender<()>>,
+    /// Dropping it stops the background checkpointer and waits for it.
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl Store {
@@ -256,17 +256,39 @@ fn apply_max_db_bytes(conn: &Connection, bytes: Option<u64>) -> Result<()> {
     Ok(())
 }
 
+/// The background thread of an open store. Dropping it stops the thread between two batches and
+/// waits for it: once a `Store` is gone nothing writes to its file any more (a recovery may move
+/// the file next, a test may check it, the app may exit), and no index batch is cut off mid-tick.
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    wake: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        drop(self.wake.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A thread with its own connection that runs a PASSIVE checkpoint every `CHECKPOINT_EVERY`:
 /// it never blocks the writer or readers (WAL lets them run alongside), and the fsyncs happen
-/// here instead of in a user's write. While the writer is idle it also merges the full-text
-/// index. Stops when the returned sender is dropped.
-fn spawn_checkpointer(path: &Path, last_write_ms: Arc<AtomicI64>) -> Result<std::sync::mpsc::Sender<()>> {
+/// here instead of in a user's write. While the writer is idle it also indexes queued cards and
+/// merges the full-text indexes.
+fn spawn_checkpointer(path: &Path, last_write_ms: Arc<AtomicI64>) -> Result<Checkpointer> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_millis(100))?;
     let (tx, rx) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new().name("deckhand-checkpoint".into()).spawn(move || {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    let thread = std::thread::Builder::new().name("deckhand-checkpoint".into()).spawn(move || {
         while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(CHECKPOINT_EVERY) {
-            let idle_for = |ms| now_ms() - last_write_ms.load(Ordering::Relaxed) >= ms;
+            // A stopping store counts as busy: the index and merge loops end after their batch.
+            let idle_for = |ms| !stopping.load(Ordering::Relaxed) && now_ms() - last_write_ms.load(Ordering::Relaxed) >= ms;
             index_step(&conn, &idle_for);
             let idle = || idle_for(FTS_MERGE_AFTER_IDLE_MS);
             let started = std::time::Instant::now();
@@ -275,7 +297,7 @@ fn spawn_checkpointer(path: &Path, last_write_ms: Arc<AtomicI64>) -> Result<std:
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
         }
     })?;
-    Ok(tx)
+    Ok(Checkpointer { stop, wake: Some(tx), thread: Some(thread) })
 }
 
 /// The background half of `index`: index queued rowids while the writer idles (and a small batch

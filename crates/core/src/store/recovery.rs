@@ -67,6 +67,10 @@ pub fn check_header(conn: &Connection) -> Result<()> {
 }
 
 /// Every page's structure (`quick_check`, first 5 findings).
+///
+/// Run it on a fresh connection (the store's before its first use, or one of its own): SQLite's
+/// FTS5 check reuses the index structure the connection cached earlier, so on a connection that
+/// read the index before another one merged it, it reports segments that are gone as corruption.
 pub fn check_pages(conn: &Connection) -> Result<()> {
     let mut st = conn.prepare("PRAGMA quick_check(5)")?;
     let found: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
