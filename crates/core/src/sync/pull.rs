@@ -65,6 +65,8 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
     let mut horizon: Option<i64> = None;
     // Cards offered again while the pages were applied (the rest come at the end).
     let mut reoffered = 0;
+    // The next page, fetched while the previous one was applied (see below), with its `since`.
+    let mut prefetched: Option<(i64, Result<deckhand_protocol::ChangesPage, SyncError>)> = None;
     loop {
         let (since, known_epoch, seen_horizon) = sh
             .db(|s| {
@@ -75,9 +77,12 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
             })
             .await
             .map_err(store_err)?;
-        let span = tracing::info_span!("pull", since);
-        let page = async { client.changes(since, PAGE).await }.instrument(span).await;
-        let page = page?;
+        // Used only when it asked for exactly what this step would ask for: the cursor the
+        // applied page committed. (After a failed apply or a restart of the resync it is not.)
+        let page = match prefetched.take() {
+            Some((asked, page)) if asked == since => page?,
+            _ => client.changes(since, PAGE).instrument(tracing::info_span!("pull", since)).await?,
+        };
         // Is this still the database our cursor belongs to? (docs/sync-engine.md, "Server restore")
         let restored = match &resync {
             // The server changed again under a resync: start that one over.
@@ -107,17 +112,34 @@ pub(crate) async fn catch_up(sh: &SharedRef, client: &SyncClient) -> Result<usiz
             sh.db(move |s| s.write(|tx| sync_state::set(tx, sync_state::EPOCH, &epoch))).await.map_err(store_err)?;
         }
         let has_more = page.has_more;
-        // Lanes first, in their own transaction: re-applied harmlessly if the cards' cursor
-        // does not commit (an older or equal lane version is an echo).
-        super::lanes::apply_remote(sh, page.lanes.iter().map(|l| l.lane.clone()).collect()).await.map_err(SyncError::Store)?;
-        if resync.is_some() {
-            let (n, offered) = apply_resync_page(sh, page.changes.into_iter().map(|c| c.card).collect(), page.next_since).await.map_err(store_err)?;
-            total += n;
-            reoffered += offered;
-        } else {
-            let cards: Vec<_> = page.changes.into_iter().map(|c| (c.card, Some(c.seq))).collect();
-            total += apply_cards(sh, cards, Some(page.next_since)).await.map_err(SyncError::Store)?;
-        }
+        // The next page is fetched while this one is applied: the server's and the network's
+        // half of a catch-up overlaps the local store's half (a new device pulling 100,000
+        // cards, Q4 in docs/benchmarks.md).
+        let next_since = page.next_since;
+        let fetch_next = async {
+            if !has_more {
+                return None;
+            }
+            let span = tracing::info_span!("pull", since = next_since, prefetch = true);
+            Some((next_since, client.changes(next_since, PAGE).instrument(span).await))
+        };
+        let apply = async {
+            // Lanes first, in their own transaction: re-applied harmlessly if the cards' cursor
+            // does not commit (an older or equal lane version is an echo).
+            super::lanes::apply_remote(sh, page.lanes.iter().map(|l| l.lane.clone()).collect()).await.map_err(SyncError::Store)?;
+            if resync.is_some() {
+                let (n, offered) = apply_resync_page(sh, page.changes.into_iter().map(|c| c.card).collect(), page.next_since).await.map_err(store_err)?;
+                Ok::<_, SyncError>((n, offered))
+            } else {
+                let cards: Vec<_> = page.changes.into_iter().map(|c| (c.card, Some(c.seq))).collect();
+                Ok((apply_cards(sh, cards, Some(page.next_since)).await.map_err(SyncError::Store)?, 0))
+            }
+        };
+        let (applied, next) = tokio::join!(apply, fetch_next);
+        let (n, offered) = applied?;
+        total += n;
+        reoffered += offered;
+        prefetched = next;
         if !has_more {
             break;
         }
