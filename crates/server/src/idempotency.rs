@@ -105,7 +105,9 @@ pub async fn run_many(state: &AppState, user: UserId, writer: Option<String>, wr
     let done = state
         .db(move |s| {
             let now = Utc::now();
-            Ok(ready.into_iter().map(|(i, idem, op)| (i, idem.key.clone(), op.card_id(), s.write(user, &idem, &op, now))).collect::<Vec<_>>())
+            let (at, writes): (Vec<usize>, Vec<(IdemKey, WriteOp)>) = ready.into_iter().map(|(i, idem, op)| (i, (idem, op))).unzip();
+            let outcomes = s.write_many(user, &writes, now);
+            Ok(at.into_iter().zip(writes).zip(outcomes).map(|((i, (idem, op)), o)| (i, idem.key, op.card_id(), o)).collect::<Vec<_>>())
         })
         .await;
     match done {

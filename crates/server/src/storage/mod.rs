@@ -24,7 +24,7 @@ pub type UserId = i64;
 
 /// Backend-neutral failures. Backends map their driver errors here; nothing above this module
 /// sees a driver type.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     /// Worth retrying as is: lock timeout, serialization failure, deadlock, pool exhausted,
     /// connection lost. Answered as `503 overloaded` with `Retry-After`.
@@ -133,6 +133,11 @@ pub trait Storage: Send + Sync + 'static {
     fn reset_epoch(&self) -> Result<String>;
     /// Runs `op` and stores its response under `idem` in one transaction.
     fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome>;
+    /// Several writes of one user (a `POST /v1/batch`), in order, each exactly as `write` runs
+    /// it. A backend may commit them together, as long as one failing write never undoes another.
+    fn write_many(&self, user: UserId, writes: &[(IdemKey, WriteOp)], now: DateTime<Utc>) -> Vec<Result<WriteOutcome>> {
+        writes.iter().map(|(idem, op)| self.write(user, idem, op, now)).collect()
+    }
     /// Deletes idempotency records created before `before`; returns how many. With several
     /// instances on one database only one of them purges at a time (the others return 0).
     fn purge_idempotency(&self, before: DateTime<Utc>) -> Result<usize>;

@@ -117,6 +117,66 @@ fn lanes_in(c: &Connection, user: UserId) -> Result<Vec<Lane>> {
     Ok(lanes)
 }
 
+/// One write in the caller's transaction (`write`, or a savepoint of `write_many`).
+fn write_in(tx: &Connection, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
+    let stored: Option<(Vec<u8>, u16, String)> = tx
+        .prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = ?1 AND key = ?2")
+        .and_then(|mut st| {
+            st.query_row(params![user, idem.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
+        })
+        .map_err(map_err)?;
+    if let Some((fingerprint, status, body)) = stored {
+        return Ok(if fingerprint == idem.fingerprint {
+            WriteOutcome::Replayed(StoredResponse { status, body })
+        } else {
+            WriteOutcome::KeyReused
+        });
+    }
+    let id = op.card_id();
+    let current = card_in(tx, user, id)?;
+    let card = match domain::apply(op, current.as_ref(), now) {
+        Ok(card) => card,
+        Err(problem) => return Ok(WriteOutcome::Rejected(problem)),
+    };
+    let seq: i64 = tx
+        .query_row("UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq", [user], |r| {
+            r.get(0)
+        })
+        .map_err(map_err)?;
+    let data = serde_json::to_string(&card).expect("card serialises");
+    tx.prepare_cached(
+        "INSERT INTO cards (user_id, id, seq, version, deleted, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (user_id, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
+         deleted = excluded.deleted, data = excluded.data",
+    )
+    .and_then(|mut st| st.execute(params![user, id.to_string(), seq, card.version, card.deleted, data]))
+    .map_err(map_err)?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO card_versions (user_id, card_id, version, data, writer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut st| st.execute(params![user, id.to_string(), card.version, data, idem.writer, now.timestamp_millis()]))
+    .map_err(map_err)?;
+    let response = StoredResponse { status: op.success_status(), body: data };
+    tx.prepare_cached(
+        "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            user,
+            idem.key,
+            &idem.fingerprint[..],
+            response.status,
+            response.body,
+            id.to_string(),
+            card.version,
+            now.timestamp_millis()
+        ])
+    })
+    .map_err(map_err)?;
+    Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
+}
+
 fn card_in(tx: &Connection, user: UserId, id: Uuid) -> Result<Option<Card>> {
     let data: Option<String> = tx
         .query_row("SELECT data FROM cards WHERE user_id = ?1 AND id = ?2", params![user, id.to_string()], |r| r.get(0))
@@ -267,64 +327,36 @@ impl Storage for SqliteStorage {
     }
 
     fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
-        self.write_tx(|tx| {
-            let stored: Option<(Vec<u8>, u16, String)> = tx
-                .prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = ?1 AND key = ?2")
-                .and_then(|mut st| {
-                    st.query_row(params![user, idem.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
-                })
-                .map_err(map_err)?;
-            if let Some((fingerprint, status, body)) = stored {
-                return Ok(if fingerprint == idem.fingerprint {
-                    WriteOutcome::Replayed(StoredResponse { status, body })
-                } else {
-                    WriteOutcome::KeyReused
-                });
+        self.write_tx(|tx| write_in(tx, user, idem, op, now))
+    }
+
+    /// One transaction for the whole batch, each write in its own savepoint: the batch pays one
+    /// commit (its pages written to the WAL once, not once per write), and a write that fails
+    /// rolls back alone. A commit that fails fails every write of the batch (none was applied).
+    fn write_many(&self, user: UserId, writes: &[(IdemKey, WriteOp)], now: DateTime<Utc>) -> Vec<Result<WriteOutcome>> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = map_err(e);
+                return writes.iter().map(|_| Err(e.clone())).collect();
             }
-            let id = op.card_id();
-            let current = card_in(tx, user, id)?;
-            let card = match domain::apply(op, current.as_ref(), now) {
-                Ok(card) => card,
-                Err(problem) => return Ok(WriteOutcome::Rejected(problem)),
-            };
-            let seq: i64 = tx
-                .query_row("UPDATE users SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq", [user], |r| {
-                    r.get(0)
-                })
-                .map_err(map_err)?;
-            let data = serde_json::to_string(&card).expect("card serialises");
-            tx.prepare_cached(
-                "INSERT INTO cards (user_id, id, seq, version, deleted, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (user_id, id) DO UPDATE SET seq = excluded.seq, version = excluded.version,
-                 deleted = excluded.deleted, data = excluded.data",
-            )
-            .and_then(|mut st| st.execute(params![user, id.to_string(), seq, card.version, card.deleted, data]))
-            .map_err(map_err)?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO card_versions (user_id, card_id, version, data, writer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut st| st.execute(params![user, id.to_string(), card.version, data, idem.writer, now.timestamp_millis()]))
-            .map_err(map_err)?;
-            let response = StoredResponse { status: op.success_status(), body: data };
-            tx.prepare_cached(
-                "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    user,
-                    idem.key,
-                    &idem.fingerprint[..],
-                    response.status,
-                    response.body,
-                    id.to_string(),
-                    card.version,
-                    now.timestamp_millis()
-                ])
-            })
-            .map_err(map_err)?;
-            Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
-        })
+        };
+        let mut out = Vec::with_capacity(writes.len());
+        for (idem, op) in writes {
+            let one = tx.savepoint().map_err(map_err).and_then(|sp| {
+                // Dropping an uncommitted savepoint rolls it back (the default drop behavior).
+                let r = write_in(&sp, user, idem, op, now)?;
+                sp.commit().map_err(map_err)?;
+                Ok(r)
+            });
+            out.push(one);
+        }
+        if let Err(e) = tx.commit() {
+            let e = map_err(e);
+            return out.into_iter().map(|r| r.and(Err(e.clone()))).collect();
+        }
+        out
     }
 
     fn purge_tombstones(&self, user: Option<UserId>, before: Option<DateTime<Utc>>) -> Result<usize> {
