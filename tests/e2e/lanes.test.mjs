@@ -2,9 +2,9 @@
 // deckhand-server (issue 12, lanes): add a lane, rename one (its cards follow, on the server too),
 // move one by keyboard (Alt+Left on its header), delete one choosing the lane that takes its
 // cards. Every step is checked in the app and then on the server, which sees the lanes and cards
-// only through the outbox. (The cards' own "synced" badge is not waited for after a rename or a
-// delete: it can stay "Pending" in the app although the server applied the write — see the report
-// of this branch; the server is checked instead.) Screenshot: target/screenshots/e2e-lanes.png.
+// only through the outbox; after a rename and a delete the moved cards' own badges must come back
+// to "synced" in the app too (they once stayed "Pending": an empty cards_changed from the lane
+// sync stalled the UI's refresh queue). Screenshot: target/screenshots/e2e-lanes.png.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
@@ -109,6 +109,8 @@ test("lanes: add, rename (cards follow), Alt+Left, delete moving the cards — i
     for (const id of ids) {
       await waitServer(wd, `card ${id} in Backlog`, async () => (await serverCard(url, token, id)).body.lane === "Backlog");
     }
+    await waitSynced(wd, "Draft the agenda");
+    await waitSynced(wd, "Book the venue");
 
     // 3. Alt+Left on Review's header, twice: it moves two places left and keeps the focus.
     for (const expected of [["Backlog", "Doing", "Review", "Done"], ["Backlog", "Review", "Doing", "Done"]]) {
@@ -136,6 +138,8 @@ test("lanes: add, rename (cards follow), Alt+Left, delete moving the cards — i
       assert.equal(card.status, 200, "moved, not trashed");
       assert.equal(card.body.lane, "Done");
     }
+    await waitSynced(wd, "Draft the agenda");
+    await waitSynced(wd, "Book the venue");
     await settle(wd);
     await screenshot(wd, "e2e-lanes");
   } finally {

@@ -157,24 +157,21 @@ fn write_in(tx: &Connection, user: UserId, idem: &IdemKey, op: &WriteOp, now: Da
     .and_then(|mut st| st.execute(params![user, id.to_string(), card.version, data, idem.writer, now.timestamp_millis()]))
     .map_err(map_err)?;
     let response = StoredResponse { status: op.success_status(), body: data };
+    store_response(tx, user, idem, &response, &id.to_string(), card.version, now)?;
+    Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
+}
+
+/// The idempotency record of an applied write (`record_id`: the card's or the lane's id).
+fn store_response(tx: &Connection, user: UserId, idem: &IdemKey, response: &StoredResponse, record_id: &str, version: i64, now: DateTime<Utc>) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut st| {
-        st.execute(params![
-            user,
-            idem.key,
-            &idem.fingerprint[..],
-            response.status,
-            response.body,
-            id.to_string(),
-            card.version,
-            now.timestamp_millis()
-        ])
+        st.execute(params![user, idem.key, &idem.fingerprint[..], response.status, response.body, record_id, version, now.timestamp_millis()])
     })
     .map_err(map_err)?;
-    Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
+    Ok(())
 }
 
 fn card_in(tx: &Connection, user: UserId, id: Uuid) -> Result<Option<Card>> {
@@ -454,14 +451,7 @@ impl Storage for SqliteStorage {
             .and_then(|mut st| st.execute(params![user, id, seq, lane.version, lane.deleted, lane_key(&lane.name), data]))
             .map_err(map_err)?;
             let response = StoredResponse { status: op.success_status(), body: data };
-            tx.prepare_cached(
-                "INSERT INTO idempotency (user_id, key, fingerprint, status, body, card_id, version, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut st| {
-                st.execute(params![user, idem.key, &idem.fingerprint[..], response.status, response.body, id, lane.version, now.timestamp_millis()])
-            })
-            .map_err(map_err)?;
+            store_response(tx, user, idem, &response, &id, lane.version, now)?;
             Ok(WriteOutcome::Applied { response, change: LaneChange { seq, lane } })
         })
     }
