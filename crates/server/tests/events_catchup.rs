@@ -58,7 +58,14 @@ async fn a_seq_jump_is_filled_from_the_database() {
     assert_eq!((e2.seq(), e2.card().id), (2, hidden.id), "the gap is filled, in order");
     let e3 = s.next_event().await;
     assert_eq!((e3.seq(), e3.card().id), (3, third.id));
-    assert_eq!(h.server.state().metrics.sse_gap_fills.load(Ordering::Relaxed), 1, "filled from the database once");
+    let fills = h.server.state().metrics.sse_gap_fills.load(Ordering::Relaxed);
+    if h.server.state().notifier.is_none() {
+        assert_eq!(fills, 1, "filled from the database once");
+    } else {
+        // On PostgreSQL the write's own NOTIFY comes back to this instance, and the hub may read
+        // seq 2 and publish it before seq 3 is published: then no stream meets a gap at all.
+        assert!(fills <= 1, "filled from the database at most once: {fills}");
+    }
     // Nothing twice: the next change is seq 4.
     let fourth = ann.new_card("four").await;
     let e4 = s.next_event().await;
