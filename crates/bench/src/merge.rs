@@ -12,17 +12,22 @@ fn report_date(report: &str) -> Option<String> {
 pub fn row_id(line: &str) -> Option<&str> {
     let id = line.strip_prefix("| ")?.split(" |").next()?.trim();
     let mut chars = id.chars();
-    (matches!(chars.next(), Some('P' | 'Q')) && chars.next().is_some_and(|c| c.is_ascii_digit())).then_some(id)
+    let figure = matches!(chars.next(), Some('P' | 'Q')) && chars.next().is_some_and(|c| c.is_ascii_digit()) && chars.all(|c| c.is_ascii_digit());
+    figure.then_some(id)
 }
 
 /// Rows of `old` whose id is not in `rerun`, each marked with the run it came from (rows already
 /// marked keep their mark).
 pub fn kept_rows(old: &str, rerun: &[String]) -> Vec<String> {
     let date = report_date(old).unwrap_or_else(|| "an earlier run".into());
-    old.lines()
+    // The Results table only: the notes below it have tables of their own.
+    let results = old.split_once("\n## Results").map(|(_, rest)| rest.split("\n## ").next().unwrap_or(rest)).unwrap_or("");
+    results
+        .lines()
         .filter(|l| row_id(l).is_some_and(|id| !rerun.iter().any(|r| r == id)))
         .map(|l| {
-            if l.contains("(row from the run of ") {
+            // Marked already (by an earlier merge, or by hand: "(run <date>, commit …)").
+            if l.contains("(row from the run of ") || l.contains("(run 20") {
                 return l.to_string();
             }
             let body = l.trim_end().strip_suffix('|').unwrap_or(l).trim_end();
@@ -42,8 +47,8 @@ pub fn ordered(mut rows: Vec<String>, order: &[&str]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    const OLD: &str = "# Deckhand benchmarks\n\nDate: 2026-11-30 19:38 UTC; full run took 650 s.\n\n| # | what |\n|---|---|\n\
-| P1 | create | a | x |\n| Q2 | upload | b | y |\n| Q4 | catch-up | c | z (row from the run of 2026-11-29 10:00 UTC) |\n| P10 | scroll | d | |\n";
+    const OLD: &str = "# Deckhand benchmarks\n\nDate: 2026-11-30 19:38 UTC; full run took 650 s.\n\n## Results\n\n| # | what |\n|---|---|\n\
+| P1 | create | a | x |\n| P6 | search | e | w; (run 2026-11-30 22:44 UTC, commit a08b259) |\n| Q2 | upload | b | y |\n| Q4 | catch-up | c | z (row from the run of 2026-11-29 10:00 UTC) |\n| P10 | scroll | d | |\n\n## Notes\n\n| P1 create ratio | 1.2× |\n";
 
     #[test]
     fn keeps_the_rows_not_run_again_marked_with_their_run() {
@@ -52,12 +57,14 @@ mod tests {
             kept,
             vec![
                 "| P1 | create | a | x (row from the run of 2026-11-30 19:38 UTC) |",
+                "| P6 | search | e | w; (run 2026-11-30 22:44 UTC, commit a08b259) |",
                 "| Q4 | catch-up | c | z (row from the run of 2026-11-29 10:00 UTC) |",
                 "| P10 | scroll | d | (row from the run of 2026-11-30 19:38 UTC) |",
             ]
         );
         assert_eq!(row_id("| # | what |"), None);
         assert_eq!(row_id("|---|---|"), None);
+        assert_eq!(row_id("| P1 create ratio | 1.2× |"), None);
     }
 
     #[test]
