@@ -56,10 +56,14 @@ pub fn record(conn: &Connection, label: &str, changes: &[Change]) -> Result<()> 
 pub fn push(conn: &Connection, stack: Stack, label: &str, changes: &[Change]) -> Result<()> {
     conn.prepare_cached("INSERT INTO undo_steps(stack, label, changes, created_at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![stack.name(), label, serde_json::to_string(changes)?, ts(&Utc::now())])?;
+    // Below the UNDO_MAX-th newest step: a walk of UNDO_MAX index entries and a range delete
+    // (usually of one row). `id NOT IN (the newest UNDO_MAX)` built that set and scanned the whole
+    // stack against it on every write: ~300,000 instructions per create, more than the rest of
+    // the create's transaction (docs/benchmarks.md, Q1).
     conn.prepare_cached(
-        "DELETE FROM undo_steps WHERE stack = ?1 AND id NOT IN (SELECT id FROM undo_steps WHERE stack = ?1 ORDER BY id DESC LIMIT ?2)",
+        "DELETE FROM undo_steps WHERE stack = ?1 AND id < (SELECT id FROM undo_steps WHERE stack = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
     )?
-    .execute(params![stack.name(), UNDO_MAX])?;
+    .execute(params![stack.name(), UNDO_MAX - 1])?;
     Ok(())
 }
 
@@ -92,4 +96,35 @@ pub fn state(conn: &Connection) -> Result<UndoState> {
         undo_depth: depth(conn, Stack::Undo)?,
         redo_depth: depth(conn, Stack::Redo)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// The undo stack keeps the newest `UNDO_MAX` steps, whatever the redo stack holds.
+    #[test]
+    fn the_undo_stack_keeps_its_newest_steps() {
+        let s = Store::open_in_memory().unwrap();
+        let step = |i: usize| vec![Change::Appeared { card_id: uuid::Uuid::from_u128(i as u128) }];
+        s.write(|tx| push(tx, Stack::Redo, "redo 0", &step(0))).unwrap();
+        for i in 1..=250 {
+            // Redo rows interleave the ids, as undoing and redoing does.
+            if i % 7 == 0 {
+                s.write(|tx| push(tx, Stack::Redo, &format!("redo {i}"), &step(i))).unwrap();
+            }
+            s.write(|tx| push(tx, Stack::Undo, &format!("step {i}"), &step(i))).unwrap();
+        }
+        let labels: Vec<String> = s
+            .read(|c| {
+                let mut st = c.prepare("SELECT label FROM undo_steps WHERE stack = 'undo' ORDER BY id")?;
+                let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        let newest: Vec<String> = (151..=250).map(|i| format!("step {i}")).collect();
+        assert_eq!(labels, newest);
+        assert_eq!(s.read(|c| depth(c, Stack::Redo)).unwrap(), 1 + 250 / 7);
+    }
 }
