@@ -99,6 +99,7 @@ export async function startApp(env, { keychainHome, application = path.join(BIN,
   const base = `http://127.0.0.1:${port}`;
   await until("tauri-driver", async () => (await fetch(`${base}/status`)).ok);
   const wd = await new WebDriver(base).start(application);
+  wd.failureDir = SCREENSHOTS;
   return {
     wd,
     async stop() {

@@ -131,6 +131,26 @@ export class WebDriver {
     return Buffer.from(await this.#req("GET", this.s("/screenshot")), "base64");
   }
 
+  /** What the window showed when a wait timed out: the open dialogs, and a screenshot in
+   * `this.failureDir` (set by the harness) so a failure in CI can be looked at afterwards. */
+  async #scene(what) {
+    const parts = [];
+    try {
+      const dialogs = await this.exec("return [...document.querySelectorAll('dialog[open]')].map((d) => d.getAttribute('aria-label') || d.querySelector('h2')?.textContent || d.className)");
+      parts.push(` (open dialogs: ${dialogs.length ? dialogs.join(" | ") : "none"})`);
+    } catch {}
+    if (this.failureDir) {
+      try {
+        const { mkdirSync, writeFileSync } = await import("node:fs");
+        mkdirSync(this.failureDir, { recursive: true });
+        const file = `${this.failureDir}/timeout-${what.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}-${Date.now()}.png`;
+        writeFileSync(file, await this.screenshot());
+        parts.push(` (screenshot ${file})`);
+      } catch {}
+    }
+    return parts.join("");
+  }
+
   /** Polls `probe` until it returns a truthy value or the deadline passes. */
   async waitFor(what, probe, timeoutMs = 20000) {
     const deadline = Date.now() + timeoutMs;
@@ -144,6 +164,6 @@ export class WebDriver {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+    throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}${await this.#scene(what)}`);
   }
 }
