@@ -21,10 +21,13 @@ import { h } from "./dom";
 import { subscribeEngineEvents } from "./events";
 import { installShortcuts } from "./keyboard";
 import { installLinkHandler } from "./links";
+import { installPerfMarks, markFirstCards, step } from "./perfmarks";
 import { state } from "./state";
 import { applyTheme } from "./theme";
 
 async function start(): Promise<void> {
+  installPerfMarks();
+  step("start");
   const app = document.getElementById("app")!;
   const board = h("div", { class: "view board-view", id: "board-view", role: "region", "aria-label": "Board" });
   const list = h("div", { class: "view list-view", id: "list-view", role: "region", "aria-label": "List" });
@@ -54,13 +57,16 @@ async function start(): Promise<void> {
       loadStatus(),
       loadInbox(),
     ]);
+    step("loaded");
     state.settings = s;
     applyTheme(s.theme);
     await Promise.all([loadBoard(), resetList()]);
+    step("board");
     mountBoard(board);
     mountList(list);
     mountSettings(settings);
     document.body.dataset.ready = "true";
+    markFirstCards();
     // After the board: a capture that started the app opens over a loaded view.
     await mountCapture();
     if (!s.first_run_done) openFirstRun(s);

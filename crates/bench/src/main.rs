@@ -16,6 +16,7 @@ mod p5;
 mod p6;
 mod p7;
 mod p8;
+mod p9;
 mod peer;
 mod q5;
 mod q_local;
@@ -108,7 +109,7 @@ fn main() -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     type Bench = for<'a> fn(&'a Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>>> + 'a>>;
-    let benches: [(&str, Bench); 14] = [
+    let benches: [(&str, Bench); 15] = [
         ("P1", |c| Box::pin(p1::run(c))),
         ("P2", |c| Box::pin(p2::run(c))),
         ("P3", |c| Box::pin(p3::run(c))),
@@ -118,6 +119,8 @@ fn main() -> Result<()> {
         // Scale-out on PostgreSQL (issue 10): real `serve` processes on a throw-away cluster.
         ("P7", |c| Box::pin(p7::run(c))),
         ("P8", |c| Box::pin(p8::run(c))),
+        // The real desktop app under Xvfb (P9 start-up and memory, P10 smoothness; issue 13).
+        ("P9", |c| Box::pin(p9::run(c))),
         // Side by side with the PouchDB + express-pouchdb peer (crates/bench/peer, issue 13).
         ("Q1", |c| Box::pin(q_local::q1(c))),
         ("Q2", |c| Box::pin(q_sync::q2(c))),
