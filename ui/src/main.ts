@@ -67,13 +67,22 @@ async function start(): Promise<void> {
     mountSettings(settings);
     document.body.dataset.ready = "true";
     markFirstCards();
+    releaseSync();
     // After the board: a capture that started the app opens over a loaded view.
     await mountCapture();
     if (!s.first_run_done) openFirstRun(s);
   } catch (err) {
     toast(`Deckhand could not load: ${errorMessage(err)}`, "error", 60000);
     document.body.dataset.ready = "error";
+    releaseSync();
   }
+}
+
+/** Background sync waits for this (the shell opens the engine with `hold_sync`): a drain of
+ * thousands of queued ops would otherwise compete with the first paint. Sent once the frame with
+ * the cards has been painted (rAF runs before the paint; a task queued from it runs after). */
+function releaseSync(): void {
+  requestAnimationFrame(() => setTimeout(() => void api.uiReady().catch((err) => console.error("ui_ready failed", err)), 0));
 }
 
 void start();
