@@ -134,7 +134,7 @@ try {
 console.log(`APPBENCH ${JSON.stringify(out)}`);
 
 async function interact(wd, pid, t0) {
-  out.pending_at_first_paint = await wd.exec("return window.__deckhandPerf && document.querySelector('.status-button .stat') ? document.querySelector('.status-button .stat').textContent : null");
+  out.pending_after_first_paint = await wd.exec("return window.__deckhandPerf && document.querySelector('.status-button .stat') ? document.querySelector('.status-button .stat').textContent : null");
 
   // P10, at once, while the ops drain: the list view, scrolled top to bottom, then a search typed.
   await wd.exec("window.__deckhandPerf.watchFrames()");
