@@ -207,6 +207,14 @@ describe("scale", () => {
     assert.equal(await list.evaluate((el) => el.scrollTop), 5000 * 56, "the list kept its place");
     const offsets = await page.evaluate((n) => window.__fake.callsOf("cards_list").slice(n).filter((c) => !c.query.lane).map((c) => c.query.offset), before);
     assert.ok(offsets.length > 0 && offsets.every((o) => o >= 4800 && o <= 5200), `refetched list pages at ${offsets}`);
+    // 50 changed cards no view holds (a drain's confirmations): the shown pages are reloaded,
+    // the 50 are not fetched one by one.
+    const shownIds = await page.evaluate(() => [...document.querySelectorAll(".list-view [data-card-id]")].map((e) => e.getAttribute("data-card-id")));
+    const unseen = Array.from({ length: 50 }, (_, i) => uuid(i + 1)).filter((id) => !shownIds.includes(id));
+    const [gets, lists] = await page.evaluate(() => [window.__fake.callsOf("card_get").length, window.__fake.callsOf("cards_list").length]);
+    await page.evaluate((ids) => window.__fake.emit({ type: "cards_changed", ids }), unseen);
+    await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("cards_list").length)) > lists, { message: "shown pages reloaded" });
+    assert.equal(await page.evaluate(() => window.__fake.callsOf("card_get").length), gets, "cards no view holds are not fetched one by one");
     await done(page);
   });
 
