@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help setup bindings check-bindings package ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos chaos-pg bench bench-peer
+.PHONY: help setup bindings check-bindings package ui test test-rust test-ui test-e2e test-fuzz fuzz app run clean bins chaos chaos-pg bench bench-peer bench-app app-release
 
 help:
 	@echo "make run    build everything, start a local deckhand-server and open the app"
@@ -107,9 +107,19 @@ clean:
 BENCH_ARGS ?=
 # P5's second row, P7 and P8 start real `deckhand-server serve` processes (the release binary
 # beside deckhand-bench) on a throw-away PostgreSQL cluster (crates/testkit).
-bench: bench-peer
+bench: bench-peer app-release
 	$(CARGO) build --release --locked -p deckhand-server
 	$(CARGO) run --release --locked -p deckhand-bench -- --out docs/benchmarks.md $(BENCH_ARGS)
+
+# P9/P10 and the whole app's memory start the release app (the UI is embedded at compile time, so
+# after `ui`) under Xvfb through tauri-driver (crates/bench/app/app-bench.mjs). `make bench` runs
+# them with the rest; `make bench-app` runs only them and prints the rows.
+app-release: ui
+	$(CARGO) build --release --locked -p deckhand --features custom-protocol
+
+bench-app: app-release
+	$(CARGO) build --release --locked -p deckhand-server
+	$(CARGO) run --release --locked -p deckhand-bench -- --only P9 $(BENCH_ARGS)
 
 # The Node part: PouchDB 9 + express-pouchdb pinned in crates/bench/peer (npm ci by setup), then a
 # write -> replicate up -> replicate down check on 127.0.0.1 (no network beyond loopback).

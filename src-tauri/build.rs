@@ -38,6 +38,7 @@ fn main() {
         "sync_pause",
         "sync_resume",
         "sync_now",
+        "ui_ready",
         "sync_status",
         "sync_history",
         "open_logs_folder",

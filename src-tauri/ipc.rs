@@ -69,6 +69,7 @@ pub fn commands() -> Vec<CommandSig> {
         sig!(sync_pause() -> ()),
         sig!(sync_resume() -> ()),
         sig!(sync_now() -> ()),
+        sig!(ui_ready() -> ()),
         sig!(sync_status() -> SyncStatus),
         sig!(sync_history(limit: u32) -> Vec<HistoryEntry>),
         sig!(open_logs_folder() -> ()),

@@ -36,6 +36,10 @@ fn data_dir<R: Runtime>(app: &App<R>, given: Option<PathBuf>) -> Result<PathBuf,
     Ok(app.path().app_data_dir()?)
 }
 
+/// Longest the first paint may hold background sync back (a window that never loads must not
+/// keep the outbox from draining).
+const SYNC_HOLD_MAX: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Opens the engine on the local database (cards show at once) and starts syncing in the background.
 pub fn setup<R: Runtime>(app: &mut App<R>, given: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     setup_with(app, given, |_| {})
@@ -59,7 +63,10 @@ pub fn setup_with<R: Runtime>(
     config.server = commands::settings::server_of(&settings);
     config.drain_window = settings.drain_window.max(1) as usize;
     config.link_meta_auto = settings.link_previews == Some(true);
+    // Sync waits for the window's first paint (`ui_ready`), at most SYNC_HOLD_MAX.
+    config.hold_sync = true;
     adjust(&mut config);
+    let hold_sync = config.hold_sync;
     tracing::info!(data_dir = %data_dir.display(), server = ?settings.server_url, "opening engine");
     let engine = match tauri::async_runtime::block_on(Engine::open(config.clone())) {
         Ok(engine) => engine,
@@ -79,6 +86,15 @@ pub fn setup_with<R: Runtime>(
         tauri::async_runtime::block_on(engine.pause());
     }
     events::forward(app.handle().clone(), &engine);
+    if hold_sync {
+        let handle = app.handle().clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(SYNC_HOLD_MAX).await;
+            if let Some(shell) = handle.try_state::<Shell>() {
+                shell.engine.release_sync();
+            }
+        });
+    }
     let desktop_settings = desktop::load(app.handle(), &data_dir);
     let shortcut_error = shortcut::apply(app.handle(), desktop_settings.capture_shortcut.as_deref());
     let desktop = Mutex::new(desktop::DesktopState { settings: desktop_settings, shortcut_error });
@@ -133,6 +149,7 @@ pub fn builder<R: Runtime>(builder: Builder<R>) -> Builder<R> {
             sync::sync_pause,
             sync::sync_resume,
             sync::sync_now,
+            sync::ui_ready,
             sync::sync_status,
             sync::sync_history,
             sync::open_logs_folder,

@@ -22,6 +22,14 @@ pub async fn sync_now(shell: State<'_, Shell>) -> CmdResult<()> {
     Ok(())
 }
 
+/// The window has painted its first cards: background sync may start (the app opens the engine
+/// with `hold_sync`; `setup` also releases it after `SYNC_HOLD_MAX` in case this never comes).
+#[tauri::command]
+pub async fn ui_ready(shell: State<'_, Shell>) -> CmdResult<()> {
+    shell.engine.release_sync();
+    Ok(())
+}
+
 #[tauri::command]
 pub async fn sync_status(shell: State<'_, Shell>) -> CmdResult<SyncStatus> {
     Ok(shell.engine.status().await?)

@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import { WebDriver } from "./webdriver.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const BIN = path.join(process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, "target"), "debug");
+// DECKHAND_BIN_DIR: another build of the same binaries (the app benchmark runs the release build).
+export const BIN = process.env.DECKHAND_BIN_DIR ? path.resolve(process.env.DECKHAND_BIN_DIR) : path.join(process.env.CARGO_TARGET_DIR ? path.resolve(ROOT, process.env.CARGO_TARGET_DIR) : path.join(ROOT, "target"), "debug");
 export const SCREENSHOTS = path.join(ROOT, "target", "screenshots");
 
 export function tempDir(prefix) {

@@ -183,6 +183,41 @@ describe("scale", () => {
     await done(page);
   });
 
+  test("10,000 cards: scrolling keeps rows still in view; hundreds of changed cards reload in place", async () => {
+    const page = await openApp(browser, server.url, { generate: 10_000 });
+    await page.getByRole("button", { name: "List", exact: true }).click();
+    const list = page.getByRole("list", { name: "Cards" });
+    await list.evaluate((el) => (el.scrollTop = 5000 * 56));
+    await list.locator('[aria-posinset="5001"]:not(.placeholder)').waitFor();
+    // One row further down: the rows still in view are the same elements (only new ones are built).
+    await page.evaluate(() => (window.__kept = document.querySelector('.list-view [aria-posinset="5004"]')));
+    await list.evaluate((el) => (el.scrollTop += 56));
+    await list.locator('[aria-posinset="5002"]:not(.placeholder)').waitFor();
+    await eventually(() => page.evaluate(() => window.__kept.isConnected && window.__kept === document.querySelector('.list-view [aria-posinset="5004"]')), { message: "row kept across a scroll" });
+    // Far pages are dropped, so a change refetches only the pages around the viewport, and a
+    // burst of 201 changed cards (a drain's group commit) reloads them in place: no jump to the top.
+    await list.evaluate((el) => (el.scrollTop = 0));
+    await list.locator('[aria-posinset="1"]:not(.placeholder)').waitFor();
+    await list.evaluate((el) => (el.scrollTop = 5000 * 56));
+    await list.locator('[aria-posinset="5001"]:not(.placeholder)').waitFor();
+    const before = await page.evaluate(() => window.__fake.callsOf("cards_list").length);
+    await page.evaluate((ids) => window.__fake.emit({ type: "cards_changed", ids }), Array.from({ length: 201 }, (_, i) => uuid(i + 1)));
+    await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("cards_list").length)) > before, { message: "views reloaded" });
+    await list.locator('[aria-posinset="5001"]:not(.placeholder)').waitFor();
+    assert.equal(await list.evaluate((el) => el.scrollTop), 5000 * 56, "the list kept its place");
+    const offsets = await page.evaluate((n) => window.__fake.callsOf("cards_list").slice(n).filter((c) => !c.query.lane).map((c) => c.query.offset), before);
+    assert.ok(offsets.length > 0 && offsets.every((o) => o >= 4800 && o <= 5200), `refetched list pages at ${offsets}`);
+    // 50 changed cards no view holds (a drain's confirmations): the shown pages are reloaded,
+    // the 50 are not fetched one by one.
+    const shownIds = await page.evaluate(() => [...document.querySelectorAll(".list-view [data-card-id]")].map((e) => e.getAttribute("data-card-id")));
+    const unseen = Array.from({ length: 50 }, (_, i) => uuid(i + 1)).filter((id) => !shownIds.includes(id));
+    const [gets, lists] = await page.evaluate(() => [window.__fake.callsOf("card_get").length, window.__fake.callsOf("cards_list").length]);
+    await page.evaluate((ids) => window.__fake.emit({ type: "cards_changed", ids }), unseen);
+    await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("cards_list").length)) > lists, { message: "shown pages reloaded" });
+    assert.equal(await page.evaluate(() => window.__fake.callsOf("card_get").length), gets, "cards no view holds are not fetched one by one");
+    await done(page);
+  });
+
   test("shortcuts: Ctrl+K focuses search, d opens the dashboard, Escape closes it", async () => {
     const page = await openApp(browser, server.url, { cards: [] });
     await page.keyboard.press("Control+k");

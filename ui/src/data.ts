@@ -103,11 +103,40 @@ export async function loadListPage(index: number): Promise<void> {
   notify("list");
 }
 
+/** The list holds only the pages around what it shows (`from`..`to`), and cards no view shows are
+ * forgotten: scrolling through 100,000 cards kept every page it passed, so the JS heap grew with
+ * every page, and each `cards_changed` that changed the list's shape refetched all of them (a
+ * drain then refetched thousands of cards per event: the P10 benchmark). The read stamps stay, so
+ * a slow read that started before the card was last set still cannot put a stale copy back. */
+export function keepListPages(from: number, to: number): void {
+  const list = state.list;
+  let dropped = false;
+  for (const p of [...list.pages.keys()]) {
+    if (p < from || p > to) {
+      list.pages.delete(p);
+      dropped = true;
+    }
+  }
+  if (!dropped) return;
+  const shown = new Set<string>(state.selection);
+  if (state.editingId) shown.add(state.editingId);
+  for (const ids of list.pages.values()) for (const id of ids) shown.add(id);
+  for (const lane of state.board.values()) for (const id of lane.ids) shown.add(id);
+  for (const id of [...state.cards.keys()]) if (!shown.has(id)) state.cards.delete(id);
+}
+
 export async function resetList(): Promise<void> {
   state.list.pages.clear();
   state.list.loading.clear();
   await loadListPage(0);
   notify("list", { reset: true });
+}
+
+/** Refetches the list pages loaded now (the same query: no reset, no jump to the top). */
+async function reloadListPages(): Promise<void> {
+  const pages = [...state.list.pages.keys()];
+  state.list.pages.clear();
+  await Promise.all((pages.length ? pages : [0]).map((p) => loadListPage(p)));
 }
 
 /** Re-runs the current query for every view (filters changed). */
@@ -129,16 +158,25 @@ function laneOf(id: string): string | null {
 /** `cards_changed`: refetch the named cards, then only the lanes/pages whose shape changed. */
 export async function refreshCards(ids: string[]): Promise<void> {
   if (ids.length > 200) {
-    await Promise.all([reloadViews(), loadLanes(), loadTags()]);
+    // Too many to fetch one by one: reload what is shown, in place (the list keeps its scroll
+    // position: a drain confirming hundreds of ops at once must not throw the reader to the top).
+    await Promise.all([loadBoard(), reloadListPages(), loadLanes(), loadTags()]);
+    notify("list");
     return;
   }
   const at = startRead();
-  const fresh = await Promise.all(ids.map((id) => api.cardGet(id)));
+  // Only the cards a view holds are fetched one by one. The others (a drain names hundreds the
+  // views never loaded) are covered by reloading the shown lanes and list pages below, whatever
+  // happened to them; fetching each first, only to learn that, flooded the main thread with
+  // IPC replies (the P10 benchmark).
+  const known = ids.filter((id) => state.cards.has(id));
+  const fresh = await Promise.all(known.map((id) => api.cardGet(id)));
   const lanesToReload = new Set<string>();
   const filtered = Boolean(state.filter.text.trim() || state.filter.tag);
-  let listShapeChanged = false;
-  let tagsChanged = false;
-  ids.forEach((id, i) => {
+  let listShapeChanged = known.length < ids.length;
+  let tagsChanged = known.length < ids.length;
+  if (known.length < ids.length) for (const lane of state.board.keys()) lanesToReload.add(lane);
+  known.forEach((id, i) => {
     const card = fresh[i];
     const old = state.cards.get(id);
     const oldLane = laneOf(id);
@@ -165,7 +203,7 @@ export async function refreshCards(ids: string[]): Promise<void> {
   });
   const shown = new Set(state.filter.lane ? [state.filter.lane] : [...state.board.keys(), ...fresh.map((c) => (c ? boardLaneOf(c.lane) : ""))]);
   const jobs: Promise<unknown>[] = [...lanesToReload].filter((l) => l && shown.has(l)).map((l) => loadBoardLane(l));
-  if (lanesToReload.size > 0) jobs.push(loadLanes());
+  if (lanesToReload.size > 0 || known.length < ids.length) jobs.push(loadLanes());
   if (tagsChanged) jobs.push(loadTags());
   await Promise.all(jobs);
   if (listShapeChanged && state.list.pages.size > 0) {

@@ -21,10 +21,13 @@ import { h } from "./dom";
 import { subscribeEngineEvents } from "./events";
 import { installShortcuts } from "./keyboard";
 import { installLinkHandler } from "./links";
+import { installPerfMarks, markFirstCards, step } from "./perfmarks";
 import { state } from "./state";
 import { applyTheme } from "./theme";
 
 async function start(): Promise<void> {
+  installPerfMarks();
+  step("start");
   const app = document.getElementById("app")!;
   const board = h("div", { class: "view board-view", id: "board-view", role: "region", "aria-label": "Board" });
   const list = h("div", { class: "view list-view", id: "list-view", role: "region", "aria-label": "List" });
@@ -54,20 +57,32 @@ async function start(): Promise<void> {
       loadStatus(),
       loadInbox(),
     ]);
+    step("loaded");
     state.settings = s;
     applyTheme(s.theme);
     await Promise.all([loadBoard(), resetList()]);
+    step("board");
     mountBoard(board);
     mountList(list);
     mountSettings(settings);
     document.body.dataset.ready = "true";
+    markFirstCards();
+    releaseSync();
     // After the board: a capture that started the app opens over a loaded view.
     await mountCapture();
     if (!s.first_run_done) openFirstRun(s);
   } catch (err) {
     toast(`Deckhand could not load: ${errorMessage(err)}`, "error", 60000);
     document.body.dataset.ready = "error";
+    releaseSync();
   }
+}
+
+/** Background sync waits for this (the shell opens the engine with `hold_sync`): a drain of
+ * thousands of queued ops would otherwise compete with the first paint. Sent once the frame with
+ * the cards has been painted (rAF runs before the paint; a task queued from it runs after). */
+function releaseSync(): void {
+  requestAnimationFrame(() => setTimeout(() => void api.uiReady().catch((err) => console.error("ui_ready failed", err)), 0));
 }
 
 void start();

@@ -17,6 +17,7 @@ mod p5;
 mod p6;
 mod p7;
 mod p8;
+mod p9;
 mod peer;
 mod q5;
 mod q_local;
@@ -109,7 +110,7 @@ fn main() -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     type Bench = for<'a> fn(&'a Ctx) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Row>>> + 'a>>;
-    let benches: [(&str, Bench); 14] = [
+    let benches: [(&str, Bench); 15] = [
         ("P1", |c| Box::pin(p1::run(c))),
         ("P2", |c| Box::pin(p2::run(c))),
         ("P3", |c| Box::pin(p3::run(c))),
@@ -119,6 +120,8 @@ fn main() -> Result<()> {
         // Scale-out on PostgreSQL (issue 10): real `serve` processes on a throw-away cluster.
         ("P7", |c| Box::pin(p7::run(c))),
         ("P8", |c| Box::pin(p8::run(c))),
+        // The real desktop app under Xvfb (P9 start-up and memory, P10 smoothness; issue 13).
+        ("P9", |c| Box::pin(p9::run(c))),
         // Side by side with the PouchDB + express-pouchdb peer (crates/bench/peer, issue 13).
         ("Q1", |c| Box::pin(q_local::q1(c))),
         ("Q2", |c| Box::pin(q_sync::q2(c))),
@@ -361,6 +364,30 @@ const METHOD: &str = r#"
   requests of `batch_max` (50) writes each, 8 (or 1) requests in flight, to its own fresh server;
   request bodies are built before the clock starts. The engine row's runs are reused, so this
   ratio isolates the engine's own cost (outbox claims, confirmations, catch-up) from batching.
+- **P9 the real app starting.** The release Tauri binary (`make bench-app` builds it with the UI
+  embedded), started under Xvfb by tauri-driver + WebKitWebDriver through the e2e harness
+  (`crates/bench/app/app-bench.mjs` imports `tests/e2e/harness.mjs`), one fresh app, data dir and
+  release `deckhand-server serve` per run, on a copy of P4's database (100,000 cards, 10,000
+  queued creates the server does not have yet). The UI (`ui/src/perfmarks.ts`, always on) records
+  `performance.now()` and `Date.now()` when the first frame with cards has been painted (a task
+  queued from the `requestAnimationFrame` after the render) and when the status first shows
+  nothing pending or in flight while online ("synced"); the harness reads them over WebDriver and
+  subtracts the app process's start (its `/proc/PID/stat` start time against `/proc/uptime`,
+  10 ms resolution). The app releases background sync when that first frame is painted
+  (`ui_ready`; at most 3 s after start), so the drain does not compete with the first paint.
+- **P10 smoothness while draining.** Right after the first paint, with the 10,000 ops draining:
+  the list view, 120 animation frames scrolled at 120 px a frame, then 60 jumps down the whole
+  100,000-card list one frame apart, then a search word typed key by key over WebDriver (real
+  input events, the 120 ms debounce) until the list holds only the matches. WebKitGTK 2.50 does
+  not support the Long Tasks API (`PerformanceObserver.supportedEntryTypes` has no `longtask`;
+  perfmarks.ts checks at run time and uses it where present). The main thread's blocks are
+  measured instead with a 20 ms interval timer: how late it fires beyond its period (a task,
+  style, layout or a main-thread paint held it). Frame gaps from `requestAnimationFrame` are
+  reported beside it: under Xvfb WebKit composites and rasterises in software, so frame times
+  mostly measure the machine, not the app.
+- **Whole-app memory.** After P10, once synced: the app process and every process below it
+  (WebKitWebProcess, WebKitNetworkProcess), VmRSS summed (shared pages counted in each) and
+  `smaps_rollup` Pss summed (shared pages split: the fair total).
 
 ## Side by side with a real peer: PouchDB + express-pouchdb (Q1–Q6)
 

@@ -41,6 +41,11 @@ pub struct EngineConfig {
     pub link_fetch: crate::link::FetchLimits,
     /// Pages fetched at once by a bulk refresh.
     pub link_refresh_concurrency: usize,
+    /// Background sync (drain, catch-up, stream) waits for `Engine::release_sync` before its
+    /// first request. The desktop app holds it until its window has painted the cards: a drain
+    /// of thousands of queued ops started at once takes the store and the CPU from the first
+    /// paint (P9 in docs/benchmarks.md). Off by default: sync starts at open.
+    pub hold_sync: bool,
 }
 
 impl EngineConfig {
@@ -62,6 +67,7 @@ impl EngineConfig {
             link_meta_auto: false,
             link_fetch: crate::link::FetchLimits::default(),
             link_refresh_concurrency: 4,
+            hold_sync: false,
         }
     }
 

@@ -556,6 +556,7 @@ const handlers: Handlers = {
     return null;
   },
   sync_now: () => null,
+  ui_ready: () => null,
   sync_status: () => status,
   sync_history: (a) => history.slice(0, a.limit ?? 50),
   settings_get: () => ({ ...settings, token: null }),

@@ -77,6 +77,7 @@ export interface Commands {
   sync_pause: { args: {}; result: null };
   sync_resume: { args: {}; result: null };
   sync_now: { args: {}; result: null };
+  ui_ready: { args: {}; result: null };
   sync_status: { args: {}; result: SyncStatus };
   sync_history: { args: { limit: number }; result: Array<HistoryEntry> };
   open_logs_folder: { args: {}; result: null };
@@ -134,6 +135,7 @@ export const commands = {
   syncPause: () => invoke<null>("sync_pause"),
   syncResume: () => invoke<null>("sync_resume"),
   syncNow: () => invoke<null>("sync_now"),
+  uiReady: () => invoke<null>("ui_ready"),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   syncHistory: (limit: number) => invoke<Array<HistoryEntry>>("sync_history", { limit }),
   openLogsFolder: () => invoke<null>("open_logs_folder"),

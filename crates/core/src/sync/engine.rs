@@ -76,6 +76,7 @@ impl Engine {
             backoff: Backoff::new(config.backoff_base, config.backoff_cap),
             status_scheduled: std::sync::atomic::AtomicBool::new(false),
             link_auto: std::sync::atomic::AtomicBool::new(config.link_meta_auto),
+            sync_released: tokio::sync::watch::channel(!config.hold_sync).0,
             config,
         });
         let engine = Engine { sh, tasks: Mutex::new(Vec::new()), recovered: recovered.clone() };
@@ -118,11 +119,33 @@ impl Engine {
         let paused = self.sh.rt().paused;
         self.sh.set_connection(if paused { ConnectionState::Paused } else { ConnectionState::Connecting });
         self.sh.request_pull();
-        tasks.push(tokio::spawn(drain::run(self.sh.clone(), client.clone())));
+        // Held (`EngineConfig::hold_sync`): the tasks exist (shutdown aborts them) but send
+        // nothing until `release_sync`.
+        let held = |sh: &Arc<Shared>| {
+            let mut gate = sh.sync_released.subscribe();
+            async move {
+                let _ = gate.wait_for(|released| *released).await;
+            }
+        };
+        let (gate, sh) = (held(&self.sh), self.sh.clone());
+        tasks.push(tokio::spawn(async move {
+            gate.await;
+            drain::run(sh, client).await
+        }));
         if self.sh.config.realtime {
-            tasks.push(tokio::spawn(realtime::run(self.sh.clone(), server)));
+            let (gate, sh) = (held(&self.sh), self.sh.clone());
+            tasks.push(tokio::spawn(async move {
+                gate.await;
+                realtime::run(sh, server).await
+            }));
         }
         Ok(())
+    }
+
+    /// Let background sync start (see `EngineConfig::hold_sync`). Idempotent; a no-op when it
+    /// was never held.
+    pub fn release_sync(&self) {
+        self.sh.sync_released.send_replace(true);
     }
 
     /// Stop background sync. The database stays consistent (every write is one transaction).

@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub status_scheduled: std::sync::atomic::AtomicBool,
     /// `EngineConfig::link_meta_auto`, switchable at run time (the app's setting).
     pub link_auto: std::sync::atomic::AtomicBool,
+    /// Background sync may start (`EngineConfig::hold_sync`, `Engine::release_sync`).
+    pub sync_released: tokio::sync::watch::Sender<bool>,
 }
 
 pub(crate) fn empty_stream_health() -> StreamHealth {
