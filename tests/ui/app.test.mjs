@@ -215,6 +215,14 @@ describe("scale", () => {
     await page.evaluate((ids) => window.__fake.emit({ type: "cards_changed", ids }), unseen);
     await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("cards_list").length)) > lists, { message: "shown pages reloaded" });
     assert.equal(await page.evaluate(() => window.__fake.callsOf("card_get").length), gets, "cards no view holds are not fetched one by one");
+    // Meanwhile the hidden board reloaded none of its lanes; it does when it is shown.
+    const laneCalls = () => page.evaluate(() => window.__fake.callsOf("cards_list").filter((c) => c.query.lane).length);
+    const [lanesBefore, listsNow] = [await laneCalls(), await page.evaluate(() => window.__fake.callsOf("cards_list").length)];
+    await page.evaluate((ids) => window.__fake.emit({ type: "cards_changed", ids }), unseen.slice(0, 10));
+    await eventually(async () => (await page.evaluate(() => window.__fake.callsOf("cards_list").length)) > listsNow, { message: "shown pages reloaded again" });
+    assert.equal(await laneCalls(), lanesBefore, "the hidden board reloaded lanes on a change");
+    await page.click('button.seg[data-view="board"]');
+    await eventually(async () => (await laneCalls()) > lanesBefore, { message: "the board reloads its lanes when shown" });
     await done(page);
   });
 

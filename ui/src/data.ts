@@ -155,12 +155,31 @@ function laneOf(id: string): string | null {
   return null;
 }
 
+/** Views whose data changed while another view was shown: reloaded when shown (`viewShown`),
+ * not on every change. A drain names cards hundreds at a time; reloading the hidden board's
+ * lanes for each burst cost the visible list its frames (the P10 benchmark). */
+const stale = { board: false, list: false };
+
+/** The user switched to `view`: bring it up to date if changes arrived while it was hidden. */
+export async function viewShown(view: string): Promise<void> {
+  if (view === "board" && stale.board) {
+    stale.board = false;
+    await loadBoard();
+  } else if (view === "list" && stale.list) {
+    stale.list = false;
+    await reloadListPages();
+    notify("list");
+  }
+}
+
 /** `cards_changed`: refetch the named cards, then only the lanes/pages whose shape changed. */
 export async function refreshCards(ids: string[]): Promise<void> {
   if (ids.length > 200) {
     // Too many to fetch one by one: reload what is shown, in place (the list keeps its scroll
     // position: a drain confirming hundreds of ops at once must not throw the reader to the top).
-    await Promise.all([loadBoard(), reloadListPages(), loadLanes(), loadTags()]);
+    const board = state.view === "board" ? loadBoard() : ((stale.board = true), Promise.resolve());
+    const list = state.view === "list" ? reloadListPages() : ((stale.list = true), Promise.resolve());
+    await Promise.all([board, list, loadLanes(), loadTags()]);
     notify("list");
     return;
   }
@@ -202,14 +221,20 @@ export async function refreshCards(ids: string[]): Promise<void> {
     if (!listContains(id) || moved || filtered) listShapeChanged = true;
   });
   const shown = new Set(state.filter.lane ? [state.filter.lane] : [...state.board.keys(), ...fresh.map((c) => (c ? boardLaneOf(c.lane) : ""))]);
-  const jobs: Promise<unknown>[] = [...lanesToReload].filter((l) => l && shown.has(l)).map((l) => loadBoardLane(l));
+  const boardLanes = [...lanesToReload].filter((l) => l && shown.has(l));
+  if (state.view !== "board" && boardLanes.length > 0) stale.board = true;
+  const jobs: Promise<unknown>[] = state.view === "board" ? boardLanes.map((l) => loadBoardLane(l)) : [];
   if (lanesToReload.size > 0 || known.length < ids.length) jobs.push(loadLanes());
   if (tagsChanged) jobs.push(loadTags());
   await Promise.all(jobs);
   if (listShapeChanged && state.list.pages.size > 0) {
-    const visible = [...state.list.pages.keys()];
-    state.list.pages.clear();
-    await Promise.all(visible.map((p) => loadListPage(p)));
+    if (state.view === "list") {
+      const visible = [...state.list.pages.keys()];
+      state.list.pages.clear();
+      await Promise.all(visible.map((p) => loadListPage(p)));
+    } else {
+      stale.list = true;
+    }
   }
   notify("board");
   notify("list");

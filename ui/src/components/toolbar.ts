@@ -1,7 +1,7 @@
 // Header: views, search, tag / lane filters, quick add.
 import { api } from "../api";
 import { attempt } from "../actions";
-import { rememberCard, reloadViews } from "../data";
+import { rememberCard, reloadViews, viewShown } from "../data";
 import { h, replaceChildren } from "../dom";
 import { DEFAULT_LANE, laneNames, notify, state, subscribe, type View } from "../state";
 import { toast } from "./toasts";
@@ -24,6 +24,7 @@ export function setView(view: View): void {
   state.view = view;
   document.body.dataset.view = view;
   notify("view");
+  void viewShown(view);
 }
 
 export function mountToolbar(parent: HTMLElement): void {
