@@ -159,7 +159,8 @@ fn main() -> Result<()> {
         let notes = std::fs::read_to_string(&notes_path).ok();
         // A partial run keeps the other rows of the report already there (marked with their run).
         let kept = match (&args.only, std::fs::read_to_string(out)) {
-            (Some(only), Ok(old)) => merge::kept_rows(&old, only),
+            // A figure's run may write rows of other ids too (P9 writes the P10 rows).
+            (Some(only), Ok(old)) => merge::kept_rows(&old, &only.iter().cloned().chain(rows.iter().map(|r| r.id.to_string())).collect::<Vec<_>>()),
             _ => Vec::new(),
         };
         let order: Vec<&str> = benches.iter().map(|(id, _)| *id).collect();
