@@ -346,6 +346,39 @@ async fn breaker_opens_on_repeated_failures_and_recovers() {
     proxy.stop();
 }
 
+/// `429 rate_limited` is the server asking a healthy client to slow down, not a failure: the ops
+/// wait for its Retry-After, and the breaker stays closed. (It used to count toward the breaker:
+/// five in a row opened it for 30 s, the 34.7 s "synced" outlier of a 10,000-op drain in P9.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_answers_wait_for_retry_after_without_opening_the_breaker() {
+    let mut h = sync_harness(0).await;
+    let proxy = Proxy::start(h.server.addr()).await;
+    // Every request (writes, pulls, the stream) meets the limit a while: 20 answers in a row.
+    proxy.add_rule(Rule { method: None, path_contains: "/v1/".into(), fault: Fault::Status { status: 429, code: "rate_limited", retry_after: Some(0) }, times: 20 });
+    let i = h.add_engine(proxy.url(), |mut c| {
+        c.drain_window = 1;
+        c
+    })
+    .await;
+    let e = &h.engines[i];
+    let mut rx = e.subscribe();
+    let ids = futures_ids(e, 3).await;
+    settle(e).await;
+    for id in ids {
+        assert_eq!(h.server_card(id).await.0, 200);
+    }
+    assert!(proxy.log().iter().filter(|(_, _, s)| *s == 429).count() == 20, "every rule answer was used");
+    loop {
+        match rx.try_recv() {
+            Ok(EngineEvent::BreakerChanged { state }) => assert_ne!(state, BreakerState::Open, "a 429 opened the breaker"),
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
+    }
+    assert_eq!(e.status().await.unwrap().breaker, BreakerState::Closed);
+    proxy.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_delivers_changes_and_resumes_after_a_drop() {
     let mut h = sync_harness(1).await;

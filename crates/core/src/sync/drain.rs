@@ -27,7 +27,7 @@ pub(crate) enum OpResult {
     Answered,
     /// Connect failure: the server is unreachable.
     Unreachable,
-    /// Timeout, 408, 429, 5xx: counts toward the breaker.
+    /// Timeout, 408, 429, 5xx: retried (all but 429 count toward the breaker).
     Transient,
     Auth,
     /// The send task died (a bug); its op went back to pending.
@@ -432,7 +432,11 @@ pub(crate) fn note_breaker<T>(sh: &SharedRef, answer: &Result<T, SyncError>) {
     let transient = match answer {
         Ok(_) => Some(false),
         Err(SyncError::Connect(_)) | Err(SyncError::Refused { status: 401, .. }) | Err(SyncError::Store(_)) => None,
-        Err(SyncError::Refused { status, .. }) => Some(matches!(status, 408 | 429 | 500..=599)),
+        // 429 is a healthy server asking this client to slow down: the op waits for its
+        // Retry-After; opening the breaker would stop all sync for `breaker_reset` (30 s) on
+        // top (a large backlog drained faster than the server's per-token limit did).
+        Err(SyncError::Refused { status: 429, .. }) => Some(false),
+        Err(SyncError::Refused { status, .. }) => Some(matches!(status, 408 | 500..=599)),
         Err(SyncError::Timeout | SyncError::Transport(_)) => Some(true),
     };
     note_health(sh, transient);
