@@ -139,3 +139,27 @@ export async function serverCard(url, token, id) {
   const res = await fetch(`${url}/v1/cards/${id}`, { headers: { authorization: `Bearer ${token}` } });
   return { status: res.status, body: await res.json() };
 }
+
+/** CSS for a card on the board or in the list, by its title. */
+export const SEL = (title) => `[data-card-id][aria-label="${title}"]`;
+
+/** A card's sync badge state in the app ("pending", "synced", ...), or null when not shown. */
+export async function syncState(wd, title) {
+  return wd.exec(
+    "const c = document.querySelector(arguments[0]); const b = c && c.querySelector('[data-sync-state]'); return b ? b.getAttribute('data-sync-state') : null",
+    SEL(title),
+  );
+}
+
+export async function waitState(wd, title, state, timeoutMs = 60000) {
+  await wd.waitFor(`card "${title}" ${state}`, async () => (await syncState(wd, title)) === state, timeoutMs);
+}
+
+export async function waitSynced(wd, title, timeoutMs = 60000) {
+  await waitState(wd, title, "synced", timeoutMs);
+}
+
+/** Every dialog closed. */
+export async function noDialog(wd) {
+  await wd.waitFor("dialogs closed", async () => ((await wd.exec("return document.querySelectorAll('dialog[open]').length")) === 0 ? true : null));
+}

@@ -8,24 +8,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { addUser, freePort, screenshot, serverCard, settle, startApp, startServer, tempDir } from "./harness.mjs";
+import { addUser, freePort, noDialog, screenshot, SEL, serverCard, settle, startApp, startServer, tempDir, waitSynced } from "./harness.mjs";
 
-const SEL = (title) => `[data-card-id][aria-label="${title}"]`;
 const ALT = "\uE00A";
 const LEFT = "\uE012";
 const RELEASE = "\uE000";
-
-async function waitSynced(wd, title, timeoutMs = 60000) {
-  await wd.waitFor(
-    `card "${title}" synced`,
-    async () =>
-      (await wd.exec(
-        "const c = document.querySelector(arguments[0]); const b = c && c.querySelector('[data-sync-state]'); return b ? b.getAttribute('data-sync-state') : null",
-        SEL(title),
-      )) === "synced",
-    timeoutMs,
-  );
-}
 
 /** The board's columns, left to right. */
 const columns = (wd) => wd.exec("return [...document.querySelectorAll('.lane')].map((e) => e.getAttribute('data-lane'))");
@@ -63,10 +50,6 @@ async function pressOn(wd, css, keys) {
       throw e;
     }
   });
-}
-
-async function noDialog(wd) {
-  await wd.waitFor("dialogs closed", async () => ((await wd.exec("return document.querySelectorAll('dialog[open]').length")) === 0 ? true : null));
 }
 
 test("lanes: add, rename (cards follow), Alt+Left, delete moving the cards — in the app and on the server", async () => {

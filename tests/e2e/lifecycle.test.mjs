@@ -4,24 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { addUser, freePort, screenshot, serverCard, settle, startApp, startServer, tempDir } from "./harness.mjs";
-
-const SEL = (title) => `[data-card-id][aria-label="${title}"]`;
-
-async function syncState(wd, title) {
-  return wd.exec(
-    "const c = document.querySelector(arguments[0]); const b = c && c.querySelector('[data-sync-state]'); return b ? b.getAttribute('data-sync-state') : null",
-    SEL(title),
-  );
-}
-
-async function waitState(wd, title, state, timeoutMs = 60000) {
-  await wd.waitFor(`card "${title}" ${state}`, async () => (await syncState(wd, title)) === state, timeoutMs);
-}
-
-async function noDialog(wd) {
-  await wd.waitFor("dialogs closed", async () => ((await wd.exec("return document.querySelectorAll('dialog[open]').length")) === 0 ? true : null));
-}
+import { addUser, freePort, noDialog, screenshot, SEL, serverCard, settle, startApp, startServer, tempDir, waitState } from "./harness.mjs";
 
 test("delete → trash → restore, and history → restore a version", async () => {
   const work = tempDir("deckhand-e2e-life-");

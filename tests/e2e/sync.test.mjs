@@ -4,20 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { addUser, cli, freePort, screenshot, serverCard, settle, startApp, startServer, tempDir } from "./harness.mjs";
-
-const SEL = (title) => `[data-card-id][aria-label="${title}"]`;
-
-async function syncState(wd, title) {
-  return wd.exec(
-    "const c = document.querySelector(arguments[0]); const b = c && c.querySelector('[data-sync-state]'); return b ? b.getAttribute('data-sync-state') : null",
-    SEL(title),
-  );
-}
-
-async function waitState(wd, title, state, timeoutMs = 60000) {
-  await wd.waitFor(`card "${title}" ${state}`, async () => (await syncState(wd, title)) === state, timeoutMs);
-}
+import { addUser, cli, freePort, screenshot, SEL, serverCard, settle, startApp, startServer, tempDir, waitState } from "./harness.mjs";
 
 async function openDashboard(wd) {
   await wd.clickCss("button.status-button");

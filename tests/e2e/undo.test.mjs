@@ -4,21 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { addUser, freePort, screenshot, serverCard, settle, startApp, startServer, tempDir } from "./harness.mjs";
-
-const SEL = (title) => `[data-card-id][aria-label="${title}"]`;
-
-async function waitSynced(wd, title, timeoutMs = 60000) {
-  await wd.waitFor(
-    `card "${title}" synced`,
-    async () =>
-      (await wd.exec(
-        "const c = document.querySelector(arguments[0]); const b = c && c.querySelector('[data-sync-state]'); return b ? b.getAttribute('data-sync-state') : null",
-        SEL(title),
-      )) === "synced",
-    timeoutMs,
-  );
-}
+import { addUser, freePort, screenshot, SEL, serverCard, settle, startApp, startServer, tempDir, waitSynced } from "./harness.mjs";
 
 test("edit a card, Ctrl+Z: the old value is back in the app and on the server", async () => {
   const work = tempDir("deckhand-e2e-undo-");
