@@ -265,8 +265,8 @@ async fn metadata_fetched_on_one_device_reaches_the_other_without_a_fetch() {
     let v = a.refresh_link_meta(c.id).await.unwrap();
     let meta = v.link_meta.clone().expect("stored on A");
     assert_eq!(meta.title.as_deref(), Some("Sync that never loses an edit"));
-    // An ordinary edit through the outbox, on the card's current version.
-    assert_eq!(a.outbox().await.unwrap().len(), 1);
+    // An ordinary edit through the outbox, on the card's current version: version 2 on the
+    // server. (Not "one op queued": the drain may already have sent it; the CI flake.)
     settle(a).await;
     let (_, on_server) = h.server_card(c.id).await;
     assert_eq!(on_server["version"], 2);
