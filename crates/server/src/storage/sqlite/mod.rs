@@ -117,20 +117,22 @@ fn lanes_in(c: &Connection, user: UserId) -> Result<Vec<Lane>> {
     Ok(lanes)
 }
 
-/// One write in the caller's transaction (`write`, or a savepoint of `write_many`).
-fn write_in(tx: &Connection, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
+/// What the key's idempotency record answers (a replay, or "key reused" for another request),
+/// if there is one; the write then runs no further. Cards and lanes share the records.
+fn stored_answer<T>(tx: &Connection, user: UserId, idem: &IdemKey) -> Result<Option<WriteOutcome<T>>> {
     let stored: Option<(Vec<u8>, u16, String)> = tx
         .prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = ?1 AND key = ?2")
-        .and_then(|mut st| {
-            st.query_row(params![user, idem.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()
-        })
+        .and_then(|mut st| st.query_row(params![user, idem.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
         .map_err(map_err)?;
-    if let Some((fingerprint, status, body)) = stored {
-        return Ok(if fingerprint == idem.fingerprint {
-            WriteOutcome::Replayed(StoredResponse { status, body })
-        } else {
-            WriteOutcome::KeyReused
-        });
+    Ok(stored.map(|(fingerprint, status, body)| {
+        if fingerprint == idem.fingerprint { WriteOutcome::Replayed(StoredResponse { status, body }) } else { WriteOutcome::KeyReused }
+    }))
+}
+
+/// One write in the caller's transaction (`write`, or a savepoint of `write_many`).
+fn write_in(tx: &Connection, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
+    if let Some(answer) = stored_answer(tx, user, idem)? {
+        return Ok(answer);
     }
     let id = op.card_id();
     let current = card_in(tx, user, id)?;
@@ -422,16 +424,8 @@ impl Storage for SqliteStorage {
 
     fn write_lane(&self, user: UserId, idem: &IdemKey, op: &LaneOp, now: DateTime<Utc>) -> Result<WriteOutcome<LaneChange>> {
         self.write_tx(|tx| {
-            let stored: Option<(Vec<u8>, u16, String)> = tx
-                .prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = ?1 AND key = ?2")
-                .and_then(|mut st| st.query_row(params![user, idem.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
-                .map_err(map_err)?;
-            if let Some((fingerprint, status, body)) = stored {
-                return Ok(if fingerprint == idem.fingerprint {
-                    WriteOutcome::Replayed(StoredResponse { status, body })
-                } else {
-                    WriteOutcome::KeyReused
-                });
+            if let Some(answer) = stored_answer(tx, user, idem)? {
+                return Ok(answer);
             }
             let all = lanes_in(tx, user)?;
             let lane = match lanes::apply_lane(op, &all, now) {
