@@ -13,6 +13,8 @@
 //!     made on a view whose f held v and writing something that drops it, or a resolution that
 //!     showed v as mine or theirs and chose something that drops it. Otherwise: a violation,
 //!     printed with the card, the field, the lost write and the write that explains the final value.
+//!     A removed tag or line that is back is fine when a write that had not seen w added it (the
+//!     merges keep what either side added): w's removal was outvoted, not lost.
 //!
 //! Writes a client superseded itself before syncing (coalescing) are covered by the same rule: the
 //! client's later edit was made on a view holding its own earlier value — or its later delete was
@@ -155,6 +157,32 @@ fn preserves(f: &str, w: &Write, x: &Value) -> bool {
     }
 }
 
+/// Does `x` carry w's effect once concurrent adds are allowed for? The tag and body merges keep
+/// an element that either side added (docs: "a new tag added by either side is kept"), so w's
+/// removal of e may be outvoted by a write that added e without having seen w: one journaled at or
+/// after w, or one whose effect w's view did not hold (a queued op, sent after w). Every element w
+/// added must still be there, and every removed element that is back must have such an adder.
+fn survives_concurrent_adds(f: &str, w: &Write, x: &Value, all: &[Write]) -> bool {
+    if !matches!(f, "body" | "tags") {
+        return false;
+    }
+    let Some(w_before) = w.before.as_ref() else { return false };
+    let v = elems(f, &w.value);
+    let before = elems(f, w_before);
+    let have = elems(f, x);
+    let is_w = |o: &Write| o.pos.client == w.pos.client && o.pos.line == w.pos.line;
+    let added_blind = |e: &String| {
+        all.iter().any(|o| {
+            let Some(ob) = o.before.as_ref() else { return false };
+            !is_w(o)
+                && !elems(f, ob).contains(e)
+                && elems(f, &o.value).contains(e)
+                && (!o.pos.before(w.pos) || !preserves(f, o, w_before))
+        })
+    };
+    v.difference(&before).all(|e| have.contains(e)) && before.difference(&v).filter(|e| have.contains(*e)).all(added_blind)
+}
+
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.chars().count() > 90 { format!("{}…", s.chars().take(90).collect::<String>()) } else { s }
@@ -186,6 +214,9 @@ pub struct Report {
     pub field_writes_checked: usize,
     pub field_writes_surviving: usize,
     pub field_writes_seen_and_replaced: usize,
+    /// Writes whose removal of a tag or line was outvoted by a concurrent add of it (the set and
+    /// line merges keep what either side added); everything else of the write survives.
+    pub field_writes_removal_outvoted: usize,
     pub writes_superseded_by_delete: usize,
     pub tombstones_checked: usize,
     pub violations: Vec<String>,
@@ -195,7 +226,7 @@ impl Report {
     pub fn summary(&self) -> String {
         format!(
             "journal entries {} (creates {}, edits {} of which {} made while the card's conflict was open and {} with a base that moved under the read, deletes {}, resolutions {:?} of which {} made after edits while the conflict was open ({} with those edits queued as separate ops), restores {}); \
-             live cards checked {}, field writes checked {} (surviving {}, seen and replaced {}), writes superseded by a delete {}, tombstones checked {}; violations {}",
+             live cards checked {}, field writes checked {} (surviving {}, seen and replaced {}, a removal outvoted by a concurrent add {}), writes superseded by a delete {}, tombstones checked {}; violations {}",
             self.entries,
             self.creates,
             self.edits,
@@ -210,6 +241,7 @@ impl Report {
             self.field_writes_checked,
             self.field_writes_surviving,
             self.field_writes_seen_and_replaced,
+            self.field_writes_removal_outvoted,
             self.writes_superseded_by_delete,
             self.tombstones_checked,
             self.violations.len()
@@ -380,6 +412,10 @@ pub fn check(journals: &[Vec<Entry>], server: &BTreeMap<Uuid, Value>) -> Report 
                 }
                 if seen.iter().any(|x| x.drops(f, w)) {
                     r.field_writes_seen_and_replaced += 1;
+                    continue;
+                }
+                if survives_concurrent_adds(f, w, s, all) {
+                    r.field_writes_removal_outvoted += 1;
                     continue;
                 }
                 // The overwriter candidates: writes that drop w, made on a view without it — those
@@ -625,6 +661,49 @@ mod tests {
         assert!(r.violations.is_empty(), "{:#?}", r.violations);
         let r = own_edit_then_delete_after_anothers_delete(false);
         assert!(r.violations.iter().any(|v| v.contains("field title") && v.contains("client 2 journal line 1 wrote \"c\"")), "{:#?}", r.violations);
+    }
+
+    /// Chaos seed 42 in CI: A tags the card "red" (on "urgent"); B sees "red" and writes "blue",
+    /// "later"; C, whose view still had "urgent", writes "red", "green" and meets B's write: the set
+    /// merge keeps C's new "red". B's removal of "red" is outvoted by C's concurrent add, not lost.
+    /// `c_ms`: when C journaled its write; `c_saw_red`: C's view already had "red".
+    fn concurrent_tag_add(c_ms: u64, c_saw_red: bool, fin: &[&str]) -> Report {
+        let at = |mut v: Value, ms: u64| {
+            v["at"] = json!(ms);
+            v
+        };
+        let tagged = |tags: &[&str]| {
+            let mut f = fields("t0", "m");
+            f["tags"] = json!(tags);
+            f
+        };
+        let a = vec![
+            at(json!({ "kind": "create", "card": ID, "wrote": tagged(&["urgent"]) }), 1),
+            at(edit(tagged(&["urgent"]), json!({ "tags": ["red"] })), 10),
+        ];
+        let b = vec![at(edit(tagged(&["red"]), json!({ "tags": ["blue", "later"] })), 20)];
+        let c_view = if c_saw_red { tagged(&["urgent", "red"]) } else { tagged(&["urgent"]) };
+        let c = vec![at(edit(c_view, json!({ "tags": ["red", "green"] })), c_ms)];
+        let mut fin_card = card("t0", "m", 5);
+        fin_card["tags"] = json!(fin);
+        check(&[entries(0, a), entries(1, b), entries(2, c)], &server_of(&[fin_card]))
+    }
+
+    #[test]
+    fn a_removal_outvoted_by_a_concurrent_add_is_not_a_lost_write() {
+        let merged = ["red", "green", "blue", "later"];
+        // C wrote after B, or before B while offline (its view never had "red"): add wins.
+        for c_ms in [30, 15] {
+            let r = concurrent_tag_add(c_ms, false, &merged);
+            assert!(r.violations.is_empty(), "C at {c_ms}: {:#?}", r.violations);
+            assert_eq!(r.field_writes_removal_outvoted, 1, "{r:?}");
+        }
+        // Planted bug: "red" comes back with nobody adding it concurrently (C's view had it).
+        let r = concurrent_tag_add(30, true, &merged);
+        assert!(r.violations.iter().any(|v| v.contains("field tags") && v.contains("client 1 journal line 1 wrote [\"blue\",\"later\"]")), "{:#?}", r.violations);
+        // Planted bug: the merge drops B's added "later".
+        let r = concurrent_tag_add(30, false, &["red", "green", "blue"]);
+        assert!(r.violations.iter().any(|v| v.contains("field tags") && v.contains("client 1 journal line 1")), "{:#?}", r.violations);
     }
 
     /// Choosing the deletion (keep_theirs) is seeing one's edit and dropping it, not a lost
