@@ -28,6 +28,24 @@ done
 awk -v e="$per_engine" -v r="$per_raw" 'BEGIN { printf "engine / raw: %.2fx in instructions\n", e / r }'
 fi
 
+# P1 update: the same on copies of P1's 10,000 confirmed cards (built by a P1 run of the bench).
+UPD_DB=$(ls -d "${CARGO_TARGET_DIR:-target}"/bench-data/p1-10k-confirmed-*/ 2>/dev/null | tail -1)
+if [ "${SKIP_P1:-}" != "1" ] && [ -n "$UPD_DB" ]; then
+upd() { # kind n -> total Ir
+  local d; d=$(mktemp -d); cp "$UPD_DB/deckhand.db" "$d/"
+  valgrind --tool=callgrind --callgrind-out-file="$OUT/upd-$1-$2.out" "$BIN" --child "p1-$1-update" "$d" "$2" >/dev/null 2>"$OUT/upd-$1-$2.log"
+  rm -rf "$d"
+  grep -E '^(summary|totals):' "$OUT/upd-$1-$2.out" | head -1 | awk '{print $2}'
+}
+for kind in raw engine; do
+  a=$(upd "$kind" "$N1"); b=$(upd "$kind" "$N2")
+  per=$(( (b - a) / (N2 - N1) ))
+  echo "$kind: $per instructions per update (Ir $a at $N1, $b at $N2)"
+  eval "upd_$kind=$per"
+done
+awk -v e="$upd_engine" -v r="$upd_raw" 'BEGIN { printf "update, engine / raw: %.2fx in instructions\n", e / r }'
+fi
+
 # P5: the server's instructions per delivered SSE event. The server runs under callgrind
 # (DECKHAND_BENCH_SERVER_WRAP) with S subscribers at a slow write rate (so the profiled server
 # keeps up and nothing goes through the lag/replay path); W1 and W2 writes, 3 servers each; per

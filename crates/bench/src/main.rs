@@ -87,6 +87,9 @@ fn child(args: &[String]) -> Result<()> {
         // For crates/bench/callgrind.sh: N creates alone (engine or raw), nothing else timed.
         Some("p1-engine") => rt.block_on(p1::engine_creates(std::path::Path::new(&args[1]), args[2].parse()?, &data::vocabulary())).map(|_| ()),
         Some("p1-raw") => p1::raw_creates(std::path::Path::new(&args[1]), args[2].parse()?, &data::vocabulary(), "NORMAL").map(|_| ()),
+        // The same for updates, on a copy of P1's 10,000 confirmed cards in the given directory.
+        Some("p1-engine-update") => rt.block_on(p1::child_updates(std::path::Path::new(&args[1]), args[2].parse()?, true)),
+        Some("p1-raw-update") => rt.block_on(p1::child_updates(std::path::Path::new(&args[1]), args[2].parse()?, false)),
         other => Err(anyhow!("unknown child {other:?}")),
     }
 }

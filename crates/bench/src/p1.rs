@@ -140,6 +140,14 @@ fn raw_updates(dir: &Path, rows: &[(String, String)]) -> Result<(Vec<f64>, f64)>
     Ok((lat, t_all.elapsed().as_secs_f64()))
 }
 
+/// For crates/bench/callgrind.sh: the first `n` updates of P1 (engine or raw) on the copy of
+/// P1's confirmed database in `dir`, nothing else timed.
+pub(crate) async fn child_updates(dir: &Path, n: usize, engine: bool) -> Result<()> {
+    let rows = confirmed_rows(&dir.join("deckhand.db"))?;
+    let rows = &rows[..n.min(rows.len())];
+    if engine { engine_updates(dir, rows).await } else { raw_updates(dir, rows) }.map(|_| ())
+}
+
 /// The engine's store path (validation, position, outbox enqueue, view built) without the async
 /// hop, with `synchronous` chosen: the engine hard-codes NORMAL, so FULL is measured here.
 pub(crate) fn store_creates(dir: &Path, n: usize, vocab: &[String], sync: &str) -> Result<(Vec<f64>, f64)> {
@@ -186,8 +194,9 @@ impl Pair {
         row.spread = format!("p50 {}; p99 {}", trange(self.eng.p50_range()), trange(self.eng.p99_range()));
         match p99_target_us {
             Some(p99) => {
-                row.target = format!("ratio ≤ 1.5, p99 < {}", t(p99));
-                row.verdict = Verdict::of(ratio <= 1.5 && self.eng.p99() < p99);
+                // Issue 13's goal (round 1 asked for 1.5×).
+                row.target = format!("ratio ≤ {P1_RATIO_GOAL}, p99 < {}", t(p99));
+                row.verdict = Verdict::of(ratio <= P1_RATIO_GOAL && self.eng.p99() < p99);
             }
             None => {
                 row.target = "report".into();
@@ -196,6 +205,9 @@ impl Pair {
         row
     }
 }
+
+/// The engine's write may cost at most this much more than the raw transaction.
+const P1_RATIO_GOAL: f64 = 1.25;
 
 pub async fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     let n = if ctx.quick { 1_000 } else { 10_000 };

@@ -22,6 +22,14 @@ pub fn confirmed(conn: &Connection, id: Uuid) -> Result<Option<Card>> {
     Ok(s.map(|s| serde_json::from_str(&s)).transpose()?)
 }
 
+/// The confirmed copy's version, if it is live (no JSON parsed: an edit needs only this).
+pub fn live_version(conn: &Connection, id: Uuid) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT version FROM confirmed WHERE id = ?1 AND deleted = 0")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?)
+}
+
 /// Store `card` as confirmed unless a copy at the same or a newer version is already there (a
 /// tombstone wins a tie). Since a restore revives a tombstone at a higher version, an older
 /// tombstone (a stale event) never overrides a restored card.

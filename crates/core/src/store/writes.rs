@@ -124,8 +124,7 @@ fn update_local_and_queue(conn: &Connection, id: Uuid, changes: &CardChanges, ma
     }
     // "Fits" is one definition (encoded size): anything accepted here can be sent.
     validate_new_card(&f.to_new_card(id)).map_err(StoreError::Validation)?;
-    let conf = remote::confirmed(conn, id)?.filter(|c| !c.deleted);
-    let conf_version = conf.as_ref().map(|c| c.version);
+    let conf_version = remote::live_version(conn, id)?;
     // What the edit was made on: the card as shown now, or — for an edit made on an older
     // confirmed copy — that copy with the card's queued edits on top, so the remote change that
     // landed since is merged (or raised as a conflict) instead of overwritten.
@@ -135,7 +134,7 @@ fn update_local_and_queue(conn: &Connection, id: Uuid, changes: &CardChanges, ma
             let old = remote::confirmed_fields_at(conn, id, b)?.ok_or_else(|| {
                 StoreError::InvalidState(format!("card {id} changed since version {b} was shown (now v{c}); reopen it to edit"))
             })?;
-            let mut old_card = conf.clone().expect("a confirmed copy (conf_version is set)");
+            let mut old_card = remote::confirmed(conn, id)?.ok_or_else(|| StoreError::Corrupt(format!("card {id}: confirmed v{c} vanished inside the edit's transaction")))?;
             diff(&CardFields::from_card(&old_card), &old).apply_to(&mut old_card);
             old_card.version = b;
             (remote::replayed_fields(Some(&old_card), &outbox::for_card(conn, id)?).unwrap_or(old), Some(b))

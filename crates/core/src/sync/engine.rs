@@ -282,11 +282,13 @@ impl Engine {
             // The view is read in the write's own transaction: one store round trip.
             .db(move |s| {
                 s.write(|tx| {
+                    let before = undo::apply::snapshot(tx, &[id])?;
                     let label = match label {
                         Some(l) => l,
-                        None => undo::engine::edit_label(&undo::apply::title(tx, id)?, &changes),
+                        // A card that is not live fails the update below: its label is never seen.
+                        None => undo::engine::edit_label(before[0].1.as_ref().map_or("", |f| f.title.as_str()), &changes),
                     };
-                    undo::apply::tracked(tx, &label, &[id], |tx| writes::update_view(tx, id, &changes, base_version, Priority::Normal))
+                    undo::apply::tracked_from(tx, &label, before, |tx| writes::update_view(tx, id, &changes, base_version, Priority::Normal))
                 })
             })
             .await?;

@@ -30,6 +30,14 @@ fn fields_map(f: &CardFields) -> Map<String, Value> {
     }
 }
 
+/// The changes as the JSON object they serialize to (only the touched fields).
+fn changes_map(c: &CardChanges) -> Map<String, Value> {
+    match serde_json::to_value(c) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
 /// What happened to one card between two snapshots; `None` when nothing did.
 fn change_between(id: Uuid, before: Option<CardFields>, after: Option<CardFields>) -> Option<Change> {
     match (before, after) {
@@ -37,17 +45,13 @@ fn change_between(id: Uuid, before: Option<CardFields>, after: Option<CardFields
         (None, Some(_)) => Some(Change::Appeared { card_id: id }),
         (Some(fields), None) => Some(Change::Removed { card_id: id, fields }),
         (Some(b), Some(a)) => {
+            // The touched fields' new values, and (the diff the other way) their old ones: two
+            // small objects instead of both cards serialized whole and picked from.
             let touched = crate::merge::diff(&b, &a);
             if touched.is_empty() {
                 return None;
             }
-            let keys: Vec<String> = match serde_json::to_value(&touched) {
-                Ok(Value::Object(m)) => m.keys().cloned().collect(),
-                _ => Vec::new(),
-            };
-            let (bm, am) = (fields_map(&b), fields_map(&a));
-            let pick = |m: &Map<String, Value>| keys.iter().filter_map(|k| m.get(k).map(|v| (k.clone(), v.clone()))).collect();
-            Some(Change::Edit { card_id: id, before: pick(&bm), after: pick(&am) })
+            Some(Change::Edit { card_id: id, before: changes_map(&crate::merge::diff(&a, &b)), after: changes_map(&touched) })
         }
     }
 }
@@ -57,7 +61,13 @@ fn change_between(id: Uuid, before: Option<CardFields>, after: Option<CardFields
 pub fn tracked<R>(conn: &Connection, label: &str, ids: &[Uuid], write: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     let ids: Vec<Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
-    let before = snapshot(conn, &ids)?;
+    tracked_from(conn, label, snapshot(conn, &ids)?, write)
+}
+
+/// `tracked`, from a snapshot the caller already took (of distinct cards; e.g. to label the
+/// step with the card's title without reading it twice).
+pub fn tracked_from<R>(conn: &Connection, label: &str, before: Vec<(Uuid, Option<CardFields>)>, write: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+    let ids: Vec<Uuid> = before.iter().map(|(id, _)| *id).collect();
     let out = write(conn)?;
     let after = snapshot(conn, &ids)?;
     let changes: Vec<Change> = before.into_iter().zip(after).filter_map(|((id, b), (_, a))| change_between(id, b, a)).collect();
