@@ -1,5 +1,6 @@
 //! Local SQLite store: schema migrations, the optimistic card view, the outbox, conflicts and
-//! sync bookkeeping. Synchronous rusqlite code; the engine calls it from `spawn_blocking`.
+//! sync bookkeeping. Synchronous rusqlite code; the engine calls it off the async workers
+//! (`block_in_place` for a user action, `spawn_blocking` for the sync machinery: `Engine::db`).
 
 pub mod apply;
 pub mod cards;
