@@ -95,6 +95,7 @@ pub fn setup_with<R: Runtime>(
             }
         });
     }
+    tracing::info!("engine ready");
     let desktop_settings = desktop::load(app.handle(), &data_dir);
     let shortcut_error = shortcut::apply(app.handle(), desktop_settings.capture_shortcut.as_deref());
     let desktop = Mutex::new(desktop::DesktopState { settings: desktop_settings, shortcut_error });
@@ -249,4 +250,5 @@ fn desktop_setup<R: Runtime>(app: &tauri::AppHandle<R>) {
     // Started by a link: the capture waits for the UI (capture_take).
     let args: Vec<String> = std::env::args().skip(1).collect();
     capture::from_args(app, &args);
+    tracing::info!("desktop hooks ready");
 }

@@ -34,7 +34,24 @@ export function plainText(src: string, max = 140): string {
   return text;
 }
 
+// Markdown changes a body's text only through these characters, or through a line that starts
+// with a list or underline sign ("- ", "+ ", "1. ", "==="): a body with none of them is its own
+// plain text. Most bodies are, and skipping the parse for them took the board's first paint from
+// ~0.5 ms of micromark per tile (250 tiles: most of P9's time after the data came, in
+// docs/benchmarks.md) to nothing. tests/ui/markdown_excerpt.test.mjs checks both paths agree.
+const MARKDOWN_SIGNS = /[\\`*_[\]#<>!|~&]|(^|\n)[ \t]*([-+=]|\d+[.)])/;
+
 function excerpt(src: string, max: number): string {
+  return MARKDOWN_SIGNS.test(src) ? parsedExcerpt(src, max) : clip(src, max);
+}
+
+function clip(text: string, max: number): string {
+  const one = text.replace(/\s+/g, " ").trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/** The excerpt through the parser (exported for the test that checks the fast path against it). */
+export function parsedExcerpt(src: string, max: number): string {
   const blocks: string[] = [];
   // Leaf blocks each give their text; containers (lists, quotes) are walked, so list items and
   // quoted paragraphs stay separate words.
@@ -46,8 +63,7 @@ function excerpt(src: string, max: number): string {
     }
   };
   walk(parseMarkdown(src));
-  const text = blocks.join(" ").replace(/\s+/g, " ").trim();
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return clip(blocks.join(" "), max);
 }
 
 function children(parent: Node, node: Parent): void {

@@ -91,7 +91,10 @@ export function step(name: string): void {
 export function markFirstCards(): void {
   if (perf.firstCards || !document.querySelector("[data-card-id]")) return;
   // rAF runs before the paint; a task queued from it runs after that frame was painted.
-  requestAnimationFrame(() => setTimeout(() => (perf.firstCards ??= mark()), 0));
+  requestAnimationFrame(() => {
+    step("frame");
+    setTimeout(() => (perf.firstCards ??= mark()), 0);
+  });
 }
 
 export function installPerfMarks(): void {
