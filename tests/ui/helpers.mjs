@@ -29,24 +29,19 @@ export function tauriCsp() {
   return Object.entries(conf.app.security.csp).map(([k, v]) => `${k} ${v}`).join("; ");
 }
 
-/** Bundles tests/ui/harness/fake-backend.ts with the esbuild and @tauri-apps/api the UI build already installed. */
+/** Bundles `entry` (TypeScript) with the esbuild and modules the UI build already installed;
+ * `options` are esbuild's (format, platform, target). Answers the bundle's source. */
+export async function bundle(entry, options) {
+  if (!existsSync(join(uiModules, "esbuild"))) throw new Error("ui/node_modules is missing: run `cd ui && npm ci` first");
+  const esbuild = createRequire(join(uiModules, "noop.js"))("esbuild");
+  const out = await esbuild.build({ entryPoints: [entry], bundle: true, write: false, nodePaths: [uiModules], logLevel: "silent", ...options });
+  return out.outputFiles[0].text;
+}
+
+/** Bundles tests/ui/harness/fake-backend.ts with the @tauri-apps/api the UI build already installed. */
 let harnessPromise;
 export function harnessSource() {
-  harnessPromise ??= (async () => {
-    if (!existsSync(join(uiModules, "esbuild"))) throw new Error("ui/node_modules is missing: run `cd ui && npm ci` first");
-    const require = createRequire(join(uiModules, "noop.js"));
-    const esbuild = require("esbuild");
-    const out = await esbuild.build({
-      entryPoints: [join(here, "harness/fake-backend.ts")],
-      bundle: true,
-      format: "iife",
-      target: "es2021",
-      write: false,
-      nodePaths: [uiModules],
-      logLevel: "silent",
-    });
-    return out.outputFiles[0].text;
-  })();
+  harnessPromise ??= bundle(join(here, "harness/fake-backend.ts"), { format: "iife", target: "es2021" });
   return harnessPromise;
 }
 

@@ -4,30 +4,18 @@
 // misses a rule (a planted gap), so its green means something.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { repoRoot } from "./helpers.mjs";
+import { bundle, repoRoot } from "./helpers.mjs";
 
-const uiModules = join(repoRoot, "ui/node_modules");
-
-/** ui/src/markdown.ts bundled for Node with the esbuild the UI build installed. */
+/** ui/src/markdown.ts bundled for Node. */
 async function loadMarkdown() {
-  const esbuild = createRequire(join(uiModules, "noop.js"))("esbuild");
-  const out = await esbuild.build({
-    entryPoints: [join(repoRoot, "ui/src/markdown.ts")],
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    write: false,
-    nodePaths: [uiModules],
-    logLevel: "silent",
-  });
+  const source = await bundle(join(repoRoot, "ui/src/markdown.ts"), { format: "esm", platform: "node" });
   const dir = mkdtempSync(join(tmpdir(), "deckhand-md-"));
   const file = join(dir, "markdown.mjs");
-  writeFileSync(file, out.outputFiles[0].text);
+  writeFileSync(file, source);
   try {
     return await import(pathToFileURL(file).href);
   } finally {
