@@ -23,16 +23,9 @@ pub fn title(conn: &Connection, id: Uuid) -> Result<String> {
     Ok(remote::confirmed(conn, id)?.map(|c| c.title).unwrap_or_default())
 }
 
-fn fields_map(f: &CardFields) -> Map<String, Value> {
-    match serde_json::to_value(f) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    }
-}
-
-/// The changes as the JSON object they serialize to (only the touched fields).
-fn changes_map(c: &CardChanges) -> Map<String, Value> {
-    match serde_json::to_value(c) {
+/// Fields (or changes: only the touched ones) as the JSON object they serialize to.
+fn object_of(v: &impl serde::Serialize) -> Map<String, Value> {
+    match serde_json::to_value(v) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     }
@@ -51,7 +44,7 @@ fn change_between(id: Uuid, before: Option<CardFields>, after: Option<CardFields
             if touched.is_empty() {
                 return None;
             }
-            Some(Change::Edit { card_id: id, before: changes_map(&crate::merge::diff(&a, &b)), after: changes_map(&touched) })
+            Some(Change::Edit { card_id: id, before: object_of(&crate::merge::diff(&a, &b)), after: object_of(&touched) })
         }
     }
 }
@@ -135,7 +128,7 @@ fn invert(conn: &Connection, ch: &Change, skipped: &mut Vec<UndoSkipped>) -> Res
                 skip(skipped, id, None, UndoSkipReason::CardDeleted, msg);
                 return Ok(());
             };
-            let now = fields_map(&local.fields);
+            let now = object_of(&local.fields);
             let mut put_back = Map::new();
             for (field, set) in after {
                 if now.get(field) == Some(set) {
