@@ -7,6 +7,7 @@
 //! nothing. Where the time goes: CPU seconds of the server processes, of PostgreSQL (postmaster
 //! and every backend) and of this load generator, per create.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, anyhow};
@@ -14,6 +15,7 @@ use chrono::Utc;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use deckhand_protocol::NewCard;
 use deckhand_server::domain::{self, WriteOp};
+use deckhand_server::storage::postgres::Pokes;
 use deckhand_testkit::pg::Cluster;
 use tokio_postgres::NoTls;
 
@@ -149,9 +151,9 @@ async fn through_servers(ctx: &Ctx, cluster: Option<&Cluster>, n: usize, shape: 
 }
 
 /// The server's write transaction (storage/postgres `write_once`), statement for statement, then
-/// the NOTIFY the server sends after commit (on another pooled connection, not awaited by the
-/// request).
-async fn direct_create(pool: &Pool, user: i64, card: &NewCard, key: &str) -> Result<()> {
+/// the poke the server queues after commit (the server's own coalescing NOTIFY sender, not
+/// awaited by the request).
+async fn direct_create(pool: &Pool, pokes: &Pokes, user: i64, card: &NewCard, key: &str) -> Result<()> {
     let now = Utc::now();
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -198,13 +200,7 @@ async fn direct_create(pool: &Pool, user: i64, card: &NewCard, key: &str) -> Res
     tx.execute(&st, &[&user, &key, &&fingerprint[..], &201i32, &data, &card.id, &card.version, &now.timestamp_millis()]).await?;
     tx.commit().await?;
     drop(client);
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        if let Ok(c) = pool.get().await {
-            let payload = format!("c:{user}:{seq}");
-            let _ = c.execute("SELECT pg_notify($1, $2)", &[&"deckhand", &payload]).await;
-        }
-    });
+    pokes.send(user, seq);
     Ok(())
 }
 
@@ -234,6 +230,7 @@ async fn direct(ctx: &Ctx, cluster: &Cluster, shape: &Shape, tasks: usize, vocab
     // they migrated and answered nothing yet, so they are not; opening is a small share).
     let warm: Vec<_> = futures::future::join_all((0..POOL).map(|_| pool.get())).await.into_iter().collect::<Result<_, _>>()?;
     drop(warm);
+    let pokes = Arc::new(Pokes::start(&tokio::runtime::Handle::current(), pool.clone()));
     let all: Vec<NewCard> = bodies(shape, vocab).into_iter().flatten().collect();
     let per = all.len() / tasks;
     let work: Vec<Vec<NewCard>> = all.chunks(per).take(tasks).map(|c| c.to_vec()).collect();
@@ -241,12 +238,12 @@ async fn direct(ctx: &Ctx, cluster: &Cluster, shape: &Shape, tasks: usize, vocab
     let t0 = Instant::now();
     let mut handles = Vec::with_capacity(work.len());
     for (c, cards) in work.into_iter().enumerate() {
-        let (pool, user) = (pool.clone(), ids[c * ids.len() / tasks]);
+        let (pool, pokes, user) = (pool.clone(), pokes.clone(), ids[c * ids.len() / tasks]);
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(cards.len());
             for card in cards {
                 let t = Instant::now();
-                direct_create(&pool, user, &card, &uuid::Uuid::now_v7().to_string()).await?;
+                direct_create(&pool, &pokes, user, &card, &uuid::Uuid::now_v7().to_string()).await?;
                 lat.push(t.elapsed().as_secs_f64() * 1e6);
             }
             Ok::<Vec<f64>, anyhow::Error>(lat)
@@ -278,7 +275,16 @@ pub async fn run(ctx: &Ctx) -> Result<Vec<Row>> {
     };
     let vocab = data::vocabulary();
     let cluster = tokio::task::spawn_blocking(Cluster::start).await?;
-    let targets = [Target::Direct, Target::Pg(1), Target::Pg(2), Target::Pg(3), Target::Sqlite];
+    let mut targets = vec![Target::Direct, Target::Pg(1), Target::Pg(2), Target::Pg(3), Target::Sqlite];
+    // DECKHAND_BENCH_P7="pg1,sqlite" (profiling only): the baseline and only these targets.
+    if let Ok(v) = std::env::var("DECKHAND_BENCH_P7") {
+        let keep: Vec<&str> = v.split(',').map(str::trim).collect();
+        targets.retain(|t| match t {
+            Target::Direct => true,
+            Target::Pg(n) => keep.contains(&format!("pg{n}").as_str()),
+            Target::Sqlite => keep.contains(&"sqlite"),
+        });
+    }
     let mut series: Vec<Series> = targets.iter().map(|_| Series::default()).collect();
     let mut best_tasks: Vec<f64> = Vec::new();
     for run in 0..ctx.runs {

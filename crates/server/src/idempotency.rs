@@ -102,6 +102,7 @@ pub async fn run_many(state: &AppState, user: UserId, writer: Option<String>, wr
         answers.push(None);
         ready.push((i, IdemKey { key, fingerprint, writer: writer.clone() }, op));
     }
+    let turn = state.user_writes.turn(user).await;
     let done = state
         .db(move |s| {
             let now = Utc::now();
@@ -110,6 +111,7 @@ pub async fn run_many(state: &AppState, user: UserId, writer: Option<String>, wr
             Ok(at.into_iter().zip(writes).zip(outcomes).map(|((i, (idem, op)), o)| (i, idem.key, op.card_id(), o)).collect::<Vec<_>>())
         })
         .await;
+    drop(turn);
     match done {
         Ok(done) => {
             for (i, key, card_id, outcome) in done {
@@ -134,7 +136,9 @@ pub async fn run_lane(state: &AppState, user: UserId, writer: Option<String>, ke
     let guard = claim(state, user, &key)?;
     let idem = IdemKey { key: key.clone(), fingerprint, writer };
     let lane_id = op.lane_id();
+    let turn = state.user_writes.turn(user).await;
     let outcome = state.db(move |s| s.write_lane(user, &idem, &op, Utc::now())).await;
+    drop(turn);
     drop(guard);
     let span = tracing::info_span!("lane_write", user, idempotency_key = %key, lane_id = %lane_id);
     let _e = span.enter();

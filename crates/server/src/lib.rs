@@ -17,6 +17,7 @@ mod routes;
 pub mod state;
 pub mod storage;
 pub mod testing;
+mod user_queue;
 
 use std::sync::Arc;
 use std::time::Duration;

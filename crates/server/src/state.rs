@@ -8,6 +8,7 @@ use crate::hub::Hub;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::storage::{Notifier, Storage, UserId};
+use crate::user_queue::UserQueues;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
     pub concurrency: Arc<Semaphore>,
+    /// Each user's writes, one at a time per instance, before they take a connection.
+    pub user_writes: Arc<UserQueues>,
     /// Idempotency keys whose first request is executing right now.
     pub in_flight: Arc<Mutex<HashSet<(UserId, String)>>>,
     /// Flips to true when the server shuts down; open SSE streams end on it.
@@ -42,6 +45,7 @@ impl AppState {
             storage,
             hub: Arc::new(Hub::default()),
             metrics: Arc::new(Metrics::default()),
+            user_writes: Arc::default(),
             in_flight: Arc::new(Mutex::new(HashSet::new())),
             shutdown,
             revocations: Arc::new(watch::channel(0).0),

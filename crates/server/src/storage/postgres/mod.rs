@@ -16,6 +16,8 @@
 mod listener;
 pub mod migrations;
 
+pub use listener::Pokes;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
