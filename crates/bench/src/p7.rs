@@ -153,14 +153,20 @@ async fn through_servers(ctx: &Ctx, cluster: Option<&Cluster>, n: usize, shape: 
 /// The server's write transaction (storage/postgres `write_once`), statement for statement, then
 /// the poke the server queues after commit (the server's own coalescing NOTIFY sender, not
 /// awaited by the request).
-async fn direct_create(pool: &Pool, pokes: &Pokes, user: i64, card: &NewCard, key: &str) -> Result<()> {
+async fn direct_create(pool: &Pool, pokes: &Pokes, user: i64, token: &[u8; 32], card: &NewCard, key: &str) -> Result<()> {
     let now = Utc::now();
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let st = tx.prepare_cached("SELECT pg_try_advisory_xact_lock(hashtextextended($1::bigint::text || ':' || $2::text, 0))").await?;
-    let locked: bool = tx.query_one(&st, &[&user, &key]).await?.get(0);
-    if !locked {
-        return Err(anyhow!("advisory lock held"));
+    let st = tx
+        .prepare_cached(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended($1::bigint::text || ':' || $2::text, 0)),
+                    $3::bytea IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE hash = $3 AND user_id = $1 AND revoked_at IS NULL)",
+        )
+        .await?;
+    let row = tx.query_one(&st, &[&user, &key, &Some(&token[..])]).await?;
+    let (locked, live): (bool, bool) = (row.get(0), row.get(1));
+    if !locked || !live {
+        return Err(anyhow!("advisory lock held or token revoked"));
     }
     let st = tx.prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = $1 AND key = $2").await?;
     if tx.query_opt(&st, &[&user, &key]).await?.is_some() {
@@ -222,7 +228,8 @@ async fn direct_best(ctx: &Ctx, cluster: &Cluster, shape: &Shape, vocab: &[Strin
 /// The shape's creates split among `tasks` client tasks; task c writes as user c × users / tasks,
 /// so at 64 tasks of 32 users two tasks share a user, as the HTTP clients do.
 async fn direct(ctx: &Ctx, cluster: &Cluster, shape: &Shape, tasks: usize, vocab: &[String]) -> Result<Outcome> {
-    let (db, _, ids, _dir) = prepare(ctx, Some(cluster), shape.users).await?;
+    let (db, tokens, ids, _dir) = prepare(ctx, Some(cluster), shape.users).await?;
+    let hashes: Vec<[u8; 32]> = tokens.iter().map(|t| deckhand_server::auth::hash_token(t)).collect();
     let config: tokio_postgres::Config = db.parse()?;
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager).max_size(POOL).build()?;
@@ -238,12 +245,13 @@ async fn direct(ctx: &Ctx, cluster: &Cluster, shape: &Shape, tasks: usize, vocab
     let t0 = Instant::now();
     let mut handles = Vec::with_capacity(work.len());
     for (c, cards) in work.into_iter().enumerate() {
-        let (pool, pokes, user) = (pool.clone(), pokes.clone(), ids[c * ids.len() / tasks]);
+        let u = c * ids.len() / tasks;
+        let (pool, pokes, user, token) = (pool.clone(), pokes.clone(), ids[u], hashes[u]);
         handles.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(cards.len());
             for card in cards {
                 let t = Instant::now();
-                direct_create(&pool, &pokes, user, &card, &uuid::Uuid::now_v7().to_string()).await?;
+                direct_create(&pool, &pokes, user, &token, &card, &uuid::Uuid::now_v7().to_string()).await?;
                 lat.push(t.elapsed().as_secs_f64() * 1e6);
             }
             Ok::<Vec<f64>, anyhow::Error>(lat)

@@ -1,5 +1,8 @@
 //! Bearer tokens: made from 32 random bytes, shown once, stored only as sha256.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -49,20 +52,75 @@ fn bearer(req: &Request) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
 
-/// Middleware for every authenticated route: 401 + `WWW-Authenticate: Bearer` without a live token.
-pub async fn require_user(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
-    let Some(token) = bearer(&req) else {
+/// Which user each token belongs to, for tokens this instance has seen live. A token never
+/// changes hands, so an entry can only go stale by revocation; that is why only the write routes
+/// trust it (`require_writer`), whose transactions check liveness themselves.
+#[derive(Default)]
+pub struct TokenUsers(Mutex<HashMap<[u8; 32], UserId>>);
+
+/// Entries kept at most; the map is emptied when full (a lookup refills what is in use).
+const TOKEN_USERS_MAX: usize = 65_536;
+
+impl TokenUsers {
+    fn get(&self, hash: &[u8; 32]) -> Option<UserId> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get(hash).copied()
+    }
+
+    fn remember(&self, hash: [u8; 32], user: UserId) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= TOKEN_USERS_MAX {
+            map.clear();
+        }
+        map.insert(hash, user);
+    }
+
+    /// Drops a token found revoked.
+    pub fn forget(&self, hash: &[u8; 32]) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(hash);
+    }
+}
+
+/// The caller's token hash (None: no usable bearer token) and user, looked up in storage unless
+/// `known` allows the instance's memory of live tokens.
+async fn authenticate(state: &AppState, hash: Option<[u8; 32]>, known: bool) -> Result<([u8; 32], UserId), ApiError> {
+    let Some(hash) = hash else {
         return Err(ApiError::new(ErrorCode::Unauthorized, "missing bearer token (exactly one Authorization: Bearer header)"));
     };
-    let hash = hash_token(token);
-    let storage = state.storage.clone();
-    let user = tokio::task::spawn_blocking(move || storage.user_for_token(&hash))
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "auth task failed"))??;
-    let Some(user) = user else {
+    if known {
+        if let Some(user) = state.token_users.get(&hash) {
+            return Ok((hash, user));
+        }
+    }
+    let Some(user) = state.storage.clone().user_for_token_async(hash).await? else {
         return Err(ApiError::new(ErrorCode::Unauthorized, "invalid or revoked token"));
     };
+    state.token_users.remember(hash, user);
+    Ok((hash, user))
+}
+
+fn admit(mut req: Request, hash: [u8; 32], user: UserId) -> Request {
     req.extensions_mut().insert(User(user));
     req.extensions_mut().insert(TokenHash(hash));
-    Ok(next.run(req).await)
+    req
+}
+
+/// Middleware for every authenticated route: 401 + `WWW-Authenticate: Bearer` without a live token.
+pub async fn require_user(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    // Hashed before any await: the request (its body) is not `Sync`, so no borrow of it may
+    // live across one.
+    let hash = bearer(&req).map(hash_token);
+    let (hash, user) = authenticate(&state, hash, false).await?;
+    Ok(next.run(admit(req, hash, user)).await)
+}
+
+/// Middleware for the routes that make one write (their handlers pass `TokenHash` into the
+/// write, `IdemKey::token`): like `require_user`, but a token this instance has seen live is not
+/// looked up again. The write's own transaction reads the token's row first and writes nothing
+/// if it was revoked meanwhile, in the statement that takes the key's lock anyway — so a revoked
+/// token still cannot write from the moment the revocation commits, on any instance, and every
+/// write saves a round trip to the database.
+pub async fn require_writer(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let hash = bearer(&req).map(hash_token);
+    let (hash, user) = authenticate(&state, hash, true).await?;
+    Ok(next.run(admit(req, hash, user)).await)
 }

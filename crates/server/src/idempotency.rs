@@ -11,6 +11,7 @@ use deckhand_protocol::limits::IDEMPOTENCY_KEY_MAX_CHARS;
 use deckhand_protocol::{ErrorCode, headers as h};
 use sha2::{Digest, Sha256};
 
+use crate::auth::TokenHash;
 use crate::domain::WriteOp;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -76,14 +77,14 @@ fn card_response(stored: &StoredResponse, replayed: bool, version: Option<i64>) 
 }
 
 /// Executes a write once per (user, key) and answers it.
-pub async fn run(state: &AppState, user: UserId, writer: Option<String>, key: String, fingerprint: [u8; 32], op: WriteOp) -> Result<Response, ApiError> {
-    run_many(state, user, writer, vec![(key, fingerprint, op)]).await.pop().unwrap_or_else(|| Err(ApiError::new(ErrorCode::Internal, "write not run")))
+pub async fn run(state: &AppState, user: UserId, token: Option<TokenHash>, key: String, fingerprint: [u8; 32], op: WriteOp) -> Result<Response, ApiError> {
+    run_many(state, user, token, vec![(key, fingerprint, op)]).await.pop().unwrap_or_else(|| Err(ApiError::new(ErrorCode::Internal, "write not run")))
 }
 
 /// Writes in order (one, or a batch's), all in one trip to the database thread, each still its
 /// own transaction with its own record. A key repeated inside the batch runs
 /// in order like a retry; a key another request is executing answers `409 idempotency_in_flight`.
-pub async fn run_many(state: &AppState, user: UserId, writer: Option<String>, writes: Vec<(String, [u8; 32], WriteOp)>) -> Vec<Result<Response, ApiError>> {
+pub async fn run_many(state: &AppState, user: UserId, token: Option<TokenHash>, writes: Vec<(String, [u8; 32], WriteOp)>) -> Vec<Result<Response, ApiError>> {
     let mut guards = Vec::new();
     let mut answers: Vec<Option<Result<Response, ApiError>>> = Vec::with_capacity(writes.len());
     let mut ready = Vec::with_capacity(writes.len());
@@ -100,24 +101,22 @@ pub async fn run_many(state: &AppState, user: UserId, writer: Option<String>, wr
             mine.insert(key.clone());
         }
         answers.push(None);
-        ready.push((i, IdemKey { key, fingerprint, writer: writer.clone() }, op));
+        ready.push((i, idem_key(key, fingerprint, token), op));
     }
     let turn = state.user_writes.turn(user).await;
+    let (at, writes): (Vec<usize>, Vec<(IdemKey, WriteOp)>) = ready.into_iter().map(|(i, idem, op)| (i, (idem, op))).unzip();
+    let names: Vec<(String, uuid::Uuid)> = writes.iter().map(|(idem, op)| (idem.key.clone(), op.card_id())).collect();
     let done = state
-        .db(move |s| {
-            let now = Utc::now();
-            let (at, writes): (Vec<usize>, Vec<(IdemKey, WriteOp)>) = ready.into_iter().map(|(i, idem, op)| (i, (idem, op))).unzip();
-            let outcomes = s.write_many(user, &writes, now);
-            Ok(at.into_iter().zip(writes).zip(outcomes).map(|((i, (idem, op)), o)| (i, idem.key, op.card_id(), o)).collect::<Vec<_>>())
-        })
-        .await;
+        .db_writes(user, writes)
+        .await
+        .map(|outcomes| at.into_iter().zip(names).zip(outcomes).map(|((i, (key, card_id)), o)| (i, key, card_id, o)).collect::<Vec<_>>());
     drop(turn);
     match done {
         Ok(done) => {
             for (i, key, card_id, outcome) in done {
                 let span = tracing::info_span!("write", user, idempotency_key = %key, card_id = %card_id);
                 let _e = span.enter();
-                answers[i] = Some(outcome.map_err(ApiError::from).and_then(|o| respond(state, user, o)));
+                answers[i] = Some(outcome.map_err(ApiError::from).and_then(|o| respond(state, user, token, o)));
             }
         }
         Err(e) => {
@@ -132,9 +131,9 @@ pub async fn run_many(state: &AppState, user: UserId, writer: Option<String>, wr
 
 /// Executes a lane write once per (user, key) and answers it: the same key space, records and
 /// in-flight guard as card writes.
-pub async fn run_lane(state: &AppState, user: UserId, writer: Option<String>, key: String, fingerprint: [u8; 32], op: crate::lanes::LaneOp) -> Result<Response, ApiError> {
+pub async fn run_lane(state: &AppState, user: UserId, token: Option<TokenHash>, key: String, fingerprint: [u8; 32], op: crate::lanes::LaneOp) -> Result<Response, ApiError> {
     let guard = claim(state, user, &key)?;
-    let idem = IdemKey { key: key.clone(), fingerprint, writer };
+    let idem = idem_key(key.clone(), fingerprint, token);
     let lane_id = op.lane_id();
     let turn = state.user_writes.turn(user).await;
     let outcome = state.db(move |s| s.write_lane(user, &idem, &op, Utc::now())).await;
@@ -152,10 +151,11 @@ pub async fn run_lane(state: &AppState, user: UserId, writer: Option<String>, ke
             }
             Ok(card_response(&response, false, Some(version)))
         }
-        WriteOutcome::Replayed(stored) => respond(state, user, WriteOutcome::Replayed(stored)),
-        WriteOutcome::KeyReused => respond(state, user, WriteOutcome::KeyReused),
+        WriteOutcome::Replayed(stored) => respond(state, user, token, WriteOutcome::Replayed(stored)),
+        WriteOutcome::KeyReused => respond(state, user, token, WriteOutcome::KeyReused),
         WriteOutcome::Rejected(p) => Err(p.into()),
-        WriteOutcome::InFlight => respond(state, user, WriteOutcome::InFlight),
+        WriteOutcome::InFlight => respond(state, user, token, WriteOutcome::InFlight),
+        WriteOutcome::Revoked => respond(state, user, token, WriteOutcome::Revoked),
     }
 }
 
@@ -168,7 +168,13 @@ fn claim<'a>(state: &'a AppState, user: UserId, key: &str) -> Result<InFlight<'a
     Ok(InFlight { state, entry })
 }
 
-fn respond(state: &AppState, user: UserId, outcome: WriteOutcome) -> Result<Response, ApiError> {
+/// The storage identity of a write: its key, its request's fingerprint, and the token it came
+/// with (checked live inside the write's transaction; its short id is the version's writer).
+fn idem_key(key: String, fingerprint: [u8; 32], token: Option<TokenHash>) -> IdemKey {
+    IdemKey { key, fingerprint, writer: token.as_ref().map(crate::auth::writer_id), token: token.map(|t| t.0) }
+}
+
+fn respond(state: &AppState, user: UserId, token: Option<TokenHash>, outcome: WriteOutcome) -> Result<Response, ApiError> {
     match outcome {
         WriteOutcome::Applied { response, change } => {
             tracing::info!(seq = change.seq, version = change.card.version, "write applied");
@@ -196,5 +202,12 @@ fn respond(state: &AppState, user: UserId, outcome: WriteOutcome) -> Result<Resp
         WriteOutcome::Rejected(problem) => Err(problem.into()),
         // Another instance holds this key's lock (the in-process set only sees this process).
         WriteOutcome::InFlight => Err(ApiError::new(ErrorCode::IdempotencyInFlight, "a request with this Idempotency-Key is still executing").retry_after(1)),
+        // Revoked after this instance last looked the token up: the next request looks again.
+        WriteOutcome::Revoked => {
+            if let Some(t) = token {
+                state.token_users.forget(&t.0);
+            }
+            Err(ApiError::new(ErrorCode::Unauthorized, "invalid or revoked token"))
+        }
     }
 }

@@ -49,6 +49,15 @@ pub fn open_storage(config: &ServerConfig) -> storage::Result<Arc<dyn Storage>> 
     }
 }
 
+/// `open_storage` for `serve`: a PostgreSQL backend runs its driver on `handle` (the server's
+/// runtime, `PgStorage::connect_on`). Call it off that runtime's worker threads.
+pub fn open_storage_on(config: &ServerConfig, handle: tokio::runtime::Handle) -> storage::Result<Arc<dyn Storage>> {
+    match &config.database_url {
+        Some(url) => Ok(Arc::new(PgStorage::connect_on(url, config.pg_pool_size, handle)?)),
+        None => open_storage(config),
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found()
 }
@@ -100,17 +109,21 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static(deckhand_protocol::headers::REQUEST_ID);
-    let authed = Router::new()
-        .route("/v1/cards", get(routes::cards::list).post(routes::cards::create))
-        .route(
-            "/v1/cards/{id}",
-            get(routes::cards::get).patch(routes::cards::patch).delete(routes::cards::delete),
-        )
+    // One write each, the token passed into the write's transaction: `auth::require_writer`.
+    let writes = Router::new()
+        .route("/v1/cards", post(routes::cards::create))
+        .route("/v1/cards/{id}", axum::routing::patch(routes::cards::patch).delete(routes::cards::delete))
         .route("/v1/cards/{id}/restore", post(routes::cards::restore))
+        .route("/v1/lanes", post(routes::lanes::create))
+        .route("/v1/lanes/{id}", axum::routing::patch(routes::lanes::patch).delete(routes::lanes::delete))
+        .route_layer(from_fn_with_state(state.clone(), limits::guard))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_writer));
+    let authed = Router::new()
+        .route("/v1/cards", get(routes::cards::list))
+        .route("/v1/cards/{id}", get(routes::cards::get))
         .route("/v1/trash", delete(routes::trash::empty))
         .route("/v1/cards/{id}/versions", get(routes::history::versions))
-        .route("/v1/lanes", get(routes::lanes::list).post(routes::lanes::create))
-        .route("/v1/lanes/{id}", axum::routing::patch(routes::lanes::patch).delete(routes::lanes::delete))
+        .route("/v1/lanes", get(routes::lanes::list))
         .route("/v1/batch", post(routes::batch::batch))
         .route("/v1/changes", get(routes::changes::list))
         .route("/v1/events", get(routes::events::stream))
@@ -121,6 +134,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::meta::healthz))
         .merge(authed)
+        .merge(writes)
         .fallback(not_found)
         .layer(from_fn(problems_only))
         .layer(from_fn_with_state(state.clone(), metrics::track))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use deckhand_server::auth::{hash_token, new_token};
 use deckhand_server::storage::Location;
-use deckhand_server::{ServerConfig, open_storage};
+use deckhand_server::{ServerConfig, open_storage, open_storage_on};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -179,9 +179,11 @@ fn location(db: Option<String>) -> Location {
     Location::parse(&db)
 }
 
-/// Opens the storage on a blocking thread (the PostgreSQL backend waits on its own runtime).
+/// Opens the storage on a blocking thread (the PostgreSQL backend waits on its runtime's tasks,
+/// here this server's own runtime).
 async fn open(config: ServerConfig) -> anyhow::Result<std::sync::Arc<dyn deckhand_server::storage::Storage>> {
-    Ok(tokio::task::spawn_blocking(move || open_storage(&config)).await??)
+    let handle = tokio::runtime::Handle::current();
+    Ok(tokio::task::spawn_blocking(move || open_storage_on(&config, handle)).await??)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -10,9 +10,20 @@ use crate::metrics::Metrics;
 use crate::storage::{Notifier, Storage, UserId};
 use crate::user_queue::UserQueues;
 
-/// Shared by every handler; cheap to clone.
+/// Shared by every handler; cheap to clone (one reference count: each middleware layer and
+/// handler clones it per request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What `AppState` shares.
+pub struct Shared {
     pub config: Arc<ServerConfig>,
     pub storage: Arc<dyn Storage>,
     /// Cross-instance pokes when the backend is shared by several processes (PostgreSQL).
@@ -21,6 +32,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
     pub concurrency: Arc<Semaphore>,
+    /// Tokens this instance has seen live, and their users (`auth::require_writer`).
+    pub token_users: Arc<crate::auth::TokenUsers>,
     /// Each user's writes, one at a time per instance, before they take a connection.
     pub user_writes: Arc<UserQueues>,
     /// Idempotency keys whose first request is executing right now.
@@ -37,7 +50,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: ServerConfig, storage: Arc<dyn Storage>, shutdown: watch::Receiver<bool>) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst)),
             concurrency: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             config: Arc::new(config),
@@ -45,12 +58,13 @@ impl AppState {
             storage,
             hub: Arc::new(Hub::default()),
             metrics: Arc::new(Metrics::default()),
+            token_users: Arc::default(),
             user_writes: Arc::default(),
             in_flight: Arc::new(Mutex::new(HashSet::new())),
             shutdown,
             revocations: Arc::new(watch::channel(0).0),
             sse_slots: Arc::new(Mutex::new((0, HashMap::new()))),
-        }
+        }))
     }
 
     /// Revokes every token of `name` in storage, then tells open SSE streams to re-check theirs.
@@ -83,6 +97,18 @@ impl AppState {
         *mine += 1;
         slots.0 += 1;
         Ok(SseSlot { slots: self.sse_slots.clone(), user })
+    }
+
+    /// Runs `writes` of `user` (`Storage::write_many_async`) and records the latency.
+    pub async fn db_writes(
+        &self,
+        user: UserId,
+        writes: Vec<(crate::storage::IdemKey, crate::domain::WriteOp)>,
+    ) -> Result<Vec<crate::storage::Result<crate::storage::WriteOutcome>>, crate::error::ApiError> {
+        let start = std::time::Instant::now();
+        let out = self.storage.clone().write_many_async(user, writes, chrono::Utc::now()).await;
+        self.metrics.observe_db(start.elapsed());
+        out.map_err(Into::into)
     }
 
     /// Runs a storage call on the blocking pool and records its latency.

@@ -79,3 +79,29 @@ async fn wrong_method_is_a_405_problem() {
     let ann = h.user("ann");
     Client::send(ann.req(Method::PUT, "/v1/cards")).await.problem(405, "method_not_allowed");
 }
+
+/// The write routes trust a token this instance has already seen live and leave the liveness
+/// check to the write's own transaction (`auth::require_writer`): after a revoke no write of any
+/// kind goes through — not even the replay of one made before — and nothing is written.
+#[tokio::test]
+async fn a_token_revoked_after_writing_can_write_nothing_more() {
+    let h = Harness::start().await;
+    let token = h.server.add_user("ann");
+    let user = h.server.storage().user_for_token(&deckhand_server::auth::hash_token(&token)).unwrap().expect("ann");
+    let ann = h.client(&token);
+    let key = support::key();
+    let body = support::new_card(Uuid::now_v7(), "before the revoke");
+    let card = ann.create_with_key(&key, &body).await.card(201);
+    // The instance now knows the token; the next writes take the path without a lookup.
+    assert_eq!(h.server.revoke("ann"), 1);
+    ann.create(&support::new_card(Uuid::now_v7(), "after the revoke")).await.problem(401, "unauthorized");
+    ann.create_with_key(&key, &body).await.problem(401, "unauthorized");
+    ann.patch(card.id, card.version, serde_json::json!({"title": "after the revoke"})).await.problem(401, "unauthorized");
+    ann.delete(card.id, card.version).await.problem(401, "unauthorized");
+    ann.restore(card.id, card.version).await.problem(401, "unauthorized");
+    let lane = serde_json::json!({"id": Uuid::now_v7(), "name": "After"});
+    Client::send(ann.req(Method::POST, "/v1/lanes").header("idempotency-key", support::key()).json(&lane))
+        .await
+        .problem(401, "unauthorized");
+    assert_eq!(h.server.storage().last_seq(user).unwrap(), 1, "a write went through after the revoke");
+}

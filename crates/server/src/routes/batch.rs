@@ -60,8 +60,7 @@ pub async fn batch(
         let prepared: Vec<Result<(String, cards::Prepared), ApiError>> = req.writes.into_iter().map(prepare).collect();
         let ready: Vec<(String, [u8; 32], crate::domain::WriteOp)> =
             prepared.iter().filter_map(|p| p.as_ref().ok()).map(|(k, (fp, op))| (k.clone(), *fp, op.clone())).collect();
-        let writer = token.as_ref().map(|Extension(t)| crate::auth::writer_id(t));
-        let mut ran = idempotency::run_many(&state, user, writer, ready).await.into_iter();
+        let mut ran = idempotency::run_many(&state, user, token.map(|Extension(t)| t), ready).await.into_iter();
         let mut results = Vec::with_capacity(n);
         for p in prepared {
             let resp = match p {

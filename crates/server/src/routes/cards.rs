@@ -64,7 +64,7 @@ pub async fn create(
     let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let new: NewCard = body::parse_json(&headers, &bytes)?;
     let (fp, op) = create_op(&uri, &bytes, new)?;
-    idempotency::run(&state, user, token.map(|Extension(t)| crate::auth::writer_id(&t)), key, fp, op).await
+    idempotency::run(&state, user, token.map(|Extension(t)| t), key, fp, op).await
 }
 
 /// A checked write and the fingerprint of the request it came in.
@@ -163,7 +163,7 @@ pub async fn patch(
     let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let patch: PatchCard = body::parse_json(&headers, &bytes)?;
     let (fp, op) = patch_op(id, &uri, &bytes, patch)?;
-    idempotency::run(&state, user, token.map(|Extension(t)| crate::auth::writer_id(&t)), key, fp, op).await
+    idempotency::run(&state, user, token.map(|Extension(t)| t), key, fp, op).await
 }
 
 /// A patch whose body is known to be JSON (a write of a batch).
@@ -206,7 +206,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let key = idempotency::key_from(&headers)?;
     let (fp, op) = delete_op(&raw, &q, &uri)?;
-    idempotency::run(&state, user, token.map(|Extension(t)| crate::auth::writer_id(&t)), key, fp, op).await
+    idempotency::run(&state, user, token.map(|Extension(t)| t), key, fp, op).await
 }
 
 /// A delete from its path id and query (also a write of a batch).
@@ -249,7 +249,7 @@ pub async fn restore(
     let bytes = body::read(&headers, body, state.config.body_read_timeout).await?;
     let restore: RestoreCard = body::parse_json(&headers, &bytes)?;
     let (fp, op) = restore_op(id, &uri, &bytes, restore);
-    idempotency::run(&state, user, token.map(|Extension(t)| crate::auth::writer_id(&t)), key, fp, op).await
+    idempotency::run(&state, user, token.map(|Extension(t)| t), key, fp, op).await
 }
 
 /// A restore whose body is known to be JSON (a write of a batch).

@@ -22,10 +22,6 @@ fn lane_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::new(ErrorCode::NotFound, format!("no lane {raw:?}")))
 }
 
-fn writer(token: Option<Extension<crate::auth::TokenHash>>) -> Option<String> {
-    token.map(|Extension(t)| crate::auth::writer_id(&t))
-}
-
 #[utoipa::path(get, path = "/v1/lanes", operation_id = "listLanes", tag = "lanes",
     responses(
         (status = 200, description = "The caller's live lanes by (position, id)", body = LanesPage),
@@ -62,7 +58,7 @@ pub async fn create(
     let new: NewLane = body::parse_json(&headers, &bytes)?;
     validate_new_lane(&new).map_err(ApiError::validation)?;
     let fp = idempotency::fingerprint(&Method::POST, &uri, &bytes);
-    idempotency::run_lane(&state, user, writer(token), key, fp, LaneOp::Create(new)).await
+    idempotency::run_lane(&state, user, token.map(|Extension(t)| t), key, fp, LaneOp::Create(new)).await
 }
 
 #[utoipa::path(patch, path = "/v1/lanes/{id}", operation_id = "patchLane", request_body = PatchLane, tag = "lanes",
@@ -94,7 +90,7 @@ pub async fn patch(
     let patch: PatchLane = body::parse_json(&headers, &bytes)?;
     validate_lane_changes(&patch.changes).map_err(ApiError::validation)?;
     let fp = idempotency::fingerprint(&Method::PATCH, &uri, &bytes);
-    idempotency::run_lane(&state, user, writer(token), key, fp, LaneOp::Patch { id, base_version: patch.base_version, changes: patch.changes }).await
+    idempotency::run_lane(&state, user, token.map(|Extension(t)| t), key, fp, LaneOp::Patch { id, base_version: patch.base_version, changes: patch.changes }).await
 }
 
 #[utoipa::path(delete, path = "/v1/lanes/{id}", operation_id = "deleteLane", tag = "lanes",
@@ -124,5 +120,5 @@ pub async fn delete(
     let field = |m: &str| ApiError::validation(vec![FieldError { field: "base_version".into(), message: m.into() }]);
     let base_version = q.get("base_version").ok_or_else(|| field("is required"))?.parse::<i64>().map_err(|_| field("must be an integer"))?;
     let fp = idempotency::fingerprint(&Method::DELETE, &uri, b"");
-    idempotency::run_lane(&state, user, writer(token), key, fp, LaneOp::Delete { id, base_version }).await
+    idempotency::run_lane(&state, user, token.map(|Extension(t)| t), key, fp, LaneOp::Delete { id, base_version }).await
 }

@@ -11,12 +11,15 @@ pub mod postgres;
 
 pub mod sqlite;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use deckhand_protocol::{Card, CardVersion, Change, Lane, LaneChange, Problem};
 use uuid::Uuid;
 
 use crate::domain::WriteOp;
 use crate::lanes::LaneOp;
+use futures::future::BoxFuture;
 
 pub use notify::{Notifier, Signal};
 
@@ -54,6 +57,11 @@ pub struct IdemKey {
     pub fingerprint: [u8; 32],
     /// Who writes (the token's short id, `CardVersion::writer`); kept with the card's version.
     pub writer: Option<String>,
+    /// sha256 of the bearer token the write came with. The write transaction checks, before
+    /// anything else, that it is still live (`WriteOutcome::Revoked` if not), so a write route
+    /// may skip the separate token lookup for a token it knows (`crate::auth::require_writer`).
+    /// `None`: no check (tools and tests that call storage directly).
+    pub token: Option<[u8; 32]>,
 }
 
 /// A response as stored for replay.
@@ -77,6 +85,9 @@ pub enum WriteOutcome<C = Change> {
     /// Another transaction (possibly on another instance) is executing this key right now;
     /// nothing was written. Answered as `409 idempotency_in_flight`.
     InFlight,
+    /// The write's token (`IdemKey::token`) is revoked; nothing was written, not even a replay
+    /// answered. Answered as `401 unauthorized`.
+    Revoked,
 }
 
 /// Where a deployment keeps its data, as `serve --db` spells it.
@@ -110,6 +121,8 @@ impl Location {
 ///   made by a concurrent writer on another connection or instance.
 /// - **Record with effect.** An idempotency record commits in the same transaction as its card
 ///   change, never alone; a key that is executing elsewhere yields `WriteOutcome::InFlight`.
+/// - **Live token.** A write with `IdemKey::token` reads the token's row in its own transaction
+///   before anything else and writes nothing (`WriteOutcome::Revoked`) once it is revoked.
 pub trait Storage: Send + Sync + 'static {
     fn add_user(&self, name: &str, token_hash: [u8; 32]) -> Result<UserId>;
     /// Adds another token for an existing user.
@@ -118,6 +131,14 @@ pub trait Storage: Send + Sync + 'static {
     fn revoke_tokens(&self, name: &str) -> Result<usize>;
     /// The user a live token hash belongs to.
     fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserId>>;
+    /// `user_for_token` for a caller on an async runtime (see `write_many_async`).
+    fn user_for_token_async(self: Arc<Self>, token_hash: [u8; 32]) -> BoxFuture<'static, Result<Option<UserId>>> {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || self.user_for_token(&token_hash))
+                .await
+                .map_err(|_| StorageError::Backend("database task failed".into()))?
+        })
+    }
 
     fn get_card(&self, user: UserId, id: Uuid) -> Result<Option<Card>>;
     /// Live cards ordered by id, strictly after `after`; the page ends at `limit` cards or once
@@ -137,6 +158,21 @@ pub trait Storage: Send + Sync + 'static {
     /// it. A backend may commit them together, as long as one failing write never undoes another.
     fn write_many(&self, user: UserId, writes: &[(IdemKey, WriteOp)], now: DateTime<Utc>) -> Vec<Result<WriteOutcome>> {
         writes.iter().map(|(idem, op)| self.write(user, idem, op, now)).collect()
+    }
+    /// `write_many` for a caller on an async runtime (the write handlers). The default runs it on
+    /// the blocking pool; a backend whose driver is async runs it on its own runtime instead,
+    /// without tying up a blocking thread or waking one.
+    fn write_many_async(
+        self: Arc<Self>,
+        user: UserId,
+        writes: Vec<(IdemKey, WriteOp)>,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'static, Result<Vec<Result<WriteOutcome>>>> {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || self.write_many(user, &writes, now))
+                .await
+                .map_err(|_| StorageError::Backend("database task failed".into()))
+        })
     }
     /// Deletes idempotency records created before `before`; returns how many. With several
     /// instances on one database only one of them purges at a time (the others return 0).
@@ -168,7 +204,7 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Cross-instance signals, for backends that several processes share (`None`: this process
     /// is the only writer and its in-memory hub sees every change).
-    fn notifier(&self) -> Option<std::sync::Arc<dyn Notifier>> {
+    fn notifier(&self) -> Option<Arc<dyn Notifier>> {
         None
     }
 

@@ -10,8 +10,9 @@
 //!   together with the idempotency record; the record's primary key is the backstop.
 //!
 //! The trait is synchronous (handlers call it on the blocking pool); this backend runs its
-//! driver on a small runtime of its own and waits for each call's task, so it works from any
-//! thread, inside or outside another runtime.
+//! driver on a runtime (its own, or the server's: `connect_on`) and waits for each call's task.
+//! The write and token paths are also offered as futures (`write_many_async`,
+//! `user_for_token_async`), which the handlers await without a blocking thread.
 
 mod listener;
 pub mod migrations;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use deckhand_protocol::{Card, CardVersion, Change, Lane, LaneChange, lane_key};
 use tokio_postgres::NoTls;
@@ -112,16 +114,34 @@ fn bounded<T>(rows: Vec<T>, limit: u32, max_bytes: usize, size: impl Fn(&T) -> u
 }
 
 impl PgStorage {
-    /// Connects to `url`, migrates the schema (or refuses it) and opens a pool of `pool_size`.
+    /// Connects to `url`, migrates the schema (or refuses it) and opens a pool of `pool_size`,
+    /// with the driver on a small runtime of its own (tools, tests: any caller, any thread).
     pub fn connect(url: &str, pool_size: usize) -> Result<PgStorage> {
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|e| StorageError::Backend(format!("bad PostgreSQL url: {e}")))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("deckhand-pg")
             .enable_all()
             .build()
             .map_err(|e| StorageError::Backend(format!("cannot start the database runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        PgStorage::open(url, pool_size, Some(runtime), handle)
+    }
+
+    /// `connect` for `serve`: the driver runs on the server's own multi-thread runtime, so a
+    /// request, its queries and the connections' tasks wake each other inside one scheduler
+    /// instead of across two (a third of the server's CPU went to those thread switches). The
+    /// synchronous methods must then be called off its worker threads (the blocking pool, as the
+    /// handlers do), never on them. On any other runtime flavour this is `connect`.
+    pub fn connect_on(url: &str, pool_size: usize, handle: tokio::runtime::Handle) -> Result<PgStorage> {
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return PgStorage::connect(url, pool_size);
+        }
+        PgStorage::open(url, pool_size, None, handle)
+    }
+
+    fn open(url: &str, pool_size: usize, runtime: Option<tokio::runtime::Runtime>, handle: tokio::runtime::Handle) -> Result<PgStorage> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StorageError::Backend(format!("bad PostgreSQL url: {e}")))?;
         let mut app_config = config.clone();
         app_config.application_name("deckhand-server");
         let manager = Manager::from_config(app_config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
@@ -132,10 +152,9 @@ impl PgStorage {
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(|e| StorageError::Backend(format!("connection pool: {e}")))?;
-        let handle = runtime.handle().clone();
         let notifier = Arc::new(listener::PgNotifier::new(handle.clone(), pool.clone(), config.clone()));
         let planted_sequence_allocator = std::env::var(PLANTED_BUG_ENV).is_ok_and(|v| v == "1");
-        let storage = PgStorage { planted_sequence_allocator, runtime: Some(runtime), handle, pool, notifier };
+        let storage = PgStorage { planted_sequence_allocator, runtime, handle, pool, notifier };
         storage.run(async move { migrations::migrate(&config).await })?;
         if planted_sequence_allocator {
             tracing::warn!("PLANTED BUG: change seqs come from a SEQUENCE (tests only)");
@@ -205,14 +224,16 @@ impl Drop for PgStorage {
 async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>, planted: bool) -> Result<WriteOutcome> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(db_err)?;
-    let st = tx
-        .prepare_cached("SELECT pg_try_advisory_xact_lock(hashtextextended($1::bigint::text || ':' || $2::text, 0))")
-        .await
-        .map_err(db_err)?;
-    let locked: bool = tx.query_one(&st, &[&user, &idem.key]).await.map_err(db_err)?.get(0);
-    if !locked {
-        tx.rollback().await.map_err(db_err)?;
-        return Ok(WriteOutcome::InFlight);
+    match claim_key(&tx, user, idem).await? {
+        Claim::Mine => {}
+        Claim::Busy => {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(WriteOutcome::InFlight);
+        }
+        Claim::Revoked => {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(WriteOutcome::Revoked);
+        }
     }
     let st = tx.prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = $1 AND key = $2").await.map_err(db_err)?;
     if let Some(row) = tx.query_opt(&st, &[&user, &idem.key]).await.map_err(db_err)? {
@@ -291,6 +312,67 @@ async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now
     Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
 }
 
+enum Claim {
+    Mine,
+    /// Another transaction holds the key's advisory lock.
+    Busy,
+    /// The write's token is revoked.
+    Revoked,
+}
+
+/// The first statement of every write: the key's advisory lock and the token's liveness, in one
+/// round trip.
+async fn claim_key(tx: &deadpool_postgres::Transaction<'_>, user: UserId, idem: &IdemKey) -> Result<Claim> {
+    let st = tx
+        .prepare_cached(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended($1::bigint::text || ':' || $2::text, 0)),
+                    $3::bytea IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE hash = $3 AND user_id = $1 AND revoked_at IS NULL)",
+        )
+        .await
+        .map_err(db_err)?;
+    let token: Option<&[u8]> = idem.token.as_ref().map(|t| &t[..]);
+    let row = tx.query_one(&st, &[&user, &idem.key, &token]).await.map_err(db_err)?;
+    let (locked, live): (bool, bool) = (row.get(0), row.get(1));
+    Ok(if !live {
+        Claim::Revoked
+    } else if !locked {
+        Claim::Busy
+    } else {
+        Claim::Mine
+    })
+}
+
+/// A write transaction, run again while it fails in a retryable way.
+async fn write_retrying(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>, planted: bool) -> Result<WriteOutcome> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let span = tracing::debug_span!("pg_write", user, idempotency_key = %idem.key, card_id = %op.card_id(), attempt);
+        let out = tracing::Instrument::instrument(write_once(pool, user, idem, op, now, planted), span).await;
+        match out {
+            // Serialization failure, deadlock, a raced idempotency record, a lost connection:
+            // the transaction rolled back (or never reached the database), so running it again
+            // is safe; after a few attempts the client retries (503).
+            Err(StorageError::Retryable(ref text)) if attempt < WRITE_ATTEMPTS => {
+                tracing::info!(user, key = %idem.key, detail = %text, "write transaction retried");
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn token_user(pool: &Pool, hash: [u8; 32]) -> Result<Option<UserId>> {
+    let c = pool.get().await.map_err(pool_err)?;
+    let st = c.prepare_cached("SELECT hash, user_id FROM tokens WHERE hash = $1 AND revoked_at IS NULL").await.map_err(db_err)?;
+    let row = c.query_opt(&st, &[&&hash[..]]).await.map_err(db_err)?;
+    // The index finds the row; the final comparison is still constant-time.
+    Ok(row.and_then(|r| {
+        use subtle::ConstantTimeEq;
+        let stored: Vec<u8> = r.get(0);
+        bool::from(stored.as_slice().ct_eq(&hash[..])).then_some(r.get::<_, i64>(1))
+    }))
+}
+
 fn parse_lane(data: &str) -> Result<Lane> {
     serde_json::from_str(data).map_err(|e| StorageError::Corrupt(format!("lane json: {e}")))
 }
@@ -308,14 +390,16 @@ async fn lanes_of(c: &impl deadpool_postgres::GenericClient, user: UserId) -> Re
 async fn write_lane_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &LaneOp, now: DateTime<Utc>) -> Result<WriteOutcome<LaneChange>> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(db_err)?;
-    let st = tx
-        .prepare_cached("SELECT pg_try_advisory_xact_lock(hashtextextended($1::bigint::text || ':' || $2::text, 0))")
-        .await
-        .map_err(db_err)?;
-    let locked: bool = tx.query_one(&st, &[&user, &idem.key]).await.map_err(db_err)?.get(0);
-    if !locked {
-        tx.rollback().await.map_err(db_err)?;
-        return Ok(WriteOutcome::InFlight);
+    match claim_key(&tx, user, idem).await? {
+        Claim::Mine => {}
+        Claim::Busy => {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(WriteOutcome::InFlight);
+        }
+        Claim::Revoked => {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(WriteOutcome::Revoked);
+        }
     }
     let st = tx.prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = $1 AND key = $2").await.map_err(db_err)?;
     if let Some(row) = tx.query_opt(&st, &[&user, &idem.key]).await.map_err(db_err)? {
@@ -443,17 +527,14 @@ impl Storage for PgStorage {
     }
 
     fn user_for_token(&self, token_hash: &[u8; 32]) -> Result<Option<UserId>> {
-        let hash = *token_hash;
-        self.with_client(move |c| async move {
-            let st = c.prepare_cached("SELECT hash, user_id FROM tokens WHERE hash = $1 AND revoked_at IS NULL").await.map_err(db_err)?;
-            let row = c.query_opt(&st, &[&&hash[..]]).await.map_err(db_err)?;
-            // The index finds the row; the final comparison is still constant-time.
-            Ok(row.and_then(|r| {
-                use subtle::ConstantTimeEq;
-                let stored: Vec<u8> = r.get(0);
-                bool::from(stored.as_slice().ct_eq(&hash[..])).then_some(r.get::<_, i64>(1))
-            }))
-        })
+        let (pool, hash) = (self.pool(), *token_hash);
+        self.run(async move { token_user(&pool, hash).await })
+    }
+
+    fn user_for_token_async(self: Arc<Self>, token_hash: [u8; 32]) -> BoxFuture<'static, Result<Option<UserId>>> {
+        let pool = self.pool();
+        let task = self.handle.spawn(async move { token_user(&pool, token_hash).await });
+        Box::pin(async move { task.await.map_err(|_| StorageError::Backend("database task failed".into()))? })
     }
 
     fn get_card(&self, user: UserId, id: Uuid) -> Result<Option<Card>> {
@@ -522,23 +603,26 @@ impl Storage for PgStorage {
 
     fn write(&self, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
         let (pool, idem, op, planted) = (self.pool(), idem.clone(), op.clone(), self.planted_sequence_allocator);
-        self.run(async move {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                let span = tracing::debug_span!("pg_write", user, idempotency_key = %idem.key, card_id = %op.card_id(), attempt);
-                let out = tracing::Instrument::instrument(write_once(&pool, user, &idem, &op, now, planted), span).await;
-                match out {
-                    // Serialization failure, deadlock, a raced idempotency record, a lost
-                    // connection: the transaction rolled back (or never reached the database), so
-                    // running it again is safe; after a few attempts the client retries (503).
-                    Err(StorageError::Retryable(ref text)) if attempt < WRITE_ATTEMPTS => {
-                        tracing::info!(user, key = %idem.key, detail = %text, "write transaction retried");
-                    }
-                    other => return other,
-                }
+        self.run(async move { write_retrying(&pool, user, &idem, &op, now, planted).await })
+    }
+
+    fn write_many_async(
+        self: Arc<Self>,
+        user: UserId,
+        writes: Vec<(IdemKey, WriteOp)>,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'static, Result<Vec<Result<WriteOutcome>>>> {
+        let (pool, planted) = (self.pool(), self.planted_sequence_allocator);
+        // On the driver's runtime, beside the connections' tasks: one hand-off each way per
+        // request, where the blocking pool added a thread wake-up and a channel in between.
+        let task = self.handle.spawn(async move {
+            let mut out = Vec::with_capacity(writes.len());
+            for (idem, op) in &writes {
+                out.push(write_retrying(&pool, user, idem, op, now, planted).await);
             }
-        })
+            out
+        });
+        Box::pin(async move { task.await.map_err(|_| StorageError::Backend("database task failed".into())) })
     }
 
     fn purge_tombstones(&self, user: Option<UserId>, before: Option<DateTime<Utc>>) -> Result<usize> {

@@ -129,8 +129,19 @@ fn stored_answer<T>(tx: &Connection, user: UserId, idem: &IdemKey) -> Result<Opt
     }))
 }
 
+/// Whether the write's token (if it names one) is still live, read in the write's transaction.
+fn token_live(tx: &Connection, user: UserId, idem: &IdemKey) -> Result<bool> {
+    let Some(token) = idem.token else { return Ok(true) };
+    tx.prepare_cached("SELECT 1 FROM tokens WHERE hash = ?1 AND user_id = ?2 AND revoked_at IS NULL")
+        .and_then(|mut st| st.exists(params![&token[..], user]))
+        .map_err(map_err)
+}
+
 /// One write in the caller's transaction (`write`, or a savepoint of `write_many`).
 fn write_in(tx: &Connection, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>) -> Result<WriteOutcome> {
+    if !token_live(tx, user, idem)? {
+        return Ok(WriteOutcome::Revoked);
+    }
     if let Some(answer) = stored_answer(tx, user, idem)? {
         return Ok(answer);
     }
@@ -424,6 +435,9 @@ impl Storage for SqliteStorage {
 
     fn write_lane(&self, user: UserId, idem: &IdemKey, op: &LaneOp, now: DateTime<Utc>) -> Result<WriteOutcome<LaneChange>> {
         self.write_tx(|tx| {
+            if !token_live(tx, user, idem)? {
+                return Ok(WriteOutcome::Revoked);
+            }
             if let Some(answer) = stored_answer(tx, user, idem)? {
                 return Ok(answer);
             }
