@@ -24,6 +24,9 @@ use crate::data;
 use crate::rig::{Instance, postgres_cpu_secs, self_cpu_secs};
 use crate::stats::*;
 
+/// Card numbers of the untimed warm-up creates (far from the timed ones').
+const WARM_UP: usize = 10_000_000;
+
 /// The server's default `--pg-pool-size`; the direct baseline gets the same number of connections.
 const POOL: usize = 16;
 
@@ -113,6 +116,28 @@ async fn through_servers(ctx: &Ctx, cluster: Option<&Cluster>, n: usize, shape: 
     let server_cpu = || pids.iter().map(|p| data::cpu_secs(*p)).sum::<f64>();
     let pg_pid = cluster.map(|c| c.pid);
     let pg_cpu = || pg_pid.map(postgres_cpu_secs).unwrap_or(0.0);
+    // One untimed create per client first, as the baseline's tasks do: the instances open their
+    // pooled connections and prepare their statements, the clients their HTTP connections.
+    let warm = (0..work.len()).map(|c| {
+        let (http, url, token) = (http.clone(), urls[c % urls.len()].clone(), tokens[c / shape.clients_per_user].clone());
+        let body = serde_json::to_string(&data::card_fields(WARM_UP + c, vocab)).expect("card json");
+        async move {
+            let resp = http
+                .post(format!("{url}/v1/cards"))
+                .bearer_auth(&token)
+                .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await?;
+            if resp.status().as_u16() != 201 {
+                return Err(anyhow!("warm-up create answered {}", resp.status()));
+            }
+            resp.bytes().await?;
+            Ok::<(), anyhow::Error>(())
+        }
+    });
+    futures::future::try_join_all(warm).await?;
     let (s0, p0, l0) = (server_cpu(), pg_cpu(), self_cpu_secs());
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(work.len());
@@ -146,7 +171,13 @@ async fn through_servers(ctx: &Ctx, cluster: Option<&Cluster>, n: usize, shape: 
     let wall = t0.elapsed().as_secs_f64();
     let out = Outcome { per_sec: shape.total() as f64 / wall, latencies, server_cpu: server_cpu() - s0, pg_cpu: pg_cpu() - p0, load_cpu: self_cpu_secs() - l0 };
     // Stopping waits for each process (bounded): not on a runtime worker's async path.
-    tokio::task::block_in_place(|| drop(instances));
+    tokio::task::block_in_place(|| {
+        drop(instances);
+        // A database left behind would keep autovacuum busy during the next target's clock.
+        if let Some(c) = cluster {
+            c.drop_database(&db);
+        }
+    });
     Ok(out)
 }
 
@@ -233,14 +264,23 @@ async fn direct(ctx: &Ctx, cluster: &Cluster, shape: &Shape, tasks: usize, vocab
     let config: tokio_postgres::Config = db.parse()?;
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     let pool = Pool::builder(manager).max_size(POOL).build()?;
-    // Open every connection before the clock starts (the servers' pools are warm by then too:
-    // they migrated and answered nothing yet, so they are not; opening is a small share).
+    // Open every connection before the clock starts (the servers' pools are opened by their
+    // clients' warm-up creates).
     let warm: Vec<_> = futures::future::join_all((0..POOL).map(|_| pool.get())).await.into_iter().collect::<Result<_, _>>()?;
     drop(warm);
     let pokes = Arc::new(Pokes::start(&tokio::runtime::Handle::current(), pool.clone()));
     let all: Vec<NewCard> = bodies(shape, vocab).into_iter().flatten().collect();
     let per = all.len() / tasks;
     let work: Vec<Vec<NewCard>> = all.chunks(per).take(tasks).map(|c| c.to_vec()).collect();
+    // One untimed create per task first, as the servers' clients do (statements prepared on the
+    // connections, the first writes of each user made).
+    let warm = (0..tasks).map(|c| {
+        let u = c * ids.len() / tasks;
+        let (pool, pokes, card) = (&pool, &pokes, data::card_fields(WARM_UP + c, vocab));
+        let (user, token) = (ids[u], hashes[u]);
+        async move { direct_create(pool, pokes, user, &token, &card, &uuid::Uuid::now_v7().to_string()).await }
+    });
+    futures::future::try_join_all(warm).await?;
     let (p0, l0) = (postgres_cpu_secs(cluster.pid), self_cpu_secs());
     let t0 = Instant::now();
     let mut handles = Vec::with_capacity(work.len());
@@ -262,7 +302,10 @@ async fn direct(ctx: &Ctx, cluster: &Cluster, shape: &Shape, tasks: usize, vocab
         latencies.extend(t.await??);
     }
     let wall = t0.elapsed().as_secs_f64();
-    Ok(Outcome { per_sec: (per * tasks) as f64 / wall, latencies, server_cpu: 0.0, pg_cpu: postgres_cpu_secs(cluster.pid) - p0, load_cpu: self_cpu_secs() - l0 })
+    let out = Outcome { per_sec: (per * tasks) as f64 / wall, latencies, server_cpu: 0.0, pg_cpu: postgres_cpu_secs(cluster.pid) - p0, load_cpu: self_cpu_secs() - l0 };
+    drop((pokes, pool));
+    tokio::task::block_in_place(|| cluster.drop_database(&db));
+    Ok(out)
 }
 
 #[derive(Default)]

@@ -154,6 +154,11 @@ impl Cluster {
         self.url(&name)
     }
 
+    /// Drops the database of `url` (its connections are ended first).
+    pub fn drop_database(&self, url: &str) {
+        self.psql("postgres", &format!("DROP DATABASE {} WITH (FORCE)", database_of(url)));
+    }
+
     /// Restarts the cluster in place (same port and data): every connection breaks.
     pub fn restart(&mut self) {
         stop_postmaster(self.pid);
