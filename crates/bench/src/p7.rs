@@ -142,13 +142,15 @@ async fn through_servers(ctx: &Ctx, cluster: Option<&Cluster>, n: usize, shape: 
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(work.len());
     for (c, cards) in work.into_iter().enumerate() {
-        let (http, url, token) = (http.clone(), urls[c % urls.len()].clone(), tokens[c / shape.clients_per_user].clone());
+        // Parsed once: the load generator's CPU is taken from the server's cores.
+        let url: reqwest::Url = format!("{}/v1/cards", urls[c % urls.len()]).parse()?;
+        let (http, token) = (http.clone(), tokens[c / shape.clients_per_user].clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(cards.len());
             for body in cards {
                 let t = Instant::now();
                 let resp = http
-                    .post(format!("{url}/v1/cards"))
+                    .post(url.clone())
                     .bearer_auth(&token)
                     .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")

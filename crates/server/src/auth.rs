@@ -104,12 +104,14 @@ fn admit(mut req: Request, hash: [u8; 32], user: UserId) -> Request {
     req
 }
 
-/// Middleware for every authenticated route: 401 + `WWW-Authenticate: Bearer` without a live token.
+/// Middleware for every authenticated route: 401 + `WWW-Authenticate: Bearer` without a live token;
+/// then the request's limits (`crate::limits::admit`).
 pub async fn require_user(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
     // Hashed before any await: the request (its body) is not `Sync`, so no borrow of it may
     // live across one.
     let hash = bearer(&req).map(hash_token);
     let (hash, user) = authenticate(&state, hash, false).await?;
+    let _slot = crate::limits::admit(&state, &hash, req.uri().path())?;
     Ok(next.run(admit(req, hash, user)).await)
 }
 
@@ -122,5 +124,6 @@ pub async fn require_user(State(state): State<AppState>, req: Request, next: Nex
 pub async fn require_writer(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
     let hash = bearer(&req).map(hash_token);
     let (hash, user) = authenticate(&state, hash, true).await?;
+    let _slot = crate::limits::admit(&state, &hash, req.uri().path())?;
     Ok(next.run(admit(req, hash, user)).await)
 }

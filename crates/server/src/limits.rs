@@ -5,12 +5,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use deckhand_protocol::ErrorCode;
+use tokio::sync::OwnedSemaphorePermit;
 
-use crate::auth::TokenHash;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -57,18 +54,18 @@ impl RateLimiter {
     }
 }
 
-/// Runs after `require_user`. SSE streams skip the concurrency cap: they are long-lived by design.
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    if let Some(TokenHash(token)) = req.extensions().get::<TokenHash>().copied() {
-        if let Err(wait) = state.rate_limiter.check(token) {
-            return Err(ApiError::new(ErrorCode::RateLimited, "too many requests for this token").retry_after(wait));
-        }
+/// The limits an authenticated request passes (called by the auth middleware, right after it
+/// knows the token: one middleware layer less per request): the token's rate, then a slot under
+/// the concurrency cap, held until the response — except for SSE streams, long-lived by design.
+pub fn admit(state: &AppState, token: &[u8; 32], path: &str) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
+    if let Err(wait) = state.rate_limiter.check(*token) {
+        return Err(ApiError::new(ErrorCode::RateLimited, "too many requests for this token").retry_after(wait));
     }
-    if req.uri().path() == "/v1/events" {
-        return Ok(next.run(req).await);
+    if path == "/v1/events" {
+        return Ok(None);
     }
-    let Ok(_permit) = state.concurrency.clone().try_acquire_owned() else {
-        return Err(ApiError::new(ErrorCode::Overloaded, "server at its concurrency limit").retry_after(1));
-    };
-    Ok(next.run(req).await)
+    match state.concurrency.clone().try_acquire_owned() {
+        Ok(permit) => Ok(Some(permit)),
+        Err(_) => Err(ApiError::new(ErrorCode::Overloaded, "server at its concurrency limit").retry_after(1)),
+    }
 }
