@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (3, "trash", include_str!("migrations/0003_trash.sql")),
     (4, "card_versions", include_str!("migrations/0004_card_versions.sql")),
     (5, "lanes", include_str!("migrations/0005_lanes.sql")),
+    (6, "users_fillfactor", include_str!("migrations/0006_users_fillfactor.sql")),
 ];
 
 fn checksum(sql: &str) -> String {
