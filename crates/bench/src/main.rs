@@ -343,18 +343,20 @@ const METHOD: &str = r#"
   and a read from the database. CPU is the sum of the 3 server processes; PostgreSQL's CPU
   (postmaster and all its children, from /proc) per delivered event beside it.
 - **P7 write throughput.** 32 users, 2 clients each (64 clients), each client a closed loop of
-  100 `POST /v1/cards` (one in flight, a new Idempotency-Key each, the P1 corpus's card fields):
-  6,400 creates per run through 1, 2 or 3 `serve` processes on one fresh PostgreSQL database
-  (client c talks to instance c mod n; each instance has its default pool of 16 connections),
-  and through 1 `serve` on a SQLite file. Baseline in the same run: the same 64 client tasks
-  issuing the server's write transaction directly with tokio-postgres through a deadpool of 16
-  connections (the server's default pool) on a fresh database of the same schema: advisory lock
-  on (user, key), idempotency lookup, `UPDATE users ... RETURNING last_seq`, card read, card
-  upsert, version insert, idempotency insert, commit, then the post-commit `pg_notify` on another
-  pooled connection (not awaited, as the server does). That is the database's limit on this
-  machine for this workload; the server adds HTTP, the token lookup (one more query per
-  request), its thread hops and the SSE hub. Order in each run: baseline, 1, 2, 3 instances,
-  SQLite; ratio = throughput / the same run's baseline. CPU per create from /proc: the server
+  200 `POST /v1/cards` (one in flight, a new Idempotency-Key each, the P1 corpus's card fields)
+  after one untimed warm-up create: 12,800 creates per run through 1, 2 or 3 `serve` processes
+  on one fresh PostgreSQL database (client c talks to instance c mod n; each instance has its
+  default pool of 16 connections), and through 1 `serve` on a SQLite file. Baseline in the same
+  run: the best of 16, 32 and 64 client tasks (each after one untimed create) issuing the
+  server's write transaction directly with tokio-postgres through a deadpool of 16 connections
+  (the server's default pool) on a fresh database of the same schema: advisory lock on (user,
+  key) and the token's liveness in one statement, idempotency lookup, `UPDATE users ...
+  RETURNING last_seq`, card read, card upsert, version insert, idempotency insert, commit, then
+  the post-commit poke through the server's own coalescing NOTIFY sender (`Pokes`, not awaited,
+  as the server does). That is the database's limit on this machine for this workload; the
+  server adds HTTP, JSON, the first lookup of each token, its per-user write queue and the SSE
+  hub. Each target's database is dropped after it. Order in each run: baseline, 1, 2, 3
+  instances, SQLite; ratio = throughput / the same run's baseline. CPU per create from /proc: the server
   processes, PostgreSQL (postmaster and all children) and this load generator. Everything,
   PostgreSQL included, shares the 2 cores.
 - **P8 cross-instance propagation.** Two `serve` processes A and B on one PostgreSQL database,
