@@ -3,7 +3,9 @@
 //! rules live in `crate::domain`, so backends only decide how to store and lock.
 //!
 //! Methods are synchronous; handlers call them on the blocking pool (the PostgreSQL backend
-//! bridges to its own async runtime inside).
+//! bridges to its async driver inside). The two on every write request, `write_many` and
+//! `user_for_token`, also come as futures (`*_async`): the blocking pool by default, the driver's
+//! own futures on PostgreSQL.
 
 pub mod import;
 pub mod notify;
