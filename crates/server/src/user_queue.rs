@@ -30,3 +30,24 @@ impl UserQueues {
         self.stripes[user.rem_euclid(STRIPES as i64) as usize].lock().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn one_write_of_a_user_at_a_time_and_other_users_go_on() {
+        let q = UserQueues::default();
+        let first = q.turn(7).await;
+        // Another user (another stripe) is not held up by user 7's turn.
+        let other = tokio::time::timeout(Duration::from_secs(5), q.turn(8)).await.expect("user 8 waited for user 7");
+        drop(other);
+        // User 7's next write waits until the first one's turn ends, then goes.
+        let mut second = Box::pin(q.turn(7));
+        assert!(futures::poll!(&mut second).is_pending(), "two turns of one user at once");
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(5), second).await.expect("the second turn after the first");
+    }
+}
