@@ -94,6 +94,23 @@ pub(crate) async fn prepare(ctx: &Ctx, cluster: Option<&Cluster>, users: usize) 
     Ok((db, tokens, ids, dir))
 }
 
+/// One `POST /v1/cards` with a new Idempotency-Key; anything but 201 is an error.
+async fn create(http: &reqwest::Client, url: &reqwest::Url, token: &str, body: String) -> Result<()> {
+    let resp = http
+        .post(url.clone())
+        .bearer_auth(token)
+        .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await?;
+    if resp.status().as_u16() != 201 {
+        return Err(anyhow!("create answered {}: {}", resp.status(), resp.text().await.unwrap_or_default()));
+    }
+    resp.bytes().await?;
+    Ok(())
+}
+
 /// Each client's cards, built before the clock starts.
 fn bodies(shape: &Shape, vocab: &[String]) -> Vec<Vec<NewCard>> {
     (0..shape.clients())
@@ -119,23 +136,10 @@ async fn through_servers(ctx: &Ctx, cluster: Option<&Cluster>, n: usize, shape: 
     // One untimed create per client first, as the baseline's tasks do: the instances open their
     // pooled connections and prepare their statements, the clients their HTTP connections.
     let warm = (0..work.len()).map(|c| {
-        let (http, url, token) = (http.clone(), urls[c % urls.len()].clone(), tokens[c / shape.clients_per_user].clone());
+        let (http, token) = (http.clone(), tokens[c / shape.clients_per_user].clone());
+        let url = format!("{}/v1/cards", urls[c % urls.len()]).parse::<reqwest::Url>();
         let body = serde_json::to_string(&data::card_fields(WARM_UP + c, vocab)).expect("card json");
-        async move {
-            let resp = http
-                .post(format!("{url}/v1/cards"))
-                .bearer_auth(&token)
-                .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body)
-                .send()
-                .await?;
-            if resp.status().as_u16() != 201 {
-                return Err(anyhow!("warm-up create answered {}", resp.status()));
-            }
-            resp.bytes().await?;
-            Ok::<(), anyhow::Error>(())
-        }
+        async move { create(&http, &url?, &token, body).await }
     });
     futures::future::try_join_all(warm).await?;
     let (s0, p0, l0) = (server_cpu(), pg_cpu(), self_cpu_secs());
@@ -149,18 +153,7 @@ async fn through_servers(ctx: &Ctx, cluster: Option<&Cluster>, n: usize, shape: 
             let mut lat = Vec::with_capacity(cards.len());
             for body in cards {
                 let t = Instant::now();
-                let resp = http
-                    .post(url.clone())
-                    .bearer_auth(&token)
-                    .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body)
-                    .send()
-                    .await?;
-                if resp.status().as_u16() != 201 {
-                    return Err(anyhow!("create answered {}: {}", resp.status(), resp.text().await.unwrap_or_default()));
-                }
-                resp.bytes().await?;
+                create(&http, &url, &token, body).await?;
                 lat.push(t.elapsed().as_secs_f64() * 1e6);
             }
             Ok::<Vec<f64>, anyhow::Error>(lat)

@@ -224,16 +224,9 @@ impl Drop for PgStorage {
 async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now: DateTime<Utc>, planted: bool) -> Result<WriteOutcome> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(db_err)?;
-    match claim_key(&tx, user, idem).await? {
-        Claim::Mine => {}
-        Claim::Busy => {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(WriteOutcome::InFlight);
-        }
-        Claim::Revoked => {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(WriteOutcome::Revoked);
-        }
+    if let Some(refused) = claim_key(&tx, user, idem).await? {
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(refused);
     }
     let st = tx.prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = $1 AND key = $2").await.map_err(db_err)?;
     if let Some(row) = tx.query_opt(&st, &[&user, &idem.key]).await.map_err(db_err)? {
@@ -312,17 +305,9 @@ async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now
     Ok(WriteOutcome::Applied { response, change: Change { seq, card } })
 }
 
-enum Claim {
-    Mine,
-    /// Another transaction holds the key's advisory lock.
-    Busy,
-    /// The write's token is revoked.
-    Revoked,
-}
-
 /// The first statement of every write: the key's advisory lock and the token's liveness, in one
-/// round trip.
-async fn claim_key(tx: &deadpool_postgres::Transaction<'_>, user: UserId, idem: &IdemKey) -> Result<Claim> {
+/// round trip. `Some` is the answer of a write that must not go on (the caller rolls back).
+async fn claim_key<C>(tx: &deadpool_postgres::Transaction<'_>, user: UserId, idem: &IdemKey) -> Result<Option<WriteOutcome<C>>> {
     let st = tx
         .prepare_cached(
             "SELECT pg_try_advisory_xact_lock(hashtextextended($1::bigint::text || ':' || $2::text, 0)),
@@ -334,11 +319,12 @@ async fn claim_key(tx: &deadpool_postgres::Transaction<'_>, user: UserId, idem: 
     let row = tx.query_one(&st, &[&user, &idem.key, &token]).await.map_err(db_err)?;
     let (locked, live): (bool, bool) = (row.get(0), row.get(1));
     Ok(if !live {
-        Claim::Revoked
+        Some(WriteOutcome::Revoked)
     } else if !locked {
-        Claim::Busy
+        // Another transaction, possibly on another instance, is executing this key.
+        Some(WriteOutcome::InFlight)
     } else {
-        Claim::Mine
+        None
     })
 }
 
@@ -390,16 +376,9 @@ async fn lanes_of(c: &impl deadpool_postgres::GenericClient, user: UserId) -> Re
 async fn write_lane_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &LaneOp, now: DateTime<Utc>) -> Result<WriteOutcome<LaneChange>> {
     let mut client = pool.get().await.map_err(pool_err)?;
     let tx = client.transaction().await.map_err(db_err)?;
-    match claim_key(&tx, user, idem).await? {
-        Claim::Mine => {}
-        Claim::Busy => {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(WriteOutcome::InFlight);
-        }
-        Claim::Revoked => {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(WriteOutcome::Revoked);
-        }
+    if let Some(refused) = claim_key(&tx, user, idem).await? {
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(refused);
     }
     let st = tx.prepare_cached("SELECT fingerprint, status, body FROM idempotency WHERE user_id = $1 AND key = $2").await.map_err(db_err)?;
     if let Some(row) = tx.query_opt(&st, &[&user, &idem.key]).await.map_err(db_err)? {
