@@ -95,7 +95,7 @@ pub(crate) async fn prepare(ctx: &Ctx, cluster: Option<&Cluster>, users: usize) 
 }
 
 /// One `POST /v1/cards` with a new Idempotency-Key; anything but 201 is an error.
-async fn create(http: &reqwest::Client, url: &reqwest::Url, token: &str, body: String) -> Result<()> {
+pub(crate) async fn create(http: &reqwest::Client, url: &reqwest::Url, token: &str, body: String) -> Result<()> {
     let resp = http
         .post(url.clone())
         .bearer_auth(token)

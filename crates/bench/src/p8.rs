@@ -56,18 +56,8 @@ fn sse_reader(url: String, token: String, tx: mpsc::UnboundedSender<(usize, Inst
 
 async fn create(http: &reqwest::Client, url: &str, token: &str, k: usize) -> Result<()> {
     let body = serde_json::json!({ "id": uuid::Uuid::now_v7(), "title": format!("p8 {k}") }).to_string();
-    let resp = http
-        .post(format!("{url}/v1/cards"))
-        .bearer_auth(token)
-        .header(deckhand_protocol::headers::IDEMPOTENCY_KEY, uuid::Uuid::now_v7().to_string())
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await?;
-    if resp.status().as_u16() != 201 {
-        return Err(anyhow!("write {k}: {}", resp.status()));
-    }
-    Ok(())
+    let url: reqwest::Url = format!("{url}/v1/cards").parse()?;
+    crate::p7::create(http, &url, token, body).await.map_err(|e| anyhow!("write {k}: {e}"))
 }
 
 /// Waits for event `k` (earlier ones may still arrive: skipped, counted as late duplicates of nothing).
