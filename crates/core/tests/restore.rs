@@ -207,7 +207,7 @@ async fn reset_epoch_after_a_restore_is_noticed_even_when_the_server_wrote_past_
                 pinned: false,
                 link_meta: None,
             };
-            let idem = deckhand_server::storage::IdemKey { key: format!("k{i}"), fingerprint: [i as u8; 32], writer: None, token: None };
+            let idem = deckhand_server::storage::IdemKey { key: format!("k{i}"), fingerprint: [i as u8; 32], token: None };
             storage.write(user, &idem, &deckhand_server::domain::WriteOp::Create(card), chrono::Utc::now()).unwrap();
         }
         assert!(storage.last_seq(user).unwrap() >= 6, "the restored server is past the clients' cursors");

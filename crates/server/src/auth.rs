@@ -98,21 +98,23 @@ async fn authenticate(state: &AppState, hash: Option<[u8; 32]>, known: bool) -> 
     Ok((hash, user))
 }
 
-fn admit(mut req: Request, hash: [u8; 32], user: UserId) -> Request {
-    req.extensions_mut().insert(User(user));
-    req.extensions_mut().insert(TokenHash(hash));
-    req
-}
-
-/// Middleware for every authenticated route: 401 + `WWW-Authenticate: Bearer` without a live token;
-/// then the request's limits (`crate::limits::admit`).
-pub async fn require_user(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+/// The caller (401 + `WWW-Authenticate: Bearer` without a live token), then the request's limits
+/// (`crate::limits::admit`), then the route.
+async fn gate(state: AppState, mut req: Request, next: Next, known: bool) -> Result<Response, ApiError> {
     // Hashed before any await: the request (its body) is not `Sync`, so no borrow of it may
     // live across one.
     let hash = bearer(&req).map(hash_token);
-    let (hash, user) = authenticate(&state, hash, false).await?;
+    let (hash, user) = authenticate(&state, hash, known).await?;
     let _slot = crate::limits::admit(&state, &hash, req.uri().path())?;
-    Ok(next.run(admit(req, hash, user)).await)
+    req.extensions_mut().insert(User(user));
+    req.extensions_mut().insert(TokenHash(hash));
+    Ok(next.run(req).await)
+}
+
+/// Middleware for every authenticated route that is not `require_writer`'s: the token is looked up
+/// on every request.
+pub async fn require_user(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    gate(state, req, next, false).await
 }
 
 /// Middleware for the routes that make one write (their handlers pass `TokenHash` into the
@@ -122,8 +124,5 @@ pub async fn require_user(State(state): State<AppState>, req: Request, next: Nex
 /// token still cannot write from the moment the revocation commits, on any instance, and every
 /// write saves a round trip to the database.
 pub async fn require_writer(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    let hash = bearer(&req).map(hash_token);
-    let (hash, user) = authenticate(&state, hash, true).await?;
-    let _slot = crate::limits::admit(&state, &hash, req.uri().path())?;
-    Ok(next.run(admit(req, hash, user)).await)
+    gate(state, req, next, true).await
 }

@@ -171,7 +171,7 @@ fn claim<'a>(state: &'a AppState, user: UserId, key: &str) -> Result<InFlight<'a
 /// The storage identity of a write: its key, its request's fingerprint, and the token it came
 /// with (checked live inside the write's transaction; its short id is the version's writer).
 fn idem_key(key: String, fingerprint: [u8; 32], token: Option<TokenHash>) -> IdemKey {
-    IdemKey { key, fingerprint, writer: token.as_ref().map(crate::auth::writer_id), token: token.map(|t| t.0) }
+    IdemKey { key, fingerprint, token: token.map(|t| t.0) }
 }
 
 fn respond(state: &AppState, user: UserId, token: Option<TokenHash>, outcome: WriteOutcome) -> Result<Response, ApiError> {

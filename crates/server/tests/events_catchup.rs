@@ -50,7 +50,7 @@ async fn a_seq_jump_is_filled_from_the_database() {
     let storage = h.server.storage().clone();
     let user = storage.user_for_token(&hash_token(&ann.token)).unwrap().unwrap();
     let hidden = card("committed, not published", String::new());
-    let idem = IdemKey { key: "hidden".into(), fingerprint: [7; 32], writer: None, token: None };
+    let idem = IdemKey { key: "hidden".into(), fingerprint: [7; 32], token: None };
     storage.write(user, &idem, &WriteOp::Create(hidden.clone()), Utc::now()).unwrap();
     // ... then seq 3 is published: the stream sees 3 after 1 and reads 2 and 3 from the database.
     let third = ann.new_card("three").await;

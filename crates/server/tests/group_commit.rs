@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 fn create(title: &str) -> (IdemKey, WriteOp) {
     let card = serde_json::from_value(json!({ "id": Uuid::now_v7(), "title": title })).unwrap();
-    let key = IdemKey { key: format!("key-{title}"), fingerprint: [title.len() as u8; 32], writer: None, token: None };
+    let key = IdemKey { key: format!("key-{title}"), fingerprint: [title.len() as u8; 32], token: None };
     (key, WriteOp::Create(card))
 }
 

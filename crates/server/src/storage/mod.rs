@@ -57,13 +57,19 @@ pub struct IdemKey {
     pub key: String,
     /// sha256 of method, path (with query) and body.
     pub fingerprint: [u8; 32],
-    /// Who writes (the token's short id, `CardVersion::writer`); kept with the card's version.
-    pub writer: Option<String>,
-    /// sha256 of the bearer token the write came with. The write transaction checks, before
+    /// sha256 of the bearer token the write came with; its short id is who wrote the version
+    /// (`IdemKey::writer`). The write transaction checks, before
     /// anything else, that it is still live (`WriteOutcome::Revoked` if not), so a write route
     /// may skip the separate token lookup for a token it knows (`crate::auth::require_writer`).
     /// `None`: no check (tools and tests that call storage directly).
     pub token: Option<[u8; 32]>,
+}
+
+impl IdemKey {
+    /// Who writes (the token's short id, `CardVersion::writer`); kept with the card's version.
+    pub fn writer(&self) -> Option<String> {
+        self.token.map(|t| crate::auth::writer_id(&crate::auth::TokenHash(t)))
+    }
 }
 
 /// A response as stored for replay.

@@ -281,7 +281,7 @@ async fn write_once(pool: &Pool, user: UserId, idem: &IdemKey, op: &WriteOp, now
         )
         .await
         .map_err(db_err)?;
-    tx.execute(&st, &[&user, &id, &card.version, &data, &idem.writer, &now.timestamp_millis()]).await.map_err(db_err)?;
+    tx.execute(&st, &[&user, &id, &card.version, &data, &idem.writer(), &now.timestamp_millis()]).await.map_err(db_err)?;
     let response = StoredResponse { status: op.success_status(), body: data };
     let st = tx
         .prepare_cached(

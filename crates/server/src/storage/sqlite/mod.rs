@@ -167,7 +167,7 @@ fn write_in(tx: &Connection, user: UserId, idem: &IdemKey, op: &WriteOp, now: Da
     tx.prepare_cached(
         "INSERT OR REPLACE INTO card_versions (user_id, card_id, version, data, writer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
-    .and_then(|mut st| st.execute(params![user, id.to_string(), card.version, data, idem.writer, now.timestamp_millis()]))
+    .and_then(|mut st| st.execute(params![user, id.to_string(), card.version, data, idem.writer(), now.timestamp_millis()]))
     .map_err(map_err)?;
     let response = StoredResponse { status: op.success_status(), body: data };
     store_response(tx, user, idem, &response, &id.to_string(), card.version, now)?;
